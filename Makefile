@@ -1,0 +1,58 @@
+# Switchboard: every target sets itself up (uv from PyPI, the venv, generated code, the interop peer).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+PROTO_SRC := libs/xmtp_core/proto
+PROTO_OUT := libs/xmtp_core/src
+INTEROP := tests/interop
+
+.PHONY: setup run test check lint typecheck protos protos-check interop-deps validate bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml libs/xmtp_core/pyproject.toml $(wildcard services/*/pyproject.toml)
+	$(UV) sync --frozen --python $(PYTHON) --all-packages
+	touch $@
+
+setup: $(VENV)/.synced
+
+$(INTEROP)/node_modules/.installed: $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	cd $(INTEROP) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+interop-deps: $(INTEROP)/node_modules/.installed
+
+# The main job: starts what the local stack needs and runs it until Ctrl-C.
+run: setup
+	$(VENV)/bin/switchboard run
+
+protos: setup
+	$(PY) scripts/gen_protos.py $(PROTO_SRC) $(PROTO_OUT)
+
+# Fails when the committed generated code differs from what the .proto files produce.
+protos-check: setup
+	$(PY) scripts/gen_protos.py --check $(PROTO_SRC) $(PROTO_OUT)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+check: protos-check lint typecheck
+
+test: setup interop-deps check
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(TOOLS) $(INTEROP)/node_modules .pytest_cache .mypy_cache .ruff_cache

