@@ -51,8 +51,11 @@ check: protos-check lint typecheck
 test: setup interop-deps check
 	$(PY) -m pytest
 
+validate: setup
+	$(PY) scripts/validate_deploy.py
+
 bench: setup
-	$(PY) -m bench
+	$(PY) bench/devnode.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(INTEROP)/node_modules .pytest_cache .mypy_cache .ruff_cache

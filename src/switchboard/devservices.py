@@ -112,14 +112,40 @@ def _start_system_pg(pgbin: Path, workdir: Path, svc: DevServices) -> str:
             with contextlib.suppress(PermissionError):
                 parent.chmod(parent.stat().st_mode | 0o011)
     subprocess.run(
-        _as_postgres([str(pgbin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                      "-E", "UTF8", "--no-sync"]),
+        _as_postgres(
+            [
+                str(pgbin / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]
+        ),
         check=True,
         stdout=subprocess.DEVNULL,
     )
     proc = subprocess.Popen(
-        _as_postgres([str(pgbin / "postgres"), "-D", str(data), "-p", str(port), "-k", str(sock),
-                      "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"]),
+        _as_postgres(
+            [
+                str(pgbin / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-k",
+                str(sock),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=200",
+            ]
+        ),
         stdout=open(workdir / "postgres.log", "wb"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -139,7 +165,9 @@ def _wait_pg_ready(port: int, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                conn = await asyncpg.connect(host="127.0.0.1", port=port, user="postgres", database="postgres")
+                conn = await asyncpg.connect(
+                    host="127.0.0.1", port=port, user="postgres", database="postgres"
+                )
                 await conn.close()
                 return
             except (OSError, asyncpg.PostgresError):
@@ -163,7 +191,9 @@ def _start_embedded_pg(workdir: Path, svc: DevServices) -> str:
 def dev_services(need_nats: bool = True, need_postgres: bool = True) -> Iterator[DevServices]:
     """Yield URLs for NATS and Postgres, starting private servers for whichever env does not name."""
     workdir = Path(tempfile.mkdtemp(prefix="switchboard-dev-"))
-    svc = DevServices(nats_url=os.environ.get("NATS_URL", ""), database_url=os.environ.get("DATABASE_URL", ""))
+    svc = DevServices(
+        nats_url=os.environ.get("NATS_URL", ""), database_url=os.environ.get("DATABASE_URL", "")
+    )
     try:
         if need_nats and not svc.nats_url:
             svc.nats_url = _start_nats(workdir, svc)
