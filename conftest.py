@@ -28,7 +28,6 @@ def _with_database(url: str, name: str) -> str:
 async def database_url(services: DevServices) -> AsyncIterator[str]:
     """A brand-new empty Postgres database for one test, dropped afterwards (`postgresql://` form)."""
     import asyncpg
-
     from xmtp_core.config import plain_pg_url
 
     admin_url = plain_pg_url(services.database_url)

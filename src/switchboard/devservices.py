@@ -165,9 +165,7 @@ def _wait_pg_ready(port: int, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                conn = await asyncpg.connect(
-                    host="127.0.0.1", port=port, user="postgres", database="postgres"
-                )
+                conn = await asyncpg.connect(host="127.0.0.1", port=port, user="postgres", database="postgres")
                 await conn.close()
                 return
             except (OSError, asyncpg.PostgresError):
@@ -191,9 +189,7 @@ def _start_embedded_pg(workdir: Path, svc: DevServices) -> str:
 def dev_services(need_nats: bool = True, need_postgres: bool = True) -> Iterator[DevServices]:
     """Yield URLs for NATS and Postgres, starting private servers for whichever env does not name."""
     workdir = Path(tempfile.mkdtemp(prefix="switchboard-dev-"))
-    svc = DevServices(
-        nats_url=os.environ.get("NATS_URL", ""), database_url=os.environ.get("DATABASE_URL", "")
-    )
+    svc = DevServices(nats_url=os.environ.get("NATS_URL", ""), database_url=os.environ.get("DATABASE_URL", ""))
     try:
         if need_nats and not svc.nats_url:
             svc.nats_url = _start_nats(workdir, svc)
