@@ -1,0 +1,34 @@
+"""GroupContext (RFC 9420 §8.1): the per-epoch summary every member agrees on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Self
+
+from xmtp_core.mls._wire import WireStruct
+from xmtp_core.mls.codec import Reader, Writer
+from xmtp_core.mls.extensions import Extension, decode_extensions, encode_extensions
+
+
+@dataclass(frozen=True)
+class GroupContext(WireStruct):
+    version: int
+    cipher_suite: int
+    group_id: bytes
+    epoch: int
+    tree_hash: bytes
+    confirmed_transcript_hash: bytes
+    extensions: tuple[Extension, ...] = ()
+
+    def encode(self, w: Writer) -> None:
+        w.u16(self.version)
+        w.u16(self.cipher_suite)
+        w.vec(self.group_id)
+        w.u64(self.epoch)
+        w.vec(self.tree_hash)
+        w.vec(self.confirmed_transcript_hash)
+        encode_extensions(w, self.extensions)
+
+    @classmethod
+    def decode(cls, r: Reader) -> Self:
+        return cls(r.u16(), r.u16(), r.vec(), r.u64(), r.vec(), r.vec(), decode_extensions(r))

@@ -1,0 +1,206 @@
+"""Proposals, ProposalOrRef and Commit wire structs (RFC 9420 §12.1, §12.4); unknown proposal types carried.
+
+A proposal is one frozen ``Proposal`` whose ``proposal_type`` selects which body field is meaningful. Types
+this implementation does not know are carried as an opaque vector body (the convention of the extensions
+framework for custom proposals) so they round-trip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Self, TypeVar
+
+from xmtp_core.mls._wire import WireStruct
+from xmtp_core.mls.codec import Reader, Writer
+from xmtp_core.mls.errors import DecodeError
+from xmtp_core.mls.extensions import Extension, decode_extensions, encode_extensions
+from xmtp_core.mls.key_package import KeyPackage
+from xmtp_core.mls.leaf_node import LeafNode
+from xmtp_core.mls.update_path import UpdatePath
+
+T = TypeVar("T")
+
+ADD = 1
+UPDATE = 2
+REMOVE = 3
+PSK = 4
+REINIT = 5
+EXTERNAL_INIT = 6
+GROUP_CONTEXT_EXTENSIONS = 7
+
+PSK_EXTERNAL = 1
+PSK_RESUMPTION = 2
+RESUMPTION_APPLICATION = 1
+RESUMPTION_REINIT = 2
+RESUMPTION_BRANCH = 3
+
+
+@dataclass(frozen=True)
+class PreSharedKeyID(WireStruct):
+    psktype: int
+    psk_id: bytes = b""
+    usage: int = 0
+    psk_group_id: bytes = b""
+    psk_epoch: int = 0
+    psk_nonce: bytes = b""
+
+    def encode(self, w: Writer) -> None:
+        w.u8(self.psktype)
+        if self.psktype == PSK_EXTERNAL:
+            w.vec(self.psk_id)
+        else:
+            w.u8(self.usage)
+            w.vec(self.psk_group_id)
+            w.u64(self.psk_epoch)
+        w.vec(self.psk_nonce)
+
+    @classmethod
+    def decode(cls, r: Reader) -> Self:
+        psktype = r.u8()
+        if psktype == PSK_EXTERNAL:
+            return cls(psktype, psk_id=r.vec(), psk_nonce=r.vec())
+        if psktype == PSK_RESUMPTION:
+            usage, group_id, epoch = r.u8(), r.vec(), r.u64()
+            return cls(psktype, usage=usage, psk_group_id=group_id, psk_epoch=epoch, psk_nonce=r.vec())
+        raise DecodeError(f"unknown PSK type {psktype}")
+
+
+@dataclass(frozen=True)
+class ReInit(WireStruct):
+    group_id: bytes
+    version: int
+    cipher_suite: int
+    extensions: tuple[Extension, ...]
+
+    def encode(self, w: Writer) -> None:
+        w.vec(self.group_id)
+        w.u16(self.version)
+        w.u16(self.cipher_suite)
+        encode_extensions(w, self.extensions)
+
+    @classmethod
+    def decode(cls, r: Reader) -> Self:
+        return cls(r.vec(), r.u16(), r.u16(), decode_extensions(r))
+
+
+@dataclass(frozen=True)
+class Proposal(WireStruct):
+    proposal_type: int
+    key_package: KeyPackage | None = None  # add
+    leaf_node: LeafNode | None = None  # update
+    removed: int = 0  # remove
+    psk: PreSharedKeyID | None = None  # psk
+    reinit: ReInit | None = None  # reinit
+    kem_output: bytes = b""  # external_init
+    extensions: tuple[Extension, ...] = ()  # group_context_extensions
+    body: bytes = b""  # unknown types
+
+    @classmethod
+    def add(cls, key_package: KeyPackage) -> Proposal:
+        return cls(ADD, key_package=key_package)
+
+    @classmethod
+    def update(cls, leaf_node: LeafNode) -> Proposal:
+        return cls(UPDATE, leaf_node=leaf_node)
+
+    @classmethod
+    def remove(cls, leaf_index: int) -> Proposal:
+        return cls(REMOVE, removed=leaf_index)
+
+    @classmethod
+    def group_context_extensions(cls, extensions: tuple[Extension, ...]) -> Proposal:
+        return cls(GROUP_CONTEXT_EXTENSIONS, extensions=extensions)
+
+    def encode_body(self, w: Writer) -> None:
+        t = self.proposal_type
+        if t == ADD:
+            _need(self.key_package, t).encode(w)
+        elif t == UPDATE:
+            _need(self.leaf_node, t).encode(w)
+        elif t == REMOVE:
+            w.u32(self.removed)
+        elif t == PSK:
+            _need(self.psk, t).encode(w)
+        elif t == REINIT:
+            _need(self.reinit, t).encode(w)
+        elif t == EXTERNAL_INIT:
+            w.vec(self.kem_output)
+        elif t == GROUP_CONTEXT_EXTENSIONS:
+            encode_extensions(w, self.extensions)
+        else:
+            w.vec(self.body)
+
+    def encode(self, w: Writer) -> None:
+        w.u16(self.proposal_type)
+        self.encode_body(w)
+
+    @classmethod
+    def decode_body(cls, t: int, r: Reader) -> Self:
+        if t == ADD:
+            return cls(t, key_package=KeyPackage.decode(r))
+        if t == UPDATE:
+            return cls(t, leaf_node=LeafNode.decode(r))
+        if t == REMOVE:
+            return cls(t, removed=r.u32())
+        if t == PSK:
+            return cls(t, psk=PreSharedKeyID.decode(r))
+        if t == REINIT:
+            return cls(t, reinit=ReInit.decode(r))
+        if t == EXTERNAL_INIT:
+            return cls(t, kem_output=r.vec())
+        if t == GROUP_CONTEXT_EXTENSIONS:
+            return cls(t, extensions=decode_extensions(r))
+        return cls(t, body=r.vec())
+
+    @classmethod
+    def decode(cls, r: Reader) -> Self:
+        return cls.decode_body(r.u16(), r)
+
+
+def _need(value: T | None, proposal_type: int) -> T:
+    if value is None:
+        raise DecodeError(f"proposal of type {proposal_type} lacks its body")
+    return value
+
+
+POR_PROPOSAL = 1
+POR_REFERENCE = 2
+
+
+@dataclass(frozen=True)
+class ProposalOrRef(WireStruct):
+    proposal: Proposal | None = None
+    reference: bytes | None = None
+
+    def encode(self, w: Writer) -> None:
+        if self.proposal is not None:
+            w.u8(POR_PROPOSAL)
+            self.proposal.encode(w)
+        elif self.reference is not None:
+            w.u8(POR_REFERENCE)
+            w.vec(self.reference)
+        else:
+            raise DecodeError("ProposalOrRef holds neither a proposal nor a reference")
+
+    @classmethod
+    def decode(cls, r: Reader) -> Self:
+        kind = r.u8()
+        if kind == POR_PROPOSAL:
+            return cls(proposal=Proposal.decode(r))
+        if kind == POR_REFERENCE:
+            return cls(reference=r.vec())
+        raise DecodeError(f"unknown ProposalOrRef type {kind}")
+
+
+@dataclass(frozen=True)
+class Commit(WireStruct):
+    proposals: tuple[ProposalOrRef, ...] = ()
+    path: UpdatePath | None = None
+
+    def encode(self, w: Writer) -> None:
+        w.vec_items(self.proposals, lambda ww, p: p.encode(ww))
+        w.optional(self.path, lambda ww, p: p.encode(ww))
+
+    @classmethod
+    def decode(cls, r: Reader) -> Self:
+        return cls(tuple(r.vec_items(ProposalOrRef.decode)), r.optional(UpdatePath.decode))

