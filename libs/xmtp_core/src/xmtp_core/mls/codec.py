@@ -1,0 +1,168 @@
+"""TLS presentation-language codec with RFC 9420 §2.1.2 variable-length integers.
+
+``Reader`` decodes from a byte string and raises :class:`DecodeError` on any short read, bad varint or bad
+optional flag, never returning partial data. ``Writer`` builds byte strings and range-checks every value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from xmtp_core.mls.errors import DecodeError
+
+T = TypeVar("T")
+
+# RFC 9420 §2.1.2: the top two bits give the length (1, 2 or 4 bytes); 0b11 is reserved.
+VARINT_MAX = (1 << 30) - 1
+
+
+def encode_varint(n: int) -> bytes:
+    """Encode ``n`` as the shortest RFC 9420 varint (1, 2 or 4 bytes)."""
+    if n < 0 or n > VARINT_MAX:
+        raise ValueError(f"varint out of range: {n}")
+    if n < 1 << 6:
+        return bytes([n])
+    if n < 1 << 14:
+        return (n | 0x4000).to_bytes(2, "big")
+    return (n | 0x8000_0000).to_bytes(4, "big")
+
+
+def encode_vec(b: bytes) -> bytes:
+    """Encode ``opaque data<V>``: varint length, then the bytes."""
+    return encode_varint(len(b)) + bytes(b)
+
+
+class Reader:
+    """Sequential decoder over a byte string."""
+
+    __slots__ = ("_data", "_pos")
+
+    def __init__(self, data: bytes) -> None:
+        self._data = bytes(data)
+        self._pos = 0
+
+    @property
+    def remaining(self) -> int:
+        return len(self._data) - self._pos
+
+    @property
+    def position(self) -> int:
+        return self._pos
+
+    def raw(self, n: int) -> bytes:
+        if n < 0:
+            raise DecodeError(f"negative read length {n}")
+        if n > self.remaining:
+            raise DecodeError(f"truncated: need {n} bytes, {self.remaining} left")
+        out = self._data[self._pos : self._pos + n]
+        self._pos += n
+        return out
+
+    def _uint(self, size: int) -> int:
+        return int.from_bytes(self.raw(size), "big")
+
+    def u8(self) -> int:
+        return self._uint(1)
+
+    def u16(self) -> int:
+        return self._uint(2)
+
+    def u32(self) -> int:
+        return self._uint(4)
+
+    def u64(self) -> int:
+        return self._uint(8)
+
+    def varint(self) -> int:
+        if self.remaining < 1:
+            raise DecodeError("truncated: varint missing")
+        prefix = self._data[self._pos] >> 6
+        if prefix == 3:
+            raise DecodeError("invalid varint prefix 0b11")
+        size = 1 << prefix
+        value = self._uint(size) & ((1 << (8 * size - 2)) - 1)
+        # The RFC requires the minimum encoding; a longer form is an error, not an alias.
+        if size > 1 and value < 1 << (8 * (size >> 1) - 2):
+            raise DecodeError(f"non-minimal varint encoding of {value}")
+        return value
+
+    def vec(self) -> bytes:
+        return self.raw(self.varint())
+
+    def sub(self, n: int) -> Reader:
+        return Reader(self.raw(n))
+
+    def vec_items(self, fn: Callable[[Reader], T]) -> list[T]:
+        inner = self.sub(self.varint())
+        items: list[T] = []
+        while inner.remaining:
+            items.append(fn(inner))
+        return items
+
+    def optional(self, fn: Callable[[Reader], T]) -> T | None:
+        flag = self.u8()
+        if flag == 0:
+            return None
+        if flag != 1:
+            raise DecodeError(f"invalid optional presence flag {flag}")
+        return fn(self)
+
+    def finish(self) -> None:
+        if self.remaining:
+            raise DecodeError(f"{self.remaining} trailing bytes")
+
+
+class Writer:
+    """Append-only encoder."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def _uint(self, v: int, size: int) -> Writer:
+        if not isinstance(v, int) or v < 0 or v >= 1 << (8 * size):
+            raise ValueError(f"value {v!r} does not fit in uint{8 * size}")
+        self._buf += v.to_bytes(size, "big")
+        return self
+
+    def u8(self, v: int) -> Writer:
+        return self._uint(v, 1)
+
+    def u16(self, v: int) -> Writer:
+        return self._uint(v, 2)
+
+    def u32(self, v: int) -> Writer:
+        return self._uint(v, 4)
+
+    def u64(self, v: int) -> Writer:
+        return self._uint(v, 8)
+
+    def varint(self, v: int) -> Writer:
+        self._buf += encode_varint(v)
+        return self
+
+    def raw(self, b: bytes) -> Writer:
+        self._buf += b
+        return self
+
+    def vec(self, b: bytes) -> Writer:
+        self._buf += encode_vec(b)
+        return self
+
+    def vec_items(self, items: Iterable[T], fn: Callable[[Writer, T], object]) -> Writer:
+        inner = Writer()
+        for item in items:
+            fn(inner, item)
+        return self.vec(inner.bytes())
+
+    def optional(self, value: T | None, fn: Callable[[Writer, T], object]) -> Writer:
+        if value is None:
+            return self.u8(0)
+        self.u8(1)
+        fn(self, value)
+        return self
+
+    def bytes(self) -> bytes:
+        return bytes(self._buf)

@@ -1,0 +1,158 @@
+"""HPKE (RFC 9180) base mode: key schedule, single-shot seal/open, multi-message contexts and export.
+
+The KEM is pluggable (anything with the ``kem.Kem`` shape, including X-Wing); AEADs are AES-128-GCM,
+AES-256-GCM and ChaCha20-Poly1305 from ``cryptography``. Only mode_base (0x00) is implemented, which is all
+MLS and the XMTP welcome wrapper use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+
+from xmtp_core.mls.errors import CryptoError, UnsupportedError
+from xmtp_core.mls.kdf import Kdf
+from xmtp_core.mls.kem import Kem, labeled_expand
+
+MODE_BASE = 0x00
+HPKE_VERSION = b"HPKE-v1"
+
+
+@dataclass(frozen=True)
+class Aead:
+    """An RFC 9180 AEAD: identifier, key length Nk, nonce length Nn."""
+
+    aead_id: int
+    n_k: int
+    n_n: int
+    n_t: int = 16
+
+    def _cipher(self, key: bytes) -> AESGCM | ChaCha20Poly1305:
+        if len(key) != self.n_k:
+            raise CryptoError(f"AEAD key must be {self.n_k} bytes, got {len(key)}")
+        if self.aead_id == 0x0003:
+            return ChaCha20Poly1305(key)
+        return AESGCM(key)
+
+    def _check_nonce(self, nonce: bytes) -> None:
+        if len(nonce) != self.n_n:
+            raise CryptoError(f"AEAD nonce must be {self.n_n} bytes, got {len(nonce)}")
+
+    def seal(self, key: bytes, nonce: bytes, aad: bytes, pt: bytes) -> bytes:
+        self._check_nonce(nonce)
+        return self._cipher(key).encrypt(nonce, pt, aad)
+
+    def open(self, key: bytes, nonce: bytes, aad: bytes, ct: bytes) -> bytes:
+        self._check_nonce(nonce)
+        try:
+            return self._cipher(key).decrypt(nonce, ct, aad)
+        except InvalidTag:
+            raise CryptoError("AEAD authentication failed") from None
+
+
+AES128GCM = Aead(0x0001, 16, 12)
+AES256GCM = Aead(0x0002, 32, 12)
+CHACHA20POLY1305 = Aead(0x0003, 32, 12)
+_AEADS = {a.aead_id: a for a in (AES128GCM, AES256GCM, CHACHA20POLY1305)}
+
+
+def get_aead(aead_id: int) -> Aead:
+    try:
+        return _AEADS[aead_id]
+    except KeyError:
+        raise UnsupportedError(f"AEAD 0x{aead_id:04x} is not supported") from None
+
+
+class Context:
+    """An HPKE encryption context (RFC 9180 §5.2); each seal/open uses and advances the sequence number."""
+
+    def __init__(self, suite: HpkeSuite, key: bytes, base_nonce: bytes, exporter_secret: bytes) -> None:
+        self.suite = suite
+        self.key = key
+        self.base_nonce = base_nonce
+        self.exporter_secret = exporter_secret
+        self.seq = 0
+
+    def _nonce(self) -> bytes:
+        n_n = self.suite.aead.n_n
+        if self.seq >= (1 << (8 * n_n)) - 1:
+            raise CryptoError("HPKE message limit reached")
+        seq_bytes = self.seq.to_bytes(n_n, "big")
+        return bytes(a ^ b for a, b in zip(self.base_nonce, seq_bytes, strict=True))
+
+    def seal(self, aad: bytes, pt: bytes) -> bytes:
+        ct = self.suite.aead.seal(self.key, self._nonce(), aad, pt)
+        self.seq += 1
+        return ct
+
+    def open(self, aad: bytes, ct: bytes) -> bytes:
+        pt = self.suite.aead.open(self.key, self._nonce(), aad, ct)
+        self.seq += 1
+        return pt
+
+    def export(self, exporter_context: bytes, length: int) -> bytes:
+        return self.suite.labeled_expand(self.exporter_secret, b"sec", exporter_context, length)
+
+
+@dataclass(frozen=True)
+class HpkeSuite:
+    """An HPKE cipher suite: KEM, KDF and AEAD."""
+
+    kem: Kem
+    kdf: Kdf
+    aead: Aead
+
+    @property
+    def suite_id(self) -> bytes:
+        return (
+            b"HPKE"
+            + self.kem.kem_id.to_bytes(2, "big")
+            + self.kdf.kdf_id.to_bytes(2, "big")
+            + self.aead.aead_id.to_bytes(2, "big")
+        )
+
+    def labeled_extract(self, salt: bytes, label: bytes, ikm: bytes) -> bytes:
+        return self.kdf.extract(salt, HPKE_VERSION + self.suite_id + label + ikm)
+
+    def labeled_expand(self, prk: bytes, label: bytes, info: bytes, length: int) -> bytes:
+        return labeled_expand(self.kdf, self.suite_id, prk, label, info, length)
+
+    def key_schedule(self, shared_secret: bytes, info: bytes) -> Context:
+        """RFC 9180 §5.1 KeySchedule for mode_base (empty psk and psk_id)."""
+        psk_id_hash = self.labeled_extract(b"", b"psk_id_hash", b"")
+        info_hash = self.labeled_extract(b"", b"info_hash", info)
+        ks_context = bytes([MODE_BASE]) + psk_id_hash + info_hash
+        secret = self.labeled_extract(shared_secret, b"secret", b"")
+        key = self.labeled_expand(secret, b"key", ks_context, self.aead.n_k)
+        base_nonce = self.labeled_expand(secret, b"base_nonce", ks_context, self.aead.n_n)
+        exporter_secret = self.labeled_expand(secret, b"exp", ks_context, self.kdf.hash_len)
+        return Context(self, key, base_nonce, exporter_secret)
+
+    def setup_base_s(self, pk_r: bytes, info: bytes) -> tuple[bytes, Context]:
+        shared, enc = self.kem.encap(pk_r)
+        return enc, self.key_schedule(shared, info)
+
+    def setup_base_r(self, enc: bytes, sk_r: bytes, info: bytes) -> Context:
+        try:
+            shared = self.kem.decap(enc, sk_r)
+        except CryptoError:
+            raise
+        except ValueError as exc:
+            raise CryptoError(f"HPKE decapsulation failed: {exc}") from exc
+        return self.key_schedule(shared, info)
+
+    def seal(self, pk_r: bytes, info: bytes, aad: bytes, pt: bytes) -> tuple[bytes, bytes]:
+        enc, ctx = self.setup_base_s(pk_r, info)
+        return enc, ctx.seal(aad, pt)
+
+    def open(self, sk_r: bytes, enc: bytes, info: bytes, aad: bytes, ct: bytes) -> bytes:
+        return self.setup_base_r(enc, sk_r, info).open(aad, ct)
+
+    def send_export(self, pk_r: bytes, info: bytes, exporter_context: bytes, length: int) -> tuple[bytes, bytes]:
+        enc, ctx = self.setup_base_s(pk_r, info)
+        return enc, ctx.export(exporter_context, length)
+
+    def receive_export(self, enc: bytes, sk_r: bytes, info: bytes, exporter_context: bytes, length: int) -> bytes:
+        return self.setup_base_r(enc, sk_r, info).export(exporter_context, length)

@@ -1,0 +1,248 @@
+"""RFC 9180 DHKEMs: X25519, X448, P-256, P-384 and P-521, with the RFC's DeriveKeyPair.
+
+Keys are bytes in HPKE Serialize{Private,Public}Key form: raw 32/56 bytes for X25519/X448; for the NIST curves
+the private key is the big-endian scalar padded to Nsk and the public key the uncompressed SEC1 point.
+The ``Kem`` protocol is what HPKE and cipher suites plug in; ``xwing`` provides a further implementation.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from xmtp_core.mls.errors import CryptoError, UnsupportedError
+from xmtp_core.mls.kdf import SHA256, SHA384, SHA512, Kdf
+
+HPKE_VERSION = b"HPKE-v1"
+
+
+class Kem(Protocol):
+    """A key-encapsulation mechanism as HPKE uses it."""
+
+    kem_id: int
+    n_secret: int
+    n_enc: int
+    n_pk: int
+    n_sk: int
+
+    def generate_key_pair(self) -> tuple[bytes, bytes]: ...
+
+    def derive_key_pair(self, ikm: bytes) -> tuple[bytes, bytes]: ...
+
+    def public_key(self, sk: bytes) -> bytes: ...
+
+    def encap(self, pk: bytes) -> tuple[bytes, bytes]: ...
+
+    def decap(self, enc: bytes, sk: bytes) -> bytes: ...
+
+
+def labeled_extract(kdf: Kdf, suite_id: bytes, salt: bytes, label: bytes, ikm: bytes) -> bytes:
+    """RFC 9180 §4 LabeledExtract."""
+    return kdf.extract(salt, HPKE_VERSION + suite_id + label + ikm)
+
+
+def labeled_expand(kdf: Kdf, suite_id: bytes, prk: bytes, label: bytes, info: bytes, length: int) -> bytes:
+    """RFC 9180 §4 LabeledExpand."""
+    labeled_info = length.to_bytes(2, "big") + HPKE_VERSION + suite_id + label + info
+    return kdf.expand(prk, labeled_info, length)
+
+
+class DHKem:
+    """DHKEM(Group, HKDF) of RFC 9180 §4.1; subclasses supply the group operations."""
+
+    kem_id: int
+    n_secret: int
+    n_enc: int
+    n_pk: int
+    n_sk: int
+    kdf: Kdf
+
+    @property
+    def suite_id(self) -> bytes:
+        return b"KEM" + self.kem_id.to_bytes(2, "big")
+
+    # Group operations ------------------------------------------------------------------------------------
+    def dh(self, sk: bytes, pk: bytes) -> bytes:
+        raise NotImplementedError
+
+    def public_key(self, sk: bytes) -> bytes:
+        raise NotImplementedError
+
+    def derive_private_key(self, dkp_prk: bytes) -> bytes:
+        raise NotImplementedError
+
+    # KEM operations --------------------------------------------------------------------------------------
+    def generate_key_pair(self) -> tuple[bytes, bytes]:
+        return self.derive_key_pair(os.urandom(self.n_sk))
+
+    def derive_key_pair(self, ikm: bytes) -> tuple[bytes, bytes]:
+        dkp_prk = labeled_extract(self.kdf, self.suite_id, b"", b"dkp_prk", ikm)
+        sk = self.derive_private_key(dkp_prk)
+        return sk, self.public_key(sk)
+
+    def _extract_and_expand(self, dh: bytes, kem_context: bytes) -> bytes:
+        eae_prk = labeled_extract(self.kdf, self.suite_id, b"", b"eae_prk", dh)
+        return labeled_expand(self.kdf, self.suite_id, eae_prk, b"shared_secret", kem_context, self.n_secret)
+
+    def encap(self, pk: bytes) -> tuple[bytes, bytes]:
+        sk_e, pk_e = self.generate_key_pair()
+        return self.encap_with_ephemeral(pk, sk_e, pk_e)
+
+    def encap_with_ephemeral(self, pk: bytes, sk_e: bytes, pk_e: bytes) -> tuple[bytes, bytes]:
+        """Deterministic Encap with a given ephemeral key pair (used by tests and known-answer checks)."""
+        dh = self.dh(sk_e, pk)
+        return self._extract_and_expand(dh, pk_e + pk), pk_e
+
+    def decap(self, enc: bytes, sk: bytes) -> bytes:
+        dh = self.dh(sk, enc)
+        return self._extract_and_expand(dh, enc + self.public_key(sk))
+
+
+class _MontgomeryKem(DHKem):
+    """X25519 / X448: private keys are raw bytes, DeriveKeyPair is a single labelled expand."""
+
+    def _private(self, sk: bytes) -> x25519.X25519PrivateKey | x448.X448PrivateKey:
+        raise NotImplementedError
+
+    def _public(self, pk: bytes) -> x25519.X25519PublicKey | x448.X448PublicKey:
+        raise NotImplementedError
+
+    def _check_len(self, value: bytes, n: int, what: str) -> None:
+        if len(value) != n:
+            raise CryptoError(f"{what} must be {n} bytes, got {len(value)}")
+
+    def dh(self, sk: bytes, pk: bytes) -> bytes:
+        self._check_len(sk, self.n_sk, "private key")
+        self._check_len(pk, self.n_pk, "public key")
+        try:
+            shared = self._private(sk).exchange(self._public(pk))  # type: ignore[arg-type]
+        except ValueError as exc:
+            # An all-zero result (small-order point) must abort per RFC 9180 §7.1.4.
+            raise CryptoError(f"DH failed: {exc}") from exc
+        return shared
+
+    def public_key(self, sk: bytes) -> bytes:
+        self._check_len(sk, self.n_sk, "private key")
+        return self._private(sk).public_key().public_bytes_raw()
+
+    def derive_private_key(self, dkp_prk: bytes) -> bytes:
+        return labeled_expand(self.kdf, self.suite_id, dkp_prk, b"sk", b"", self.n_sk)
+
+
+class X25519Kem(_MontgomeryKem):
+    kem_id = 0x0020
+    n_secret = 32
+    n_enc = 32
+    n_pk = 32
+    n_sk = 32
+    kdf = SHA256
+
+    def _private(self, sk: bytes) -> x25519.X25519PrivateKey:
+        return x25519.X25519PrivateKey.from_private_bytes(sk)
+
+    def _public(self, pk: bytes) -> x25519.X25519PublicKey:
+        return x25519.X25519PublicKey.from_public_bytes(pk)
+
+
+class X448Kem(_MontgomeryKem):
+    kem_id = 0x0021
+    n_secret = 64
+    n_enc = 56
+    n_pk = 56
+    n_sk = 56
+    kdf = SHA512
+
+    def _private(self, sk: bytes) -> x448.X448PrivateKey:
+        return x448.X448PrivateKey.from_private_bytes(sk)
+
+    def _public(self, pk: bytes) -> x448.X448PublicKey:
+        return x448.X448PublicKey.from_public_bytes(pk)
+
+
+class NistKem(DHKem):
+    """DHKEM over P-256 / P-384 / P-521 with rejection sampling in DeriveKeyPair (RFC 9180 §7.1.3)."""
+
+    def __init__(
+        self, kem_id: int, curve: ec.EllipticCurve, order: int, kdf: Kdf, n_secret: int, bitmask: int
+    ) -> None:
+        self.kem_id = kem_id
+        self.curve = curve
+        self.order = order
+        self.kdf = kdf
+        self.n_secret = n_secret
+        self.n_sk = (curve.key_size + 7) // 8
+        self.n_pk = 1 + 2 * self.n_sk
+        self.n_enc = self.n_pk
+        self.bitmask = bitmask
+
+    def private_key_object(self, sk: bytes) -> ec.EllipticCurvePrivateKey:
+        if len(sk) != self.n_sk:
+            raise CryptoError(f"private key must be {self.n_sk} bytes, got {len(sk)}")
+        scalar = int.from_bytes(sk, "big")
+        if not 0 < scalar < self.order:
+            raise CryptoError("private scalar out of range")
+        return ec.derive_private_key(scalar, self.curve)
+
+    def public_key_object(self, pk: bytes) -> ec.EllipticCurvePublicKey:
+        if len(pk) != self.n_pk or pk[0] != 0x04:
+            raise CryptoError(f"public key must be a {self.n_pk}-byte uncompressed point")
+        try:
+            return ec.EllipticCurvePublicKey.from_encoded_point(self.curve, pk)
+        except ValueError as exc:
+            raise CryptoError(f"invalid public key: {exc}") from exc
+
+    def dh(self, sk: bytes, pk: bytes) -> bytes:
+        return self.private_key_object(sk).exchange(ec.ECDH(), self.public_key_object(pk))
+
+    def public_key(self, sk: bytes) -> bytes:
+        return self.private_key_object(sk).public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+
+    def derive_private_key(self, dkp_prk: bytes) -> bytes:
+        for counter in range(256):
+            candidate = bytearray(
+                labeled_expand(self.kdf, self.suite_id, dkp_prk, b"candidate", bytes([counter]), self.n_sk)
+            )
+            candidate[0] &= self.bitmask
+            scalar = int.from_bytes(candidate, "big")
+            if 0 < scalar < self.order:
+                return bytes(candidate)
+        raise CryptoError("DeriveKeyPair: no valid candidate in 256 attempts")
+
+
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+P384_ORDER = int(
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973", 16
+)
+P521_ORDER = int(
+    "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5"
+    "C9B8899C47AEBB6FB71E91386409",
+    16,
+)
+
+
+def _build_kems() -> dict[int, Kem]:
+    kems: list[Kem] = [
+        NistKem(0x0010, ec.SECP256R1(), P256_ORDER, SHA256, 32, 0xFF),
+        NistKem(0x0011, ec.SECP384R1(), P384_ORDER, SHA384, 48, 0xFF),
+        NistKem(0x0012, ec.SECP521R1(), P521_ORDER, SHA512, 64, 0x01),
+        X25519Kem(),
+        X448Kem(),
+    ]
+    return {k.kem_id: k for k in kems}
+
+
+_KEMS = _build_kems()
+
+
+def get_kem(kem_id: int) -> Kem:
+    """Return the DHKEM for an RFC 9180 KEM identifier."""
+    try:
+        return _KEMS[kem_id]
+    except KeyError:
+        raise UnsupportedError(f"KEM 0x{kem_id:04x} is not supported") from None
+
+
+__all__ = ["DHKem", "Kem", "NistKem", "X448Kem", "X25519Kem", "get_kem", "labeled_expand"]

@@ -1,0 +1,149 @@
+"""Signature schemes used by MLS cipher suites: Ed25519, Ed448 and ECDSA over P-256/P-384/P-521.
+
+Keys are bytes as the RFC 9420 test vectors serialise them: raw keys for EdDSA; for ECDSA the private key is the
+big-endian scalar and the public key the uncompressed SEC1 point, with DER-encoded signatures.
+
+Interop note: the published MLS test vectors (crypto-basics, suites 5 and 7) carry P-521/P-384 signatures over a
+SHA-256 digest instead of SHA-512/SHA-384. We always sign with the RFC hash and, on verify, also accept SHA-256
+for those curves; both need the private key, so this allows no forgery.
+"""
+
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from xmtp_core.mls.errors import SignatureError
+
+
+class SignatureScheme:
+    """Base class; ``scheme_id`` is the TLS SignatureScheme value."""
+
+    scheme_id: int
+    name: str
+
+    def generate_key_pair(self) -> tuple[bytes, bytes]:
+        raise NotImplementedError
+
+    def public_key(self, sk: bytes) -> bytes:
+        raise NotImplementedError
+
+    def sign(self, sk: bytes, msg: bytes) -> bytes:
+        raise NotImplementedError
+
+    def verify(self, pk: bytes, msg: bytes, sig: bytes) -> bool:
+        raise NotImplementedError
+
+
+class Ed25519Scheme(SignatureScheme):
+    scheme_id = 0x0807
+    name = "ed25519"
+
+    def _sk(self, sk: bytes) -> ed25519.Ed25519PrivateKey:
+        try:
+            return ed25519.Ed25519PrivateKey.from_private_bytes(sk)
+        except ValueError as exc:
+            raise SignatureError(f"invalid Ed25519 private key: {exc}") from exc
+
+    def generate_key_pair(self) -> tuple[bytes, bytes]:
+        key = ed25519.Ed25519PrivateKey.generate()
+        return key.private_bytes_raw(), key.public_key().public_bytes_raw()
+
+    def public_key(self, sk: bytes) -> bytes:
+        return self._sk(sk).public_key().public_bytes_raw()
+
+    def sign(self, sk: bytes, msg: bytes) -> bytes:
+        return self._sk(sk).sign(msg)
+
+    def verify(self, pk: bytes, msg: bytes, sig: bytes) -> bool:
+        try:
+            ed25519.Ed25519PublicKey.from_public_bytes(pk).verify(sig, msg)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+class Ed448Scheme(SignatureScheme):
+    scheme_id = 0x0808
+    name = "ed448"
+
+    def _sk(self, sk: bytes) -> ed448.Ed448PrivateKey:
+        try:
+            return ed448.Ed448PrivateKey.from_private_bytes(sk)
+        except ValueError as exc:
+            raise SignatureError(f"invalid Ed448 private key: {exc}") from exc
+
+    def generate_key_pair(self) -> tuple[bytes, bytes]:
+        key = ed448.Ed448PrivateKey.generate()
+        return key.private_bytes_raw(), key.public_key().public_bytes_raw()
+
+    def public_key(self, sk: bytes) -> bytes:
+        return self._sk(sk).public_key().public_bytes_raw()
+
+    def sign(self, sk: bytes, msg: bytes) -> bytes:
+        return self._sk(sk).sign(msg)
+
+    def verify(self, pk: bytes, msg: bytes, sig: bytes) -> bool:
+        try:
+            ed448.Ed448PublicKey.from_public_bytes(pk).verify(sig, msg)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+class EcdsaScheme(SignatureScheme):
+    def __init__(
+        self,
+        scheme_id: int,
+        name: str,
+        curve: ec.EllipticCurve,
+        hash_alg: hashes.HashAlgorithm,
+        also_verify: tuple[hashes.HashAlgorithm, ...] = (),
+    ) -> None:
+        self.also_verify = also_verify
+        self.scheme_id = scheme_id
+        self.name = name
+        self.curve = curve
+        self.hash_alg = hash_alg
+        self.n_sk = (curve.key_size + 7) // 8
+
+    def _sk(self, sk: bytes) -> ec.EllipticCurvePrivateKey:
+        if not 0 < len(sk) <= self.n_sk:
+            raise SignatureError(f"ECDSA private key must be at most {self.n_sk} bytes")
+        try:
+            return ec.derive_private_key(int.from_bytes(sk, "big"), self.curve)
+        except ValueError as exc:
+            raise SignatureError(f"invalid ECDSA private key: {exc}") from exc
+
+    def generate_key_pair(self) -> tuple[bytes, bytes]:
+        key = ec.generate_private_key(self.curve)
+        sk = key.private_numbers().private_value.to_bytes(self.n_sk, "big")
+        return sk, self.public_key(sk)
+
+    def public_key(self, sk: bytes) -> bytes:
+        return self._sk(sk).public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+
+    def sign(self, sk: bytes, msg: bytes) -> bytes:
+        return self._sk(sk).sign(msg, ec.ECDSA(self.hash_alg))
+
+    def verify(self, pk: bytes, msg: bytes, sig: bytes) -> bool:
+        try:
+            key = ec.EllipticCurvePublicKey.from_encoded_point(self.curve, pk)
+        except ValueError:
+            return False
+        for hash_alg in (self.hash_alg, *self.also_verify):
+            try:
+                key.verify(sig, msg, ec.ECDSA(hash_alg))
+            except (InvalidSignature, ValueError):
+                continue
+            return True
+        return False
+
+
+ED25519 = Ed25519Scheme()
+ED448 = Ed448Scheme()
+ECDSA_P256_SHA256 = EcdsaScheme(0x0403, "ecdsa_secp256r1_sha256", ec.SECP256R1(), hashes.SHA256())
+ECDSA_P384_SHA384 = EcdsaScheme(0x0503, "ecdsa_secp384r1_sha384", ec.SECP384R1(), hashes.SHA384(), (hashes.SHA256(),))
+ECDSA_P521_SHA512 = EcdsaScheme(0x0603, "ecdsa_secp521r1_sha512", ec.SECP521R1(), hashes.SHA512(), (hashes.SHA256(),))
