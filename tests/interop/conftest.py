@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,9 +29,16 @@ async def devnode(database_url: str) -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-def devnode_url(devnode: Any) -> str:
-    """The apiUrl libxmtp clients use: plain h2c gRPC on the devnode port."""
-    return f"http://127.0.0.1:{devnode.port}"
+def devnode_url(request: pytest.FixtureRequest) -> str:
+    """The apiUrl libxmtp clients use: plain h2c gRPC on the devnode port.
+
+    XMTP_INTEROP_API_URL points the same tests at another node (e.g. xmtp-node-go on :5556) instead.
+    """
+    override = os.environ.get("XMTP_INTEROP_API_URL")
+    if override:
+        return override
+    node = request.getfixturevalue("devnode")
+    return f"http://127.0.0.1:{node.port}"
 
 
 @pytest.fixture

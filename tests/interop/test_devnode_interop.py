@@ -1,0 +1,135 @@
+"""Official libxmtp clients (node-sdk 5.5.0) register, find each other and talk through devnode."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from peer import LibxmtpPeer, PeerClient, is_text
+
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(600)]
+
+
+def _unique(label: str) -> str:
+    return f"{label} {uuid.uuid4().hex[:10]}"
+
+
+def _texts_from(messages: list[dict[str, Any]], sender: PeerClient) -> list[str]:
+    return [m["content"] for m in messages if is_text(m) and m["senderInboxId"] == sender.inbox_id]
+
+
+async def _register(peer: LibxmtpPeer, url: str, *names: str) -> list[PeerClient]:
+    return [await peer.create(name, url) for name in names]
+
+
+async def test_two_clients_register_and_see_each_other(peer: LibxmtpPeer, devnode_url: str) -> None:
+    alice, bob = await _register(peer, devnode_url, "alice", "bob")
+    assert alice.inbox_id != bob.inbox_id
+    assert len(alice.inbox_id) == 64 and len(alice.installation_id) == 64
+
+    stranger = "0x" + uuid.uuid4().hex + "00000000"
+    reach = await peer.can_message("alice", [bob.address, stranger])
+    assert reach == {bob.address: True, stranger: False}
+    assert await peer.inbox_id_by_address("alice", bob.address) == bob.inbox_id
+    assert await peer.inbox_id_by_address("alice", stranger) is None
+
+    bob_state = await peer.inbox_state("alice", bob.inbox_id)
+    assert bob_state["inboxId"] == bob.inbox_id
+    assert bob_state["identifiers"] == [bob.address]
+    assert bob_state["recoveryIdentifier"] == bob.address
+    assert bob_state["installationIds"] == [bob.installation_id]
+
+
+async def test_dm_texts_both_ways_arrive_by_stream_and_by_sync(peer: LibxmtpPeer, devnode_url: str) -> None:
+    alice, bob = await _register(peer, devnode_url, "alice", "bob")
+    await peer.stream_start("alice")
+    await peer.stream_start("bob")
+
+    dm = await peer.create_dm("alice", bob.inbox_id)
+    assert dm["type"] == "dm"
+    assert dm["peerInboxId"] == bob.inbox_id
+    hello = _unique("hello bob")
+    await peer.send_text("alice", dm["id"], hello)
+
+    got, _ = await peer.stream_until("bob", lambda m: is_text(m) and m["senderInboxId"] == alice.inbox_id)
+    assert got["content"] == hello
+    assert got["conversationId"] == dm["id"]
+
+    bob_view = [c for c in await peer.list_conversations("bob") if c["id"] == dm["id"]]
+    assert len(bob_view) == 1
+    assert bob_view[0]["type"] == "dm"
+    assert bob_view[0]["peerInboxId"] == alice.inbox_id
+    assert _texts_from(await peer.messages("bob", dm["id"]), alice) == [hello]
+
+    reply = _unique("hi alice")
+    await peer.send_text("bob", dm["id"], reply)
+    got, _ = await peer.stream_until("alice", lambda m: is_text(m) and m["senderInboxId"] == bob.inbox_id)
+    assert got["content"] == reply
+    assert got["conversationId"] == dm["id"]
+
+    alice_messages = await peer.messages("alice", dm["id"])
+    assert _texts_from(alice_messages, bob) == [reply]
+    assert _texts_from(alice_messages, alice) == [hello]
+
+
+async def test_dm_received_by_sync_alone(peer: LibxmtpPeer, devnode_url: str) -> None:
+    """No stream running: the welcome and the messages must come from QueryWelcome/QueryGroupMessages."""
+    alice, bob = await _register(peer, devnode_url, "alice", "bob")
+    dm = await peer.create_dm("alice", bob.inbox_id)
+    first, second = _unique("one"), _unique("two")
+    await peer.send_text("alice", dm["id"], first)
+    await peer.send_text("alice", dm["id"], second)
+
+    summary = await peer.sync_all("bob")
+    assert summary["numSynced"] >= 1
+    assert _texts_from(await peer.messages("bob", dm["id"]), alice) == [first, second]
+
+    answer = _unique("three")
+    await peer.send_text("bob", dm["id"], answer)
+    assert _texts_from(await peer.messages("alice", dm["id"]), bob) == [answer]
+
+
+async def test_group_of_three_renamed_by_a_member_and_everyone_sees_it(peer: LibxmtpPeer, devnode_url: str) -> None:
+    alice, bob, carol = await _register(peer, devnode_url, "alice", "bob", "carol")
+    group = await peer.create_group("alice", [bob.inbox_id, carol.inbox_id], group_name="first name")
+    assert group["type"] == "group"
+    assert group["memberInboxIds"] == sorted([alice.inbox_id, bob.inbox_id, carol.inbox_id])
+
+    for name in ("bob", "carol"):
+        await peer.sync_all(name)
+        view = await peer.describe_conversation(name, group["id"])
+        assert view["name"] == "first name"
+        assert view["memberInboxIds"] == group["memberInboxIds"]
+
+    await peer.update_name("bob", group["id"], "renamed by bob")
+    for name in ("alice", "bob", "carol"):
+        assert await peer.group_name(name, group["id"]) == "renamed by bob"
+
+    # The rename is also a group_updated message naming the field and the new value.
+    carol_sees = await peer.messages("carol", group["id"])
+    updates = [m for m in carol_sees if m["contentType"].startswith("xmtp.org/group_updated")]
+    changes = [c for m in updates for c in m["content"].get("metadataFieldChanges", [])]
+    assert any(c.get("newValue") == "renamed by bob" for c in changes), updates
+
+    note = _unique("group hello")
+    await peer.send_text("carol", group["id"], note)
+    for name in ("alice", "bob"):
+        assert _texts_from(await peer.messages(name, group["id"]), carol) == [note]
+
+
+async def test_group_membership_changes_reach_libxmtp(peer: LibxmtpPeer, devnode_url: str) -> None:
+    alice, bob, carol = await _register(peer, devnode_url, "alice", "bob", "carol")
+    group = await peer.create_group("alice", [bob.inbox_id], group_name="grows")
+
+    await peer.add_members("alice", group["id"], [carol.inbox_id])
+    await peer.sync_all("carol")
+    carol_view = await peer.describe_conversation("carol", group["id"])
+    assert carol_view["memberInboxIds"] == sorted([alice.inbox_id, bob.inbox_id, carol.inbox_id])
+
+    await peer.remove_members("alice", group["id"], [bob.inbox_id])
+    bob_members = {m["inboxId"] for m in await peer.members("bob", group["id"])}
+    assert bob_members == {alice.inbox_id, carol.inbox_id}
+    after = _unique("without bob")
+    await peer.send_text("alice", group["id"], after)
+    assert _texts_from(await peer.messages("carol", group["id"]), alice) == [after]
