@@ -1,0 +1,327 @@
+"""The public ratchet tree (RFC 9420 §4, §7): nodes, leaves, blanks, unmerged leaves, resolution, leaf
+add/update/remove with truncation, tree hash (§7.8), parent hash (§7.9) and full tree validation (§7.9.2,
+§12.4.3.1), plus (de)serialisation of the ratchet_tree extension. Private keys are not kept here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from xmtp_core.mls import tree_math as tm
+from xmtp_core.mls.codec import Writer
+from xmtp_core.mls.errors import DecodeError, ValidationError
+from xmtp_core.mls.extensions import RequiredCapabilities
+from xmtp_core.mls.leaf_node import SOURCE_COMMIT, LeafNode
+from xmtp_core.mls.tree_nodes import (
+    NODE_LEAF,
+    NODE_PARENT,
+    Node,
+    ParentNode,
+    decode_ratchet_tree,
+    encode_ratchet_tree,
+)
+
+if TYPE_CHECKING:
+    from xmtp_core.mls.cipher_suite import CipherSuite
+
+
+class RatchetTree:
+    """Array-form ratchet tree whose leaf count is always a power of two (RFC 9420 §4.2)."""
+
+    def __init__(self, nodes: list[Node | None]) -> None:
+        width = 1
+        while tm.node_width(width) < len(nodes):
+            width *= 2
+        padded = list(nodes) + [None] * (tm.node_width(width) - len(nodes))
+        for x, node in enumerate(padded):
+            if node is not None and isinstance(node, LeafNode) != tm.is_leaf(x):
+                raise DecodeError(f"RFC 9420 §7.8: node {x} has the wrong node type for its position")
+        self._nodes: list[Node | None] = padded
+        self._hash_cache: dict[int, bytes] = {}
+
+    # ---- construction and serialisation ---------------------------------------------------------------
+    @classmethod
+    def with_leaf(cls, leaf: LeafNode) -> RatchetTree:
+        return cls([leaf])
+
+    @classmethod
+    def from_extension_data(cls, data: bytes) -> RatchetTree:
+        return cls(decode_ratchet_tree(data))
+
+    def to_extension_data(self) -> bytes:
+        return encode_ratchet_tree(self._nodes)
+
+    def copy(self) -> RatchetTree:
+        return RatchetTree(list(self._nodes))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RatchetTree) and self._nodes == other._nodes
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # ---- access -----------------------------------------------------------------------------------------
+    @property
+    def n_leaves(self) -> int:
+        return (len(self._nodes) + 1) // 2
+
+    @property
+    def nodes(self) -> tuple[Node | None, ...]:
+        return tuple(self._nodes)
+
+    def node(self, x: int) -> Node | None:
+        return self._nodes[x]
+
+    def leaf(self, leaf_index: int) -> LeafNode | None:
+        if not 0 <= leaf_index < self.n_leaves:
+            return None
+        node = self._nodes[tm.leaf_to_node(leaf_index)]
+        assert node is None or isinstance(node, LeafNode)
+        return node
+
+    def parent_node(self, x: int) -> ParentNode | None:
+        node = self._nodes[x]
+        assert node is None or isinstance(node, ParentNode)
+        return node
+
+    def member_leaf(self, leaf_index: int) -> LeafNode:
+        leaf = self.leaf(leaf_index)
+        if leaf is None:
+            raise ValidationError(f"RFC 9420 §12.1: leaf {leaf_index} is not a member")
+        return leaf
+
+    def leaves(self) -> Iterator[tuple[int, LeafNode]]:
+        for i in range(self.n_leaves):
+            leaf = self.leaf(i)
+            if leaf is not None:
+                yield i, leaf
+
+    def root(self) -> int:
+        return tm.root(self.n_leaves)
+
+    def direct_path(self, leaf_index: int) -> list[int]:
+        return tm.leaf_direct_path(leaf_index, self.n_leaves)
+
+    def copath(self, leaf_index: int) -> list[int]:
+        return tm.leaf_copath(leaf_index, self.n_leaves)
+
+    # ---- resolution -------------------------------------------------------------------------------------
+    def resolution(self, x: int, exclude: frozenset[int] = frozenset()) -> list[int]:
+        """RFC 9420 §4.1.1; ``exclude`` holds leaf indices treated as blank."""
+        node = self._nodes[x]
+        if tm.is_leaf(x):
+            return [] if node is None or tm.node_to_leaf(x) in exclude else [x]
+        if node is None:
+            return self.resolution(tm.left(x), exclude) + self.resolution(tm.right(x), exclude)
+        assert isinstance(node, ParentNode)
+        return [x] + [tm.leaf_to_node(u) for u in node.unmerged_leaves if u not in exclude]
+
+    def filtered_direct_path(self, leaf_index: int) -> list[int]:
+        """Direct path minus nodes whose copath child has an empty resolution (RFC 9420 §4.1.2)."""
+        n = self.n_leaves
+        return (
+            [
+                p
+                for p, c in zip(self.direct_path(leaf_index), self.copath(leaf_index), strict=True)
+                if self.resolution(c)
+            ]
+            if n > 1
+            else []
+        )
+
+    # ---- mutation -------------------------------------------------------------------------------------
+    def _set(self, x: int, node: Node | None) -> None:
+        self._nodes[x] = node
+        self._hash_cache.clear()
+
+    def set_parent(self, x: int, node: ParentNode | None) -> None:
+        self._set(x, node)
+
+    def blank_path(self, leaf_index: int) -> None:
+        for p in self.direct_path(leaf_index):
+            self._set(p, None)
+
+    def add_leaf(self, leaf: LeafNode) -> int:
+        """Place ``leaf`` in the leftmost blank leaf, extending the tree if full (RFC 9420 §12.1.1)."""
+        index = next((i for i in range(self.n_leaves) if self.leaf(i) is None), None)
+        if index is None:
+            index = self.n_leaves
+            self._nodes.extend([None] * (len(self._nodes) + 1))
+        self._set(tm.leaf_to_node(index), leaf)
+        for p in self.direct_path(index):
+            parent = self.parent_node(p)
+            if parent is not None:
+                self._set(p, replace(parent, unmerged_leaves=(*parent.unmerged_leaves, index)))
+        return index
+
+    def update_leaf(self, leaf_index: int, leaf: LeafNode) -> None:
+        self.member_leaf(leaf_index)
+        self._set(tm.leaf_to_node(leaf_index), leaf)
+        self.blank_path(leaf_index)
+
+    def remove_leaf(self, leaf_index: int) -> None:
+        self.member_leaf(leaf_index)
+        self._set(tm.leaf_to_node(leaf_index), None)
+        self.blank_path(leaf_index)
+        self.truncate()
+
+    def truncate(self) -> None:
+        """Halve the tree while its right half is entirely blank (RFC 9420 §7.7)."""
+        while self.n_leaves > 1:
+            half = self.n_leaves // 2
+            if any(self.leaf(i) is not None for i in range(half, self.n_leaves)):
+                return
+            del self._nodes[tm.node_width(half) :]
+            self._hash_cache.clear()
+
+    # ---- hashes ---------------------------------------------------------------------------------------
+    def tree_hash(self, suite: CipherSuite, x: int | None = None) -> bytes:
+        """TreeHash of node ``x`` (default: root), RFC 9420 §7.8."""
+        if x is None:
+            x = self.root()
+        return self._tree_hash(suite, x, frozenset())
+
+    def _tree_hash(self, suite: CipherSuite, x: int, exclude: frozenset[int]) -> bytes:
+        if not exclude and x in self._hash_cache:
+            return self._hash_cache[x]
+        w = Writer()
+        node = self._nodes[x]
+        if tm.is_leaf(x):
+            leaf_index = tm.node_to_leaf(x)
+            w.u8(NODE_LEAF)
+            w.u32(leaf_index)
+            leaf = None if leaf_index in exclude else node
+            w.optional(leaf, lambda ww, n: n.encode(ww))
+        else:
+            w.u8(NODE_PARENT)
+            parent = node
+            if isinstance(parent, ParentNode) and exclude:
+                kept = tuple(u for u in parent.unmerged_leaves if u not in exclude)
+                parent = replace(parent, unmerged_leaves=kept)
+            w.optional(parent, lambda ww, n: n.encode(ww))
+            w.vec(self._tree_hash(suite, tm.left(x), exclude))
+            w.vec(self._tree_hash(suite, tm.right(x), exclude))
+        digest = suite.hash(w.bytes())
+        if not exclude:
+            self._hash_cache[x] = digest
+        return digest
+
+    def parent_hash_of(self, suite: CipherSuite, p: int, sibling: int) -> bytes:
+        """ParentHash of parent ``p`` as seen from the child opposite ``sibling`` (RFC 9420 §7.9)."""
+        parent = self.parent_node(p)
+        if parent is None:
+            raise ValidationError(f"RFC 9420 §7.9: parent hash of blank node {p}")
+        w = Writer()
+        w.vec(parent.encryption_key)
+        w.vec(parent.parent_hash)
+        w.vec(self._tree_hash(suite, sibling, frozenset(parent.unmerged_leaves)))
+        return suite.hash(w.bytes())
+
+    def set_path_parent_hashes(self, suite: CipherSuite, leaf_index: int) -> bytes:
+        """Chain parent_hash down the sender's filtered direct path; returns the value for its leaf.
+
+        The nodes on the path must already hold their new keys and empty unmerged leaves (RFC 9420 §7.9).
+        """
+        path = self.filtered_direct_path(leaf_index)
+        current = b""
+        leaf_node = tm.leaf_to_node(leaf_index)
+        for p in reversed(path):
+            parent = self.parent_node(p)
+            assert parent is not None
+            self._set(p, replace(parent, parent_hash=current))
+            child_toward_leaf = tm.left(p) if leaf_node < p else tm.right(p)
+            other = tm.right(p) if child_toward_leaf == tm.left(p) else tm.left(p)
+            current = self.parent_hash_of(suite, p, other)
+        return current
+
+    def verify_parent_hashes(self, suite: CipherSuite) -> None:
+        """Every non-blank parent must be parent-hash valid (RFC 9420 §7.9.2)."""
+        for p in range(1, len(self._nodes), 2):
+            parent = self.parent_node(p)
+            if parent is None:
+                continue
+            excluded = frozenset(parent.unmerged_leaves)
+            if not any(
+                self._has_parent_hash_link(suite, p, child, other, excluded)
+                for child, other in ((tm.left(p), tm.right(p)), (tm.right(p), tm.left(p)))
+            ):
+                raise ValidationError(f"RFC 9420 §7.9.2: parent node {p} is not parent-hash valid")
+
+    def _has_parent_hash_link(
+        self, suite: CipherSuite, p: int, child: int, other: int, excluded: frozenset[int]
+    ) -> bool:
+        expected = self.parent_hash_of(suite, p, other)
+        for d in self.resolution(child, excluded):
+            node = self._nodes[d]
+            if isinstance(node, ParentNode) and node.parent_hash == expected:
+                return True
+            if isinstance(node, LeafNode) and node.leaf_node_source == SOURCE_COMMIT and node.parent_hash == expected:
+                return True
+        return False
+
+    # ---- validation -----------------------------------------------------------------------------------
+    def validate(
+        self,
+        suite: CipherSuite,
+        group_id: bytes,
+        required: RequiredCapabilities | None = None,
+    ) -> None:
+        """Full validation of a received tree (RFC 9420 §12.4.3.1 and §7.9.2); tree hash is checked by callers."""
+        if self.n_leaves > 1 and all(n is None for n in self._nodes[len(self._nodes) // 2 + 1 :: 2]):
+            raise ValidationError("RFC 9420 §7.7: tree is not truncated (right half has no members)")
+        self.verify_parent_hashes(suite)
+        self._validate_unmerged_leaves()
+        self._validate_leaves(suite, group_id, required)
+        self._validate_unique_keys()
+
+    def _validate_unmerged_leaves(self) -> None:
+        for p in range(1, len(self._nodes), 2):
+            parent = self.parent_node(p)
+            if parent is None:
+                continue
+            for u in parent.unmerged_leaves:
+                if u not in tm.subtree_leaves(p) or self.leaf(u) is None:
+                    raise ValidationError(
+                        f"RFC 9420 §7.9: unmerged leaf {u} of node {p} is not a non-blank descendant leaf"
+                    )
+                for q in tm.leaf_direct_path(u, self.n_leaves):
+                    if q == p:
+                        break
+                    between = self.parent_node(q)
+                    if between is not None and u not in between.unmerged_leaves:
+                        raise ValidationError(
+                            f"RFC 9420 §7.9: intermediate node {q} lacks unmerged leaf {u} listed by node {p}"
+                        )
+
+    def _validate_leaves(self, suite: CipherSuite, group_id: bytes, required: RequiredCapabilities | None) -> None:
+        leaves = list(self.leaves())
+        for i, leaf in leaves:
+            leaf.verify(suite, group_id, i)
+            if suite.suite_id not in leaf.capabilities.cipher_suites:
+                raise ValidationError(f"RFC 9420 §7.3: leaf {i} does not support the group cipher suite")
+            if required is not None:
+                required.check(leaf.capabilities, f"leaf {i}")
+            for ext in leaf.extensions:
+                if not leaf.capabilities.supports_extension(ext.extension_type):
+                    raise ValidationError(
+                        f"RFC 9420 §7.3: leaf {i} has extension 0x{ext.extension_type:04x} not in its capabilities"
+                    )
+            for _, other in leaves:
+                if not leaf.capabilities.supports_credential(other.credential.credential_type):
+                    raise ValidationError(
+                        f"RFC 9420 §7.3: leaf {i} does not support credential type {other.credential.credential_type}"
+                    )
+
+    def _validate_unique_keys(self) -> None:
+        encryption_keys: set[bytes] = set()
+        signature_keys: set[bytes] = set()
+        for x, node in enumerate(self._nodes):
+            if node is None:
+                continue
+            if node.encryption_key in encryption_keys:
+                raise ValidationError(f"RFC 9420 §7.3: node {x} repeats an HPKE encryption key")
+            encryption_keys.add(node.encryption_key)
+            if isinstance(node, LeafNode):
+                if node.signature_key in signature_keys:
+                    raise ValidationError(f"RFC 9420 §7.3: node {x} repeats a signature key")
+                signature_keys.add(node.signature_key)
