@@ -1,0 +1,158 @@
+"""The secret tree and per-sender hash ratchets (RFC 9420 §9), plus sender-data keys (§6.3.2).
+
+Node secrets are derived lazily from ``encryption_secret`` and deleted as soon as their children exist (§9.2).
+Each leaf has a handshake and an application ratchet. A receiver may ask for generations out of order within
+``out_of_order_tolerance`` behind the newest one and at most ``maximum_forward_distance`` ahead; every key is
+deleted once returned, so a replayed generation raises :class:`GenerationError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from xmtp_core.mls import tree_math
+from xmtp_core.mls.cipher_suite import CipherSuite
+from xmtp_core.mls.errors import GenerationError, ValidationError
+
+DEFAULT_OUT_OF_ORDER_TOLERANCE = 5
+DEFAULT_MAXIMUM_FORWARD_DISTANCE = 1000
+
+
+class RatchetType(Enum):
+    HANDSHAKE = b"handshake"
+    APPLICATION = b"application"
+
+
+@dataclass(frozen=True)
+class RatchetKey:
+    generation: int
+    key: bytes
+    nonce: bytes
+
+
+class HashRatchet:
+    """One sender's ratchet: ``secret`` is the secret of generation ``generation`` (not yet used)."""
+
+    def __init__(self, cs: CipherSuite, secret: bytes, tolerance: int, max_forward: int) -> None:
+        self._cs = cs
+        self._secret = secret
+        self.generation = 0
+        self._tolerance = tolerance
+        self._max_forward = max_forward
+        self._skipped: dict[int, RatchetKey] = {}
+
+    def _current_key(self) -> RatchetKey:
+        cs, g = self._cs, self.generation
+        key = cs.derive_tree_secret(self._secret, b"key", g, cs.aead_key_len)
+        nonce = cs.derive_tree_secret(self._secret, b"nonce", g, cs.aead_nonce_len)
+        return RatchetKey(g, key, nonce)
+
+    def _advance(self) -> RatchetKey:
+        current = self._current_key()
+        if self.generation >= 0xFFFF_FFFF:
+            raise GenerationError("ratchet exhausted: generation would exceed 2^32-1 (RFC 9420 §9.1)")
+        self._secret = self._cs.derive_tree_secret(self._secret, b"secret", self.generation, self._cs.hash_len)
+        self.generation += 1
+        return current
+
+    def next_key(self) -> RatchetKey:
+        """Sender side: the key for the next generation; the ratchet then moves past it."""
+        return self._advance()
+
+    def key_for(self, generation: int) -> RatchetKey:
+        """Receiver side: the key for ``generation``, deleted from the ratchet afterwards."""
+        if generation < self.generation:
+            return self._take_skipped(generation)
+        if generation - self.generation > self._max_forward:
+            raise GenerationError(
+                f"generation {generation} is more than {self._max_forward} ahead of {self.generation}"
+            )
+        while self.generation < generation:
+            skipped = self._advance()
+            if self._tolerance > 0:
+                self._skipped[skipped.generation] = skipped
+        self._prune(generation)
+        return self._advance()
+
+    def _take_skipped(self, generation: int) -> RatchetKey:
+        key = self._skipped.pop(generation, None)
+        if key is not None:
+            return key
+        if generation < self.generation - 1 - self._tolerance:
+            raise GenerationError(f"generation {generation} is too old (window {self._tolerance})")
+        raise GenerationError(f"generation {generation} was already used or deleted (replay?)")
+
+    def _prune(self, newest: int) -> None:
+        floor = newest - self._tolerance
+        for g in [g for g in self._skipped if g < floor]:
+            del self._skipped[g]
+
+
+class SecretTree:
+    """All senders' ratchets for one epoch."""
+
+    def __init__(
+        self,
+        cs: CipherSuite,
+        encryption_secret: bytes,
+        n_leaves: int,
+        *,
+        out_of_order_tolerance: int = DEFAULT_OUT_OF_ORDER_TOLERANCE,
+        maximum_forward_distance: int = DEFAULT_MAXIMUM_FORWARD_DISTANCE,
+    ) -> None:
+        if n_leaves < 1:
+            raise ValidationError("secret tree needs at least one leaf (RFC 9420 §9)")
+        if out_of_order_tolerance < 0 or maximum_forward_distance < 0:
+            raise ValueError("tolerance and forward distance must be non-negative")
+        self._cs = cs
+        self.n_leaves = n_leaves
+        self._tolerance = out_of_order_tolerance
+        self._max_forward = maximum_forward_distance
+        self._nodes: dict[int, bytes] = {tree_math.root(n_leaves): encryption_secret}
+        self._ratchets: dict[tuple[int, RatchetType], HashRatchet] = {}
+
+    def _leaf_secret(self, leaf: int) -> bytes:
+        target = tree_math.leaf_to_node(leaf)
+        path = [target, *tree_math.direct_path(target, self.n_leaves)]
+        # Find the lowest still-stored ancestor, then derive down, deleting each parent (§9.2).
+        start = next((i for i, node in enumerate(path) if node in self._nodes), None)
+        if start is None:
+            raise GenerationError(f"leaf {leaf} secrets were already derived and deleted")
+        for i in range(start, 0, -1):
+            node = path[i]
+            secret = self._nodes.pop(node)
+            self._nodes[tree_math.left(node)] = self._cs.expand_with_label(secret, b"tree", b"left", self._cs.hash_len)
+            self._nodes[tree_math.right(node)] = self._cs.expand_with_label(
+                secret, b"tree", b"right", self._cs.hash_len
+            )
+        return self._nodes.pop(target)
+
+    def _init_leaf(self, leaf: int) -> None:
+        secret = self._leaf_secret(leaf)
+        for rt in RatchetType:
+            start = self._cs.expand_with_label(secret, rt.value, b"", self._cs.hash_len)
+            self._ratchets[(leaf, rt)] = HashRatchet(self._cs, start, self._tolerance, self._max_forward)
+
+    def ratchet(self, leaf: int, ratchet_type: RatchetType) -> HashRatchet:
+        if not 0 <= leaf < self.n_leaves:
+            raise ValidationError(f"leaf {leaf} outside a tree of {self.n_leaves} leaves (RFC 9420 §9)")
+        if (leaf, ratchet_type) not in self._ratchets:
+            self._init_leaf(leaf)
+        return self._ratchets[(leaf, ratchet_type)]
+
+    def next_key(self, leaf: int, ratchet_type: RatchetType) -> RatchetKey:
+        """Sender side: next unused key of ``leaf``'s ratchet."""
+        return self.ratchet(leaf, ratchet_type).next_key()
+
+    def key_for(self, leaf: int, ratchet_type: RatchetType, generation: int) -> RatchetKey:
+        """Receiver side: the key for ``generation``; raises GenerationError if unavailable."""
+        return self.ratchet(leaf, ratchet_type).key_for(generation)
+
+
+def sender_data_key_nonce(cs: CipherSuite, sender_data_secret: bytes, ciphertext: bytes) -> tuple[bytes, bytes]:
+    """Key and nonce that protect a PrivateMessage's SenderData (RFC 9420 §6.3.2)."""
+    sample = ciphertext[: cs.hash_len]
+    key = cs.expand_with_label(sender_data_secret, b"key", sample, cs.aead_key_len)
+    nonce = cs.expand_with_label(sender_data_secret, b"nonce", sample, cs.aead_nonce_len)
+    return key, nonce
