@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
-import { ApiUrls, Client } from "@xmtp/node-sdk";
+import { ApiUrls, Client, encodeText } from "@xmtp/node-sdk";
 import { hexToBytes } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
@@ -34,6 +34,8 @@ const IDENTIFIER_KIND_ETHEREUM = 0;
 const CONVERSATION_TYPE = { 0: "dm", 1: "group", 2: "sync", 3: "oneshot" };
 const MESSAGE_KIND = { 0: "application", 1: "membership_change" };
 const DELIVERY_STATUS = { 0: "unpublished", 1: "published", 2: "failed" };
+const REACTION_ACTION = { added: 1, removed: 2 };
+const REACTION_SCHEMA = { unicode: 1, shortcode: 2, custom: 3 };
 
 const DEFAULT_STREAM_WAIT_MS = 30000;
 
@@ -118,6 +120,8 @@ function describeMessage(msg) {
     kind: MESSAGE_KIND[msg.kind] ?? msg.kind,
     deliveryStatus: DELIVERY_STATUS[msg.deliveryStatus] ?? msg.deliveryStatus,
     sentAtNs: msg.sentAtNs,
+    // libxmtp folds reactions into the message they point at instead of listing them on their own.
+    reactions: (msg.reactions ?? []).map(describeMessage),
   };
 }
 
@@ -164,6 +168,30 @@ function decodeEncoded(encoded) {
   };
 }
 
+// A codec that hands the EncodedContent back untouched, so tests can read content types libxmtp
+// does not know (the SDK drops the content of any custom type it has no codec for).
+function rawCodec(typeString) {
+  const match = /^([^/]+)\/([^:]+):(\d+)\.(\d+)$/.exec(typeString);
+  if (!match) throw new Error(`peer: bad content type "${typeString}" (want authority/type:major.minor)`);
+  const contentType = {
+    authorityId: match[1],
+    typeId: match[2],
+    versionMajor: Number(match[3]),
+    versionMinor: Number(match[4]),
+  };
+  return {
+    contentType,
+    encode: (encoded) => encoded,
+    decode: (encoded) => ({
+      parameters: encoded.parameters ?? {},
+      fallback: encoded.fallback ?? null,
+      content: encoded.content,
+    }),
+    fallback: () => undefined,
+    shouldPush: () => false,
+  };
+}
+
 function pushStreamed(state, item) {
   const waiter = state.waiters.shift();
   if (waiter) waiter(item);
@@ -197,6 +225,7 @@ const ops = {
       dbPath,
       dbEncryptionKey: new Uint8Array(randomBytes(32)),
       loggingLevel: process.env.XMTP_PEER_LIBXMTP_LOG || "Off",
+      codecs: (args.rawContentTypes ?? []).map(rawCodec),
     });
     clients.set(name, {
       client,
@@ -266,6 +295,28 @@ const ops = {
     const convo = await conversation(client, need(args, "conversationId"));
     if (args.encoded) return convo.send(decodeEncoded(args.encoded));
     return convo.sendText(need(args, "text"));
+  },
+
+  async react(args) {
+    const { client } = entry(args);
+    const convo = await conversation(client, need(args, "conversationId"));
+    return convo.sendReaction({
+      reference: need(args, "reference"),
+      referenceInboxId: args.referenceInboxId ?? undefined,
+      action: REACTION_ACTION[args.action ?? "added"],
+      content: need(args, "emoji"),
+      schema: REACTION_SCHEMA[args.schema ?? "unicode"],
+    });
+  },
+
+  async reply(args) {
+    const { client } = entry(args);
+    const convo = await conversation(client, need(args, "conversationId"));
+    return convo.sendReply({
+      content: encodeText(need(args, "text")),
+      reference: need(args, "reference"),
+      referenceInboxId: args.referenceInboxId ?? undefined,
+    });
   },
 
   async sync(args) {

@@ -177,8 +177,16 @@ class LibxmtpPeer:
 
     # ---- typed wrappers around the ops ----
 
-    async def create(self, name: str, api_url: str, *, private_key: str | None = None) -> PeerClient:
-        args: dict[str, Any] = {"name": name, "apiUrl": api_url}
+    async def create(
+        self,
+        name: str,
+        api_url: str,
+        *,
+        private_key: str | None = None,
+        raw_content_types: list[str] | None = None,
+    ) -> PeerClient:
+        """Registers a new installation; `raw_content_types` ("authority/type:1.0") decode as raw parts."""
+        args: dict[str, Any] = {"name": name, "apiUrl": api_url, "rawContentTypes": raw_content_types or []}
         if private_key is not None:
             args["privateKey"] = private_key
         result = await self.request("create", **args)
@@ -243,6 +251,32 @@ class LibxmtpPeer:
             "contentHex": content.hex(),
         }
         message_id: str = await self.request("send", name=name, conversationId=conversation_id, encoded=encoded)
+        return message_id
+
+    async def react(
+        self, name: str, conversation_id: str, reference: str, emoji: str, *, reference_inbox_id: str | None = None
+    ) -> str:
+        message_id: str = await self.request(
+            "react",
+            name=name,
+            conversationId=conversation_id,
+            reference=reference,
+            emoji=emoji,
+            referenceInboxId=reference_inbox_id,
+        )
+        return message_id
+
+    async def reply(
+        self, name: str, conversation_id: str, reference: str, text: str, *, reference_inbox_id: str | None = None
+    ) -> str:
+        message_id: str = await self.request(
+            "reply",
+            name=name,
+            conversationId=conversation_id,
+            reference=reference,
+            text=text,
+            referenceInboxId=reference_inbox_id,
+        )
         return message_id
 
     async def sync(self, name: str, conversation_id: str | None = None) -> None:

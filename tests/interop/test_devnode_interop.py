@@ -133,3 +133,58 @@ async def test_group_membership_changes_reach_libxmtp(peer: LibxmtpPeer, devnode
     after = _unique("without bob")
     await peer.send_text("alice", group["id"], after)
     assert _texts_from(await peer.messages("carol", group["id"]), alice) == [after]
+
+
+async def test_dm_carries_reactions_replies_and_custom_content(peer: LibxmtpPeer, devnode_url: str) -> None:
+    alice = await peer.create("alice", devnode_url, raw_content_types=["switchboard.test/blob:1.0"])
+    bob = await peer.create("bob", devnode_url)
+    dm = await peer.create_dm("alice", bob.inbox_id)
+    question = _unique("question")
+    question_id = await peer.send_text("alice", dm["id"], question)
+    await peer.sync_all("bob")
+
+    await peer.react("bob", dm["id"], question_id, "👍", reference_inbox_id=alice.inbox_id)
+    answer = _unique("answer")
+    await peer.reply("bob", dm["id"], question_id, answer, reference_inbox_id=alice.inbox_id)
+    blob = bytes(range(256))
+    await peer.send_encoded(
+        "bob",
+        dm["id"],
+        authority_id="switchboard.test",
+        type_id="blob",
+        content=blob,
+        parameters={"purpose": "interop"},
+        fallback="a test blob",
+    )
+
+    alice_sees = await peer.messages("alice", dm["id"])
+    # libxmtp lists a reaction under the message it reacts to, not as a message of its own.
+    [asked] = [m for m in alice_sees if m["id"] == question_id]
+    [reaction] = asked["reactions"]
+    assert reaction["senderInboxId"] == bob.inbox_id
+    assert (reaction["content"]["reference"], reaction["content"]["content"]) == (question_id, "👍")
+    from_bob = [m for m in alice_sees if m["senderInboxId"] == bob.inbox_id]
+    by_type = {m["contentType"].split(":")[0]: m for m in from_bob}
+    reply = by_type["xmtp.org/reply"]["content"]
+    assert (reply["referenceId"], reply["content"]) == (question_id, answer)
+    custom = by_type["switchboard.test/blob"]
+    assert custom["content"]["content"]["hex"] == blob.hex()
+    assert custom["content"]["parameters"] == {"purpose": "interop"}
+    assert custom["fallback"] == "a test blob"
+
+
+async def test_second_installation_of_a_wallet_gets_dm_messages(peer: LibxmtpPeer, devnode_url: str) -> None:
+    alice, bob = await _register(peer, devnode_url, "alice", "bob")
+    bob_laptop = await peer.create("bob-laptop", devnode_url, private_key=bob.private_key)
+    assert bob_laptop.inbox_id == bob.inbox_id
+    assert bob_laptop.installation_id != bob.installation_id
+
+    state = await peer.inbox_state("alice", bob.inbox_id)
+    assert sorted(state["installationIds"]) == sorted([bob.installation_id, bob_laptop.installation_id])
+
+    dm = await peer.create_dm("alice", bob.inbox_id)
+    text = _unique("to every bob")
+    await peer.send_text("alice", dm["id"], text)
+    for name in ("bob", "bob-laptop"):
+        await peer.sync_all(name)
+        assert _texts_from(await peer.messages(name, dm["id"]), alice) == [text]
