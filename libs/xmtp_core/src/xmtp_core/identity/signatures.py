@@ -31,6 +31,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
 from xmtp_core.identity.errors import InvalidIdentifierError, SignatureVerificationError
 from xmtp_core.identity.identifiers import (
     EthereumAddress,

@@ -1,0 +1,100 @@
+"""XMTP identity: inbox ids, identity-update signature text and signatures, signers, update building, and the
+association state machine that replays and verifies an inbox's identity-update log.
+
+Entry points for services: `verify_log` / `apply_update` (async, smart-contract wallets through an injected
+verifier) or their `_sync` twins, `diff`, `check_can_append`; builders `build_register` & co.
+"""
+
+from xmtp_core.identity.association import (
+    MAX_IDENTITY_UPDATES_PER_INBOX,
+    MAX_INSTALLATIONS_PER_INBOX,
+    AssociationState,
+    AssociationStateDiff,
+    Member,
+    apply_update,
+    apply_update_sync,
+    check_can_append,
+    diff,
+    verify_log,
+    verify_log_entries,
+    verify_log_sync,
+)
+from xmtp_core.identity.builder import (
+    UpdateBuilder,
+    build_add_installation,
+    build_change_recovery,
+    build_link_wallet,
+    build_register,
+    build_revoke_installation,
+    build_unlink_wallet,
+)
+from xmtp_core.identity.errors import (
+    AssociationError,
+    IdentityError,
+    InvalidIdentifierError,
+    Rule,
+    SignatureVerificationError,
+    SignerConfigurationError,
+)
+from xmtp_core.identity.identifiers import (
+    EthereumAddress,
+    InstallationKey,
+    MemberIdentifier,
+    MemberKind,
+    Passkey,
+    RootIdentifier,
+    ethereum_address,
+    installation_key,
+    passkey,
+)
+from xmtp_core.identity.inbox_id import NODE_SDK_DEFAULT_NONCE, RUST_CORE_DEFAULT_NONCE, inbox_id
+from xmtp_core.identity.signature_text import signature_text
+from xmtp_core.identity.signatures import ScwVerification, SmartContractWalletVerifier
+from xmtp_core.identity.signer import InstallationKeySigner, LocalWalletSigner, Signer, SmartContractWalletSigner
+
+__all__ = [
+    "MAX_IDENTITY_UPDATES_PER_INBOX",
+    "MAX_INSTALLATIONS_PER_INBOX",
+    "NODE_SDK_DEFAULT_NONCE",
+    "RUST_CORE_DEFAULT_NONCE",
+    "AssociationError",
+    "AssociationState",
+    "AssociationStateDiff",
+    "EthereumAddress",
+    "IdentityError",
+    "InstallationKey",
+    "InstallationKeySigner",
+    "InvalidIdentifierError",
+    "LocalWalletSigner",
+    "Member",
+    "MemberIdentifier",
+    "MemberKind",
+    "Passkey",
+    "RootIdentifier",
+    "Rule",
+    "ScwVerification",
+    "SignatureVerificationError",
+    "Signer",
+    "SignerConfigurationError",
+    "SmartContractWalletSigner",
+    "SmartContractWalletVerifier",
+    "UpdateBuilder",
+    "apply_update",
+    "apply_update_sync",
+    "build_add_installation",
+    "build_change_recovery",
+    "build_link_wallet",
+    "build_register",
+    "build_revoke_installation",
+    "build_unlink_wallet",
+    "check_can_append",
+    "diff",
+    "ethereum_address",
+    "inbox_id",
+    "installation_key",
+    "passkey",
+    "signature_text",
+    "verify_log",
+    "verify_log_entries",
+    "verify_log_sync",
+]
