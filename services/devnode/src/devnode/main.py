@@ -1,0 +1,96 @@
+"""devnode entry points: `start()` for tests and benches, `serve()` for the CLI (runs until signalled)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+
+import grpc
+from sqlalchemy.ext.asyncio import AsyncEngine
+from xmtp_core.protos.identity.api.v1 import identity_pb2_grpc
+from xmtp_core.protos.mls.api.v1 import mls_pb2_grpc
+
+from devnode.db import make_engine, migrate
+from devnode.identity_api import IdentityApi
+from devnode.limits import GRPC_MAX_MESSAGE_BYTES
+from devnode.mls_api import MlsApi
+from devnode.node import Node
+from devnode.store import Store
+
+log = logging.getLogger("devnode")
+STOP_GRACE_S = 5.0
+
+
+@dataclass
+class RunningNode:
+    """A started devnode: its bound port, and `stop()` to end streams, drain calls and close the pool."""
+
+    host: str
+    port: int
+    server: grpc.aio.Server
+    node: Node
+    engine: AsyncEngine
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    async def stop(self, grace: float = STOP_GRACE_S) -> None:
+        # End live streams first so they finish with OK instead of being cut off at the end of the grace.
+        self.node.close_streams()
+        await self.server.stop(grace)
+        await self.engine.dispose()
+
+
+def _split_listen(listen: str) -> tuple[str, int]:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"listen address must be HOST:PORT, got {listen!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+async def start(listen: str, database_url: str) -> RunningNode:
+    """Migrate the database, then serve MlsApi + IdentityApi on an insecure (h2c) port; port 0 picks one."""
+    host, _ = _split_listen(listen)
+    engine = make_engine(database_url)
+    try:
+        await migrate(engine)
+        node = Node(Store(engine))
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", GRPC_MAX_MESSAGE_BYTES),
+            ]
+        )
+        mls_pb2_grpc.add_MlsApiServicer_to_server(MlsApi(node), server)
+        identity_pb2_grpc.add_IdentityApiServicer_to_server(IdentityApi(node), server)
+        port = server.add_insecure_port(listen)
+        await server.start()
+    except BaseException:
+        await engine.dispose()
+        raise
+    log.info("devnode serving on %s:%d", host, port)
+    return RunningNode(host=host, port=port, server=server, node=node, engine=engine)
+
+
+async def serve(listen: str, database_url: str, announce: bool = False) -> None:
+    """Run until SIGINT/SIGTERM or cancellation, then shut down with a grace period."""
+    running = await start(listen, database_url)
+    if announce:
+        print(f"devnode listening on {running.address}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
+    try:
+        await stop.wait()
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+        await asyncio.shield(running.stop())

@@ -1,0 +1,1 @@
+"""Alembic migrations for devnode's Postgres schema (run programmatically by `devnode.db.migrate`)."""

@@ -1,0 +1,291 @@
+"""The xmtp.mls.api.v1.MlsApi gRPC service: request validation and mapping onto the store and streams."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import empty_pb2
+from google.protobuf.message import Message
+from xmtp_core.protos.mls.api.v1 import mls_pb2, mls_pb2_grpc
+
+from devnode import convert
+from devnode.errors import InvalidInput
+from devnode.framing import parse_group_message
+from devnode.keypackage import parse_key_package
+from devnode.limits import MAX_PAGE_SIZE, MAX_PAYLOAD_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
+from devnode.models import NewCommitLogEntry, NewGroupMessage, NewWelcome, WelcomeKind
+from devnode.node import Node
+from devnode.streams import stream_rows
+
+Req = TypeVar("Req", bound=Message)
+Resp = TypeVar("Resp", bound=Message)
+Handler = Callable[[Any, Req, grpc.aio.ServicerContext[Any, Any]], Awaitable[Resp]]
+
+
+def invalid_argument(fn: Handler[Req, Resp]) -> Handler[Req, Resp]:
+    """Turn `InvalidInput` from a unary handler into INVALID_ARGUMENT with the reason as details."""
+
+    @functools.wraps(fn)
+    async def wrapper(self: Any, request: Req, context: grpc.aio.ServicerContext[Any, Any]) -> Resp:
+        try:
+            check_request_size(request)
+            return await fn(self, request, context)
+        except InvalidInput as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            raise  # abort() raises; this keeps type checkers happy
+
+    return wrapper
+
+
+def check_request_size(request: Message) -> None:
+    size = request.ByteSize()
+    if size > MAX_REQUEST_BYTES:
+        raise InvalidInput(f"request is {size} bytes; the limit is {MAX_REQUEST_BYTES}")
+
+
+def _payload(data: bytes, what: str) -> bytes:
+    if not data:
+        raise InvalidInput(f"{what} is empty")
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise InvalidInput(f"{what} is {len(data)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
+    return data
+
+
+def _group_input(index: int, message: mls_pb2.GroupMessageInput) -> NewGroupMessage:
+    if message.WhichOneof("version") != "v1":
+        raise InvalidInput(f"messages[{index}]: no v1 message")
+    data = _payload(message.v1.data, f"messages[{index}].data")
+    try:
+        info = parse_group_message(data)
+    except InvalidInput as exc:
+        raise InvalidInput(f"messages[{index}]: {exc}") from exc
+    return NewGroupMessage(
+        group_id=info.group_id,
+        data=data,
+        sender_hmac=message.v1.sender_hmac,
+        should_push=message.v1.should_push,
+        is_commit=info.is_commit,
+    )
+
+
+def _welcome_input(index: int, message: mls_pb2.WelcomeMessageInput) -> NewWelcome:
+    version = message.WhichOneof("version")
+    what = f"messages[{index}]"
+    if version == "v1":
+        v1 = message.v1
+        if not v1.installation_key:
+            raise InvalidInput(f"{what}.installation_key is empty")
+        return NewWelcome(
+            installation_key=v1.installation_key,
+            kind=WelcomeKind.V1,
+            data=_payload(v1.data, f"{what}.data"),
+            hpke_public_key=v1.hpke_public_key,
+            wrapper_algorithm=v1.wrapper_algorithm,
+            welcome_metadata=v1.welcome_metadata,
+        )
+    if version == "welcome_pointer":
+        ptr = message.welcome_pointer
+        if not ptr.installation_key:
+            raise InvalidInput(f"{what}.installation_key is empty")
+        return NewWelcome(
+            installation_key=ptr.installation_key,
+            kind=WelcomeKind.POINTER,
+            data=_payload(ptr.welcome_pointer, f"{what}.welcome_pointer"),
+            hpke_public_key=ptr.hpke_public_key,
+            wrapper_algorithm=ptr.wrapper_algorithm,
+            welcome_metadata=b"",
+        )
+    raise InvalidInput(f"{what}: neither v1 nor welcome_pointer is set")
+
+
+def _cursors(filters: list[tuple[bytes, int]], what: str) -> dict[bytes, int]:
+    cursors: dict[bytes, int] = {}
+    for index, (topic, cursor) in enumerate(filters):
+        if not topic:
+            raise InvalidInput(f"filters[{index}].{what} is empty")
+        # A topic listed twice replays from the smaller cursor; the high-water mark prevents duplicates.
+        cursors[topic] = min(cursor, cursors.get(topic, cursor))
+    return cursors
+
+
+def _trim_to_response_size(rows: list[Any], size: Callable[[Any], int]) -> tuple[list[Any], bool]:
+    total = 0
+    for index, row in enumerate(rows):
+        total += size(row)
+        if total > MAX_RESPONSE_BYTES and index > 0:
+            return rows[:index], True
+    return rows, False
+
+
+class MlsApi(mls_pb2_grpc.MlsApiServicer):
+    """MlsApi backed by `Node`; unary handlers raise `InvalidInput` for bad requests (→ INVALID_ARGUMENT)."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    @invalid_argument
+    async def SendGroupMessages(self, request: mls_pb2.SendGroupMessagesRequest, context: Any) -> empty_pb2.Empty:
+        if not request.messages:
+            raise InvalidInput("no messages to publish")
+        # Validate everything before storing anything: the request is all-or-nothing.
+        messages = [_group_input(i, m) for i, m in enumerate(request.messages)]
+        await self.node.send_group_messages(messages)
+        return empty_pb2.Empty()
+
+    @invalid_argument
+    async def SendWelcomeMessages(self, request: mls_pb2.SendWelcomeMessagesRequest, context: Any) -> empty_pb2.Empty:
+        if not request.messages:
+            raise InvalidInput("no welcome messages to publish")
+        welcomes = [_welcome_input(i, m) for i, m in enumerate(request.messages)]
+        await self.node.send_welcomes(welcomes)
+        return empty_pb2.Empty()
+
+    async def _store_key_package(self, upload: mls_pb2.KeyPackageUpload, present: bool) -> bytes:
+        if not present:
+            raise InvalidInput("no key_package")
+        data = _payload(upload.key_package_tls_serialized, "key_package.key_package_tls_serialized")
+        info = parse_key_package(data)
+        await self.node.store.upsert_key_package(info.installation_key, data, info.credential_identity, info.not_after)
+        return info.installation_key
+
+    @invalid_argument
+    async def UploadKeyPackage(self, request: mls_pb2.UploadKeyPackageRequest, context: Any) -> empty_pb2.Empty:
+        await self._store_key_package(request.key_package, request.HasField("key_package"))
+        return empty_pb2.Empty()
+
+    @invalid_argument
+    async def RegisterInstallation(
+        self, request: mls_pb2.RegisterInstallationRequest, context: Any
+    ) -> mls_pb2.RegisterInstallationResponse:
+        key = await self._store_key_package(request.key_package, request.HasField("key_package"))
+        return mls_pb2.RegisterInstallationResponse(installation_key=key)
+
+    @invalid_argument
+    async def FetchKeyPackages(
+        self, request: mls_pb2.FetchKeyPackagesRequest, context: Any
+    ) -> mls_pb2.FetchKeyPackagesResponse:
+        # One entry per requested key, in request order; an unknown key gets an empty entry (node-go
+        # leaves a nil element, which goes on the wire as an empty message).
+        found = await self.node.store.fetch_key_packages(list(request.installation_keys))
+        Entry = mls_pb2.FetchKeyPackagesResponse.KeyPackage
+        return mls_pb2.FetchKeyPackagesResponse(
+            key_packages=[Entry(key_package_tls_serialized=found.get(key, b"")) for key in request.installation_keys]
+        )
+
+    @invalid_argument
+    async def QueryGroupMessages(
+        self, request: mls_pb2.QueryGroupMessagesRequest, context: Any
+    ) -> mls_pb2.QueryGroupMessagesResponse:
+        if not request.group_id:
+            raise InvalidInput("group_id is empty")
+        paging = convert.paging_from(request.paging_info)
+        rows = await self.node.store.query_group_messages(request.group_id, paging)
+        rows, truncated = _trim_to_response_size(rows, lambda r: len(r.data) + len(r.sender_hmac))
+        return mls_pb2.QueryGroupMessagesResponse(
+            messages=[convert.group_message(r) for r in rows],
+            paging_info=convert.paging_reply(paging, [r.id for r in rows], truncated),
+        )
+
+    @invalid_argument
+    async def QueryWelcomeMessages(
+        self, request: mls_pb2.QueryWelcomeMessagesRequest, context: Any
+    ) -> mls_pb2.QueryWelcomeMessagesResponse:
+        if not request.installation_key:
+            raise InvalidInput("installation_key is empty")
+        paging = convert.paging_from(request.paging_info)
+        rows = await self.node.store.query_welcomes(request.installation_key, paging)
+        rows, truncated = _trim_to_response_size(rows, lambda r: len(r.data) + len(r.welcome_metadata))
+        return mls_pb2.QueryWelcomeMessagesResponse(
+            messages=[convert.welcome_message(r) for r in rows],
+            paging_info=convert.paging_reply(paging, [r.id for r in rows], truncated),
+        )
+
+    async def SubscribeGroupMessages(
+        self, request: mls_pb2.SubscribeGroupMessagesRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[mls_pb2.GroupMessage]:
+        try:
+            cursors = _cursors([(f.group_id, f.id_cursor) for f in request.filters], "group_id")
+        except InvalidInput as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        await context.send_initial_metadata((("subscribed", "true"),))
+        async for batch in stream_rows(self.node.groups, cursors, self.node.store.replay_group_messages):
+            for row in batch:
+                yield convert.group_message(row)
+
+    async def SubscribeWelcomeMessages(
+        self, request: mls_pb2.SubscribeWelcomeMessagesRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[mls_pb2.WelcomeMessage]:
+        try:
+            cursors = _cursors([(f.installation_key, f.id_cursor) for f in request.filters], "installation_key")
+        except InvalidInput as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        await context.send_initial_metadata((("subscribed", "true"),))
+        async for batch in stream_rows(self.node.welcomes, cursors, self.node.store.replay_welcomes):
+            for row in batch:
+                yield convert.welcome_message(row)
+
+    @invalid_argument
+    async def GetNewestGroupMessage(
+        self, request: mls_pb2.GetNewestGroupMessageRequest, context: Any
+    ) -> mls_pb2.GetNewestGroupMessageResponse:
+        newest = await self.node.store.newest_group_messages(list(request.group_ids))
+        Response = mls_pb2.GetNewestGroupMessageResponse.Response
+        responses = []
+        for group_id in request.group_ids:
+            row = newest.get(group_id)
+            msg = convert.group_message(row, include_content=request.include_content) if row else None
+            responses.append(Response(group_message=msg) if msg else Response())
+        return mls_pb2.GetNewestGroupMessageResponse(responses=responses)
+
+    @invalid_argument
+    async def BatchPublishCommitLog(
+        self, request: mls_pb2.BatchPublishCommitLogRequest, context: Any
+    ) -> empty_pb2.Empty:
+        entries = []
+        for i, entry in enumerate(request.requests):
+            if not entry.group_id:
+                raise InvalidInput(f"requests[{i}].group_id is empty")
+            if not entry.HasField("signature"):
+                raise InvalidInput(f"requests[{i}].signature is missing")
+            data = _payload(entry.serialized_commit_log_entry, f"requests[{i}].serialized_commit_log_entry")
+            entries.append(NewCommitLogEntry(entry.group_id, data, entry.signature.SerializeToString()))
+        if entries:
+            await self.node.store.insert_commit_log(entries)
+        return empty_pb2.Empty()
+
+    @invalid_argument
+    async def BatchQueryCommitLog(
+        self, request: mls_pb2.BatchQueryCommitLogRequest, context: Any
+    ) -> mls_pb2.BatchQueryCommitLogResponse:
+        responses = []
+        for i, query in enumerate(request.requests):
+            if not query.group_id:
+                raise InvalidInput(f"requests[{i}].group_id is empty")
+            if query.paging_info.direction == convert.DESC:
+                raise InvalidInput(f"requests[{i}]: descending direction is not supported for the commit log")
+            paging = convert.paging_from(query.paging_info, default_ascending=True)
+            limit = paging.limit if paging.limit <= MAX_PAGE_SIZE else MAX_PAGE_SIZE
+            rows = await self.node.store.query_commit_log(query.group_id, paging.cursor, limit)
+            responses.append(
+                mls_pb2.QueryCommitLogResponse(
+                    group_id=query.group_id,
+                    commit_log_entries=[convert.commit_log_entry(r) for r in rows],
+                    paging_info=convert.paging_reply(paging, [r.id for r in rows]),
+                )
+            )
+        return mls_pb2.BatchQueryCommitLogResponse(responses=responses)
+
+    async def RevokeInstallation(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> empty_pb2.Empty:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "RevokeInstallation is deprecated; use identity updates")
+        raise AssertionError("unreachable")
+
+    async def GetIdentityUpdates(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "use xmtp.identity.api.v1.IdentityApi/GetIdentityUpdates")
+        raise AssertionError("unreachable")
+
+    async def Subscribe(self, request_iterator: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the bidirectional Subscribe is not implemented")
+        raise AssertionError("unreachable")

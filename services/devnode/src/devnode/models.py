@@ -1,0 +1,110 @@
+"""Plain dataclasses that flow between the gRPC layer, the node logic and the store."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Direction(enum.IntEnum):
+    """Mirrors xmtp.mls.api.v1.SortDirection; UNSPECIFIED means descending, as in xmtp-node-go."""
+
+    UNSPECIFIED = 0
+    ASCENDING = 1
+    DESCENDING = 2
+
+
+class WelcomeKind(enum.IntEnum):
+    """Which WelcomeMessage variant a stored row is returned as."""
+
+    V1 = 1
+    POINTER = 2
+
+
+@dataclass(frozen=True)
+class Paging:
+    ascending: bool
+    limit: int
+    cursor: int
+
+
+@dataclass(frozen=True)
+class NewGroupMessage:
+    group_id: bytes
+    data: bytes
+    sender_hmac: bytes
+    should_push: bool
+    is_commit: bool
+
+
+@dataclass(frozen=True)
+class GroupMessageRow:
+    id: int
+    created_ns: int
+    group_id: bytes
+    data: bytes
+    sender_hmac: bytes
+    should_push: bool
+    is_commit: bool
+
+    @property
+    def topic(self) -> bytes:
+        return self.group_id
+
+
+@dataclass(frozen=True)
+class NewWelcome:
+    installation_key: bytes
+    kind: WelcomeKind
+    data: bytes
+    hpke_public_key: bytes
+    wrapper_algorithm: int
+    welcome_metadata: bytes
+
+
+@dataclass(frozen=True)
+class WelcomeRow:
+    id: int
+    created_ns: int
+    installation_key: bytes
+    kind: WelcomeKind
+    data: bytes
+    hpke_public_key: bytes
+    wrapper_algorithm: int
+    welcome_metadata: bytes
+
+    @property
+    def topic(self) -> bytes:
+        return self.installation_key
+
+
+@dataclass(frozen=True)
+class IdentityLogEntry:
+    sequence_id: int
+    inbox_id: str
+    server_timestamp_ns: int
+    update: bytes
+
+
+@dataclass(frozen=True)
+class AddressChange:
+    """One identifier gaining (added=True) or losing an association with the update's inbox."""
+
+    identifier: str
+    kind: int
+    added: bool
+
+
+@dataclass(frozen=True)
+class NewCommitLogEntry:
+    group_id: bytes
+    serialized_entry: bytes
+    serialized_signature: bytes
+
+
+@dataclass(frozen=True)
+class CommitLogRow:
+    id: int
+    group_id: bytes
+    serialized_entry: bytes
+    serialized_signature: bytes

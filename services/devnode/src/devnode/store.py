@@ -1,0 +1,401 @@
+"""All SQL devnode runs: inserts that keep serial ids in commit order, cursor queries, upserts.
+
+Serial-id ordering: every insert into group_messages / welcome_messages / inbox_log / commit_log takes a
+per-table transaction-scoped advisory lock before drawing ids, as xmtp-node-go does. Ids are therefore
+drawn and committed in the same order, so a reader who has seen id N can never later see a new id < N.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from devnode import schema
+from devnode.errors import InvalidInput
+from devnode.models import (
+    AddressChange,
+    CommitLogRow,
+    GroupMessageRow,
+    IdentityLogEntry,
+    NewCommitLogEntry,
+    NewGroupMessage,
+    NewWelcome,
+    Paging,
+    WelcomeKind,
+    WelcomeRow,
+)
+
+MAX_INBOX_LOG_ENTRIES = 256
+_LOCK_GROUP_MESSAGES = 0x64657601
+_LOCK_WELCOMES = 0x64657602
+_LOCK_INBOX_LOG = 0x64657603
+_LOCK_COMMIT_LOG = 0x64657604
+_INBOX_LOCK_NAMESPACE = 0x6465
+
+
+class InboxLogFull(InvalidInput):
+    """The inbox already has the maximum number of identity updates."""
+
+
+def _hash(*parts: bytes) -> bytes:
+    return hashlib.sha256(b"".join(parts)).digest()
+
+
+async def _lock(conn: AsyncConnection, key: int) -> None:
+    await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def _group_row(r: sa.Row[tuple[object, ...]]) -> GroupMessageRow:
+    m = r._mapping
+    return GroupMessageRow(
+        id=m["id"],
+        created_ns=m["created_ns"],
+        group_id=m["group_id"],
+        data=m["data"],
+        sender_hmac=m["sender_hmac"],
+        should_push=m["should_push"],
+        is_commit=m["is_commit"],
+    )
+
+
+def _welcome_row(r: sa.Row[tuple[object, ...]]) -> WelcomeRow:
+    m = r._mapping
+    return WelcomeRow(
+        id=m["id"],
+        created_ns=m["created_ns"],
+        installation_key=m["installation_key"],
+        kind=WelcomeKind(m["message_type"]),
+        data=m["data"],
+        hpke_public_key=m["hpke_public_key"],
+        wrapper_algorithm=m["wrapper_algorithm"],
+        welcome_metadata=m["welcome_metadata"],
+    )
+
+
+_GM = schema.group_messages
+_WM = schema.welcome_messages
+_GM_COLS = [
+    _GM.c.id,
+    _GM.c.created_ns,
+    _GM.c.group_id,
+    _GM.c.data,
+    _GM.c.sender_hmac,
+    _GM.c.should_push,
+    _GM.c.is_commit,
+]
+_WM_COLS = [
+    _WM.c.id,
+    _WM.c.created_ns,
+    _WM.c.installation_key,
+    _WM.c.message_type,
+    _WM.c.data,
+    _WM.c.hpke_public_key,
+    _WM.c.wrapper_algorithm,
+    _WM.c.welcome_metadata,
+]
+
+
+def _paged(
+    query: sa.Select[tuple[object, ...]], id_col: sa.ColumnElement[int], paging: Paging
+) -> sa.Select[tuple[object, ...]]:
+    if paging.ascending:
+        if paging.cursor:
+            query = query.where(id_col > paging.cursor)
+        return query.order_by(id_col.asc()).limit(paging.limit)
+    if paging.cursor:
+        query = query.where(id_col < paging.cursor)
+    return query.order_by(id_col.desc()).limit(paging.limit)
+
+
+def _replay_query(table: sa.Table, topic_col: str, cols: Sequence[sa.ColumnElement[object]]) -> sa.TextClause:
+    # One query for any number of (topic, cursor) filters: join against the unnested filter arrays.
+    col_list = ", ".join(f"t.{c.key}" for c in cols)
+    return sa.text(
+        f"SELECT {col_list} FROM {table.name} t "
+        f"JOIN unnest(:topics, :cursors) AS f(topic, cursor) ON t.{topic_col} = f.topic AND t.id > f.cursor "
+        "ORDER BY t.id ASC LIMIT :lim"
+    ).bindparams(
+        sa.bindparam("topics", type_=pg.ARRAY(sa.LargeBinary)),
+        sa.bindparam("cursors", type_=pg.ARRAY(sa.BigInteger)),
+    )
+
+
+_GROUP_REPLAY = _replay_query(_GM, "group_id", _GM_COLS)
+_WELCOME_REPLAY = _replay_query(_WM, "installation_key", _WM_COLS)
+
+
+class Store:
+    """Async access to devnode's Postgres state; one instance per node, sharing the engine's pool."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    # --- group messages -------------------------------------------------------------------------
+
+    async def insert_group_messages(self, messages: Sequence[NewGroupMessage]) -> list[GroupMessageRow]:
+        """Insert in one transaction; returns only the rows that were new (duplicates skipped), by id."""
+        now = time.time_ns()
+        values = [
+            {
+                "created_ns": now,
+                "group_id": m.group_id,
+                "data": m.data,
+                "sender_hmac": m.sender_hmac,
+                "should_push": m.should_push,
+                "is_commit": m.is_commit,
+                "message_hash": _hash(m.group_id, m.data),
+            }
+            for m in messages
+        ]
+        stmt = (
+            pg.insert(_GM).values(values).on_conflict_do_nothing(index_elements=["message_hash"]).returning(*_GM_COLS)
+        )
+        async with self.engine.begin() as conn:
+            await _lock(conn, _LOCK_GROUP_MESSAGES)
+            rows = (await conn.execute(stmt)).all()
+        return sorted((_group_row(r) for r in rows), key=lambda r: r.id)
+
+    async def query_group_messages(self, group_id: bytes, paging: Paging) -> list[GroupMessageRow]:
+        query = _paged(sa.select(*_GM_COLS).where(_GM.c.group_id == group_id), _GM.c.id, paging)
+        async with self.engine.connect() as conn:
+            return [_group_row(r) for r in (await conn.execute(query)).all()]
+
+    async def replay_group_messages(self, cursors: dict[bytes, int], limit: int) -> list[GroupMessageRow]:
+        """Messages of any of the groups with id above that group's cursor, ascending by id."""
+        if not cursors:
+            return []
+        params = {"topics": list(cursors), "cursors": list(cursors.values()), "lim": limit}
+        async with self.engine.connect() as conn:
+            return [_group_row(r) for r in (await conn.execute(_GROUP_REPLAY, params)).all()]
+
+    async def newest_group_messages(self, group_ids: Sequence[bytes]) -> dict[bytes, GroupMessageRow]:
+        if not group_ids:
+            return {}
+        query = (
+            sa.select(*_GM_COLS)
+            .where(_GM.c.group_id.in_(set(group_ids)))
+            .distinct(_GM.c.group_id)
+            .order_by(_GM.c.group_id, _GM.c.id.desc())
+        )
+        async with self.engine.connect() as conn:
+            return {row.group_id: row for row in map(_group_row, (await conn.execute(query)).all())}
+
+    # --- welcomes -------------------------------------------------------------------------------
+
+    async def insert_welcomes(self, welcomes: Sequence[NewWelcome]) -> list[WelcomeRow]:
+        now = time.time_ns()
+        values = [
+            {
+                "created_ns": now,
+                "installation_key": w.installation_key,
+                "message_type": int(w.kind),
+                "data": w.data,
+                "hpke_public_key": w.hpke_public_key,
+                "wrapper_algorithm": w.wrapper_algorithm,
+                "welcome_metadata": w.welcome_metadata,
+                "message_hash": _hash(w.installation_key, w.data),
+            }
+            for w in welcomes
+        ]
+        stmt = (
+            pg.insert(_WM).values(values).on_conflict_do_nothing(index_elements=["message_hash"]).returning(*_WM_COLS)
+        )
+        async with self.engine.begin() as conn:
+            await _lock(conn, _LOCK_WELCOMES)
+            rows = (await conn.execute(stmt)).all()
+        return sorted((_welcome_row(r) for r in rows), key=lambda r: r.id)
+
+    async def query_welcomes(self, installation_key: bytes, paging: Paging) -> list[WelcomeRow]:
+        query = _paged(sa.select(*_WM_COLS).where(_WM.c.installation_key == installation_key), _WM.c.id, paging)
+        async with self.engine.connect() as conn:
+            return [_welcome_row(r) for r in (await conn.execute(query)).all()]
+
+    async def replay_welcomes(self, cursors: dict[bytes, int], limit: int) -> list[WelcomeRow]:
+        if not cursors:
+            return []
+        params = {"topics": list(cursors), "cursors": list(cursors.values()), "lim": limit}
+        async with self.engine.connect() as conn:
+            return [_welcome_row(r) for r in (await conn.execute(_WELCOME_REPLAY, params)).all()]
+
+    # --- key packages ---------------------------------------------------------------------------
+
+    async def upsert_key_package(
+        self, installation_key: bytes, key_package: bytes, credential_identity: bytes, not_after: int
+    ) -> None:
+        """Store the installation's current key package, replacing any older one."""
+        now = time.time_ns()
+        kp = schema.key_packages
+        stmt = pg.insert(kp).values(
+            installation_key=installation_key,
+            key_package=key_package,
+            credential_identity=credential_identity,
+            not_after=not_after,
+            created_ns=now,
+            updated_ns=now,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["installation_key"],
+            set_={
+                "key_package": stmt.excluded.key_package,
+                "credential_identity": stmt.excluded.credential_identity,
+                "not_after": stmt.excluded.not_after,
+                "updated_ns": stmt.excluded.updated_ns,
+            },
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt)
+
+    async def fetch_key_packages(self, installation_keys: Sequence[bytes]) -> dict[bytes, bytes]:
+        if not installation_keys:
+            return {}
+        kp = schema.key_packages
+        query = sa.select(kp.c.installation_key, kp.c.key_package).where(
+            kp.c.installation_key.in_(set(installation_keys))
+        )
+        async with self.engine.connect() as conn:
+            return {r.installation_key: r.key_package for r in (await conn.execute(query)).all()}
+
+    # --- identity -------------------------------------------------------------------------------
+
+    async def append_identity_update(
+        self,
+        inbox_id: str,
+        update: bytes,
+        validate: Callable[[list[bytes]], list[AddressChange]],
+    ) -> int:
+        """Append one update to the inbox's log under a per-inbox lock; returns its sequence_id.
+
+        `validate` receives the existing updates (oldest first) and raises to reject, or returns the
+        address associations the update adds or revokes; those are applied in the same transaction.
+        """
+        log = schema.inbox_log
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:ns, hashtext(:inbox))"),
+                {"ns": _INBOX_LOCK_NAMESPACE, "inbox": inbox_id},
+            )
+            existing = (
+                (
+                    await conn.execute(
+                        sa.select(log.c.identity_update).where(log.c.inbox_id == inbox_id).order_by(log.c.sequence_id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if len(existing) >= MAX_INBOX_LOG_ENTRIES:
+                raise InboxLogFull(f"inbox {inbox_id} already has {MAX_INBOX_LOG_ENTRIES} identity updates")
+            changes = validate(list(existing))
+            await _lock(conn, _LOCK_INBOX_LOG)
+            sequence_id: int = (
+                await conn.execute(
+                    sa.insert(log)
+                    .values(inbox_id=inbox_id, server_timestamp_ns=time.time_ns(), identity_update=update)
+                    .returning(log.c.sequence_id)
+                )
+            ).scalar_one()
+            await _apply_address_changes(conn, inbox_id, sequence_id, changes)
+        return sequence_id
+
+    async def identity_updates(self, requests: Sequence[tuple[str, int]]) -> dict[str, list[IdentityLogEntry]]:
+        """For each (inbox_id, sequence_id) the updates with a larger sequence_id, ascending."""
+        out: dict[str, list[IdentityLogEntry]] = {inbox: [] for inbox, _ in requests}
+        if not requests:
+            return out
+        log = schema.inbox_log
+        cond = sa.or_(*(sa.and_(log.c.inbox_id == inbox, log.c.sequence_id > seq) for inbox, seq in requests))
+        query = sa.select(log).where(cond).order_by(log.c.sequence_id)
+        async with self.engine.connect() as conn:
+            for r in (await conn.execute(query)).all():
+                out[r.inbox_id].append(
+                    IdentityLogEntry(
+                        sequence_id=r.sequence_id,
+                        inbox_id=r.inbox_id,
+                        server_timestamp_ns=r.server_timestamp_ns,
+                        update=r.identity_update,
+                    )
+                )
+        return out
+
+    async def inbox_ids(self, identifiers: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """The inbox each (identifier, kind) is currently associated with (latest association wins)."""
+        if not identifiers:
+            return {}
+        al = schema.address_log
+        cond = sa.or_(*(sa.and_(al.c.identifier == ident, al.c.identifier_kind == kind) for ident, kind in identifiers))
+        query = (
+            sa.select(al.c.identifier, al.c.identifier_kind, al.c.inbox_id)
+            .where(cond, al.c.revocation_sequence_id.is_(None))
+            .order_by(al.c.association_sequence_id)
+        )
+        async with self.engine.connect() as conn:
+            return {(r.identifier, r.identifier_kind): r.inbox_id for r in (await conn.execute(query)).all()}
+
+    # --- commit log -----------------------------------------------------------------------------
+
+    async def insert_commit_log(self, entries: Sequence[NewCommitLogEntry]) -> None:
+        now = time.time_ns()
+        values = [
+            {
+                "created_ns": now,
+                "group_id": e.group_id,
+                "serialized_entry": e.serialized_entry,
+                "serialized_signature": e.serialized_signature,
+            }
+            for e in entries
+        ]
+        async with self.engine.begin() as conn:
+            await _lock(conn, _LOCK_COMMIT_LOG)
+            await conn.execute(sa.insert(schema.commit_log).values(values))
+
+    async def query_commit_log(self, group_id: bytes, cursor: int, limit: int) -> list[CommitLogRow]:
+        cl = schema.commit_log
+        query = (
+            sa.select(cl.c.id, cl.c.group_id, cl.c.serialized_entry, cl.c.serialized_signature)
+            .where(cl.c.group_id == group_id, cl.c.id > cursor)
+            .order_by(cl.c.id)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [
+                CommitLogRow(
+                    id=r.id,
+                    group_id=r.group_id,
+                    serialized_entry=r.serialized_entry,
+                    serialized_signature=r.serialized_signature,
+                )
+                for r in (await conn.execute(query)).all()
+            ]
+
+
+async def _apply_address_changes(
+    conn: AsyncConnection, inbox_id: str, sequence_id: int, changes: Sequence[AddressChange]
+) -> None:
+    al = schema.address_log
+    for change in changes:
+        if change.added:
+            stmt = pg.insert(al).values(
+                identifier=change.identifier,
+                identifier_kind=change.kind,
+                inbox_id=inbox_id,
+                association_sequence_id=sequence_id,
+                revocation_sequence_id=None,
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["identifier", "identifier_kind", "inbox_id"],
+                set_={"association_sequence_id": sequence_id, "revocation_sequence_id": None},
+            )
+            await conn.execute(stmt)
+        else:
+            await conn.execute(
+                sa.update(al)
+                .where(
+                    al.c.identifier == change.identifier, al.c.identifier_kind == change.kind, al.c.inbox_id == inbox_id
+                )
+                .values(revocation_sequence_id=sequence_id)
+            )
