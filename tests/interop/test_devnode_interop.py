@@ -188,3 +188,39 @@ async def test_second_installation_of_a_wallet_gets_dm_messages(peer: LibxmtpPee
     for name in ("bob", "bob-laptop"):
         await peer.sync_all(name)
         assert _texts_from(await peer.messages(name, dm["id"]), alice) == [text]
+
+
+async def test_streams_survive_resubscription_as_conversations_appear(peer: LibxmtpPeer, devnode_url: str) -> None:
+    """Every new conversation makes libxmtp reopen its group subscription; nothing may be lost or repeated."""
+    alice, bob, carol = await _register(peer, devnode_url, "alice", "bob", "carol")
+    for name in ("alice", "bob", "carol"):
+        await peer.stream_start(name)
+
+    group = await peer.create_group("alice", [bob.inbox_id, carol.inbox_id], group_name="streamers")
+    first = _unique("first in group")
+    await peer.send_text("carol", group["id"], first)
+    for name in ("alice", "bob"):
+        got, _ = await peer.stream_until(name, lambda m: is_text(m, first))
+        assert (got["senderInboxId"], got["conversationId"]) == (carol.inbox_id, group["id"])
+
+    # Two more conversations for bob: his stream re-subscribes each time.
+    dm_ab = await peer.create_dm("alice", bob.inbox_id)
+    dm_cb = await peer.create_dm("carol", bob.inbox_id)
+    late = {"alice": _unique("dm from alice"), "carol": _unique("dm from carol")}
+    await peer.send_text("alice", dm_ab["id"], late["alice"])
+    await peer.send_text("carol", dm_cb["id"], late["carol"])
+    again = _unique("group again")
+    await peer.send_text("alice", group["id"], again)
+
+    wanted = {late["alice"], late["carol"], again}
+    seen: list[dict[str, Any]] = []
+    while wanted - {m["content"] for m in seen}:
+        got, _ = await peer.stream_until("bob", lambda m: is_text(m) and m["senderInboxId"] != bob.inbox_id)
+        seen.append(got)
+    # `first` was already taken off bob's stream above; seeing it again would be a replay.
+    assert {m["content"]: (m["senderInboxId"], m["conversationId"]) for m in seen} == {
+        late["alice"]: (alice.inbox_id, dm_ab["id"]),
+        late["carol"]: (carol.inbox_id, dm_cb["id"]),
+        again: (alice.inbox_id, group["id"]),
+    }
+    assert len(seen) == len({m["id"] for m in seen}), "a streamed message arrived twice"
