@@ -137,6 +137,10 @@ class RatchetTree:
     def set_parent(self, x: int, node: ParentNode | None) -> None:
         self._set(x, node)
 
+    def set_leaf(self, leaf_index: int, leaf: LeafNode | None) -> None:
+        """Replace a leaf without touching its direct path (callers handle the path)."""
+        self._set(tm.leaf_to_node(leaf_index), leaf)
+
     def blank_path(self, leaf_index: int) -> None:
         for p in self.direct_path(leaf_index):
             self._set(p, None)
