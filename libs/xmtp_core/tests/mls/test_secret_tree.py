@@ -1,0 +1,82 @@
+"""Secret tree (RFC 9420 §9): sender/receiver agreement, out-of-order window, replay and distance limits."""
+
+from __future__ import annotations
+
+import pytest
+from xmtp_core.mls.cipher_suite import get_cipher_suite
+from xmtp_core.mls.errors import GenerationError, ValidationError
+from xmtp_core.mls.secret_tree import RatchetType, SecretTree
+
+CS = get_cipher_suite(3)
+SECRET = bytes(range(32))
+APP = RatchetType.APPLICATION
+HS = RatchetType.HANDSHAKE
+
+
+def tree(**kwargs: int) -> SecretTree:
+    return SecretTree(CS, SECRET, 4, **kwargs)
+
+
+def test_sender_and_receiver_agree() -> None:
+    sender, receiver = tree(), tree()
+    for _ in range(5):
+        sent = sender.next_key(2, APP)
+        got = receiver.key_for(2, APP, sent.generation)
+        assert (got.key, got.nonce) == (sent.key, sent.nonce)
+    assert sent.generation == 4
+
+
+def test_ratchets_and_leaves_are_independent() -> None:
+    t = tree()
+    keys = {t.next_key(leaf, rt).key for leaf in range(4) for rt in (APP, HS)}
+    assert len(keys) == 8
+    assert all(len(k) == CS.aead_key_len for k in keys)
+
+
+def test_out_of_order_within_tolerance() -> None:
+    sender, receiver = tree(), tree(out_of_order_tolerance=3)
+    sent = [sender.next_key(0, APP) for _ in range(5)]
+    assert receiver.key_for(0, APP, 4).key == sent[4].key
+    assert receiver.key_for(0, APP, 2).key == sent[2].key
+    assert receiver.key_for(0, APP, 3).key == sent[3].key
+
+
+def test_replayed_generation_raises() -> None:
+    receiver = tree()
+    receiver.key_for(1, APP, 0)
+    with pytest.raises(GenerationError, match="already used"):
+        receiver.key_for(1, APP, 0)
+    receiver.key_for(1, APP, 3)
+    receiver.key_for(1, APP, 2)
+    with pytest.raises(GenerationError, match="already used"):
+        receiver.key_for(1, APP, 2)
+
+
+def test_generation_older_than_window_raises() -> None:
+    receiver = tree(out_of_order_tolerance=2)
+    receiver.key_for(0, APP, 10)
+    receiver.key_for(0, APP, 8)  # inside the window
+    with pytest.raises(GenerationError, match="too old"):
+        receiver.key_for(0, APP, 5)
+
+
+def test_zero_tolerance_keeps_no_skipped_keys() -> None:
+    receiver = tree(out_of_order_tolerance=0)
+    receiver.key_for(0, HS, 3)
+    with pytest.raises(GenerationError):
+        receiver.key_for(0, HS, 2)
+
+
+def test_generation_too_far_ahead_raises() -> None:
+    receiver = tree(maximum_forward_distance=10)
+    receiver.key_for(3, APP, 10)
+    with pytest.raises(GenerationError, match="ahead"):
+        receiver.key_for(3, APP, 22)
+    assert receiver.key_for(3, APP, 21).generation == 21
+
+
+def test_leaf_outside_tree_rejected() -> None:
+    with pytest.raises(ValidationError):
+        tree().next_key(4, APP)
+    with pytest.raises(ValidationError):
+        SecretTree(CS, SECRET, 0)
