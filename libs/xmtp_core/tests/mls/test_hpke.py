@@ -125,3 +125,12 @@ def test_expand_with_label_layout() -> None:
     assert cs.expand_with_label(b"k" * 32, b"test", b"ctx", 16) == cs.kdf_expand(b"k" * 32, info, 16)
     assert cs.hash_len == 32 and cs.aead_key_len == 16 and cs.aead_nonce_len == 12
     assert get_cipher_suite(5).hash_len == 64 and get_cipher_suite(7).hash_len == 48
+
+
+@pytest.mark.parametrize("suite", [1, 4])
+def test_low_order_montgomery_point_rejected(suite: int) -> None:
+    cs = get_cipher_suite(suite)
+    with pytest.raises(CryptoError):
+        cs.hpke_seal(bytes(cs.kem.n_pk), b"", b"", b"x")  # the zero point gives an all-zero DH output
+    with pytest.raises(CryptoError):
+        cs.hpke_seal(bytes(cs.kem.n_pk - 1), b"", b"", b"x")

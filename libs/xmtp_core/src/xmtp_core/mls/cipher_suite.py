@@ -147,9 +147,7 @@ class CipherSuite:
     def decrypt_with_label(self, sk: bytes, label: bytes, context: bytes, kem_output: bytes, ct: bytes) -> bytes:
         try:
             return self.hpke.open(sk, kem_output, self._encrypt_context(label, context), b"", ct)
-        except CryptoError:
-            raise
-        except ValueError as exc:
+        except ValueError as exc:  # backend rejects a malformed key before any AEAD check
             raise CryptoError(f"DecryptWithLabel failed: {exc}") from exc
 
 

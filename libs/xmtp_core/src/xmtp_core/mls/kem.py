@@ -104,10 +104,10 @@ class DHKem:
 class _MontgomeryKem(DHKem):
     """X25519 / X448: private keys are raw bytes, DeriveKeyPair is a single labelled expand."""
 
-    def _private(self, sk: bytes) -> x25519.X25519PrivateKey | x448.X448PrivateKey:
+    def _exchange(self, sk: bytes, pk: bytes) -> bytes:
         raise NotImplementedError
 
-    def _public(self, pk: bytes) -> x25519.X25519PublicKey | x448.X448PublicKey:
+    def _public_of(self, sk: bytes) -> bytes:
         raise NotImplementedError
 
     def _check_len(self, value: bytes, n: int, what: str) -> None:
@@ -118,15 +118,14 @@ class _MontgomeryKem(DHKem):
         self._check_len(sk, self.n_sk, "private key")
         self._check_len(pk, self.n_pk, "public key")
         try:
-            shared = self._private(sk).exchange(self._public(pk))  # type: ignore[arg-type]
+            return self._exchange(sk, pk)
         except ValueError as exc:
             # An all-zero result (small-order point) must abort per RFC 9180 §7.1.4.
             raise CryptoError(f"DH failed: {exc}") from exc
-        return shared
 
     def public_key(self, sk: bytes) -> bytes:
         self._check_len(sk, self.n_sk, "private key")
-        return self._private(sk).public_key().public_bytes_raw()
+        return self._public_of(sk)
 
     def derive_private_key(self, dkp_prk: bytes) -> bytes:
         return labeled_expand(self.kdf, self.suite_id, dkp_prk, b"sk", b"", self.n_sk)
@@ -140,11 +139,12 @@ class X25519Kem(_MontgomeryKem):
     n_sk = 32
     kdf = SHA256
 
-    def _private(self, sk: bytes) -> x25519.X25519PrivateKey:
-        return x25519.X25519PrivateKey.from_private_bytes(sk)
+    def _exchange(self, sk: bytes, pk: bytes) -> bytes:
+        peer = x25519.X25519PublicKey.from_public_bytes(pk)
+        return x25519.X25519PrivateKey.from_private_bytes(sk).exchange(peer)
 
-    def _public(self, pk: bytes) -> x25519.X25519PublicKey:
-        return x25519.X25519PublicKey.from_public_bytes(pk)
+    def _public_of(self, sk: bytes) -> bytes:
+        return x25519.X25519PrivateKey.from_private_bytes(sk).public_key().public_bytes_raw()
 
 
 class X448Kem(_MontgomeryKem):
@@ -155,19 +155,18 @@ class X448Kem(_MontgomeryKem):
     n_sk = 56
     kdf = SHA512
 
-    def _private(self, sk: bytes) -> x448.X448PrivateKey:
-        return x448.X448PrivateKey.from_private_bytes(sk)
+    def _exchange(self, sk: bytes, pk: bytes) -> bytes:
+        peer = x448.X448PublicKey.from_public_bytes(pk)
+        return x448.X448PrivateKey.from_private_bytes(sk).exchange(peer)
 
-    def _public(self, pk: bytes) -> x448.X448PublicKey:
-        return x448.X448PublicKey.from_public_bytes(pk)
+    def _public_of(self, sk: bytes) -> bytes:
+        return x448.X448PrivateKey.from_private_bytes(sk).public_key().public_bytes_raw()
 
 
 class NistKem(DHKem):
     """DHKEM over P-256 / P-384 / P-521 with rejection sampling in DeriveKeyPair (RFC 9180 §7.1.3)."""
 
-    def __init__(
-        self, kem_id: int, curve: ec.EllipticCurve, order: int, kdf: Kdf, n_secret: int, bitmask: int
-    ) -> None:
+    def __init__(self, kem_id: int, curve: ec.EllipticCurve, order: int, kdf: Kdf, n_secret: int, bitmask: int) -> None:
         self.kem_id = kem_id
         self.curve = curve
         self.order = order
@@ -213,9 +212,7 @@ class NistKem(DHKem):
 
 
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-P384_ORDER = int(
-    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973", 16
-)
+P384_ORDER = int("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973", 16)
 P521_ORDER = int(
     "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5"
     "C9B8899C47AEBB6FB71E91386409",
