@@ -277,6 +277,34 @@ const ops = {
     };
   },
 
+  async addAccount(args) {
+    const { client } = entry(args);
+    const privateKey = args.privateKey ?? generatePrivateKey();
+    const account = privateKeyToAccount(privateKey);
+    // node-sdk 5.5.0 refuses to build the request unless allowInboxReassign is true, even for a new wallet.
+    await client.unsafe_addAccount(makeSigner(account), args.allowInboxReassign ?? true);
+    return { address: account.address.toLowerCase(), privateKey };
+  },
+
+  async removeAccount(args) {
+    const { client } = entry(args);
+    await client.removeAccount(ethereum(need(args, "address")));
+    return null;
+  },
+
+  async changeRecoveryAddress(args) {
+    const { client } = entry(args);
+    await client.changeRecoveryIdentifier(ethereum(need(args, "address")));
+    return null;
+  },
+
+  async revokeInstallations(args) {
+    const { client } = entry(args);
+    const ids = need(args, "installationIds").map((hex) => new Uint8Array(Buffer.from(hex, "hex")));
+    await client.revokeInstallations(ids);
+    return null;
+  },
+
   async createDm(args) {
     const { client } = entry(args);
     const dm = await client.conversations.createDm(need(args, "peerInboxId"));

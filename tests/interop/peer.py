@@ -118,6 +118,7 @@ class LibxmtpPeer:
 
     async def request(self, op: str, *, within: float | None = None, **args: Any) -> Any:
         """Sends one op and waits up to `within` seconds (default: the driver default) for its answer."""
+        __tracebackhide__ = True  # a failing test should point at its own line, not at this plumbing
         proc = self._proc
         if proc is None or proc.stdin is None or proc.returncode is not None:
             raise PeerDied(f"libxmtp peer is not running (op {op!r})\n{self.stderr_tail}")
@@ -209,6 +210,23 @@ class LibxmtpPeer:
     async def inbox_state(self, name: str, inbox_id: str | None = None) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("inboxState", name=name, inboxId=inbox_id)
         return result
+
+    async def add_account(self, name: str, private_key: str | None = None) -> tuple[str, str]:
+        """Associates a new (or given) wallet with `name`'s inbox; returns (address, private key).
+
+        Removing a wallet, revoking an installation and changing recovery are signed by the client's own
+        wallet, which libxmtp only accepts while that wallet is the inbox's recovery address."""
+        result = await self.request("addAccount", name=name, privateKey=private_key)
+        return result["address"], result["privateKey"]
+
+    async def remove_account(self, name: str, address: str) -> None:
+        await self.request("removeAccount", name=name, address=address)
+
+    async def change_recovery_address(self, name: str, address: str) -> None:
+        await self.request("changeRecoveryAddress", name=name, address=address)
+
+    async def revoke_installations(self, name: str, installation_ids: list[str]) -> None:
+        await self.request("revokeInstallations", name=name, installationIds=installation_ids)
 
     async def create_dm(self, name: str, peer_inbox_id: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("createDm", name=name, peerInboxId=peer_inbox_id)

@@ -224,3 +224,36 @@ async def test_streams_survive_resubscription_as_conversations_appear(peer: Libx
         again: (alice.inbox_id, group["id"]),
     }
     assert len(seen) == len({m["id"] for m in seen}), "a streamed message arrived twice"
+
+
+async def test_identity_changes_published_by_libxmtp_are_served_back(peer: LibxmtpPeer, devnode_url: str) -> None:
+    """Add and remove a wallet, revoke an installation, move recovery: each is an identity update devnode
+    must verify, store and answer lookups from. Removals are signed by the recovery wallet."""
+    alice, bob = await _register(peer, devnode_url, "alice", "bob")
+    bob_phone = await peer.create("bob-phone", devnode_url, private_key=bob.private_key)
+
+    second_wallet, _ = await peer.add_account("bob")
+    assert await peer.inbox_id_by_address("alice", second_wallet) == bob.inbox_id
+    state = await peer.inbox_state("alice", bob.inbox_id)
+    assert sorted(state["identifiers"]) == sorted([bob.address, second_wallet])
+
+    await peer.revoke_installations("bob", [bob_phone.installation_id])
+    assert (await peer.inbox_state("alice", bob.inbox_id))["installationIds"] == [bob.installation_id]
+
+    await peer.remove_account("bob", second_wallet)
+    assert await peer.inbox_id_by_address("alice", second_wallet) is None
+    assert await peer.can_message("alice", [bob.address, second_wallet]) == {bob.address: True, second_wallet: False}
+
+    third_wallet, _ = await peer.add_account("bob")
+    await peer.change_recovery_address("bob", third_wallet)
+    state = await peer.inbox_state("alice", bob.inbox_id)
+    assert state["recoveryIdentifier"] == third_wallet
+    assert sorted(state["identifiers"]) == sorted([bob.address, third_wallet])
+    assert state["installationIds"] == [bob.installation_id]
+
+    # A DM opened now reaches the installation that is still authorised.
+    dm = await peer.create_dm("alice", bob.inbox_id)
+    text = _unique("after revoke")
+    await peer.send_text("alice", dm["id"], text)
+    await peer.sync_all("bob")
+    assert _texts_from(await peer.messages("bob", dm["id"]), alice) == [text]
