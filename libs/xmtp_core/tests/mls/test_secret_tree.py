@@ -80,3 +80,17 @@ def test_leaf_outside_tree_rejected() -> None:
         tree().next_key(4, APP)
     with pytest.raises(ValidationError):
         SecretTree(CS, SECRET, 0)
+
+
+def test_peek_then_consume() -> None:
+    sender, receiver = tree(), tree()
+    sent = [sender.next_key(1, HS) for _ in range(3)]
+    # A failed decryption must not burn the key: peek twice, then consume once.
+    assert receiver.key_for(1, HS, 2, consume=False).key == sent[2].key
+    assert receiver.key_for(1, HS, 2, consume=False).key == sent[2].key
+    receiver.consume(1, HS, 2)
+    with pytest.raises(GenerationError):
+        receiver.key_for(1, HS, 2)
+    with pytest.raises(GenerationError):
+        receiver.consume(1, HS, 2)
+    assert receiver.key_for(1, HS, 0).key == sent[0].key

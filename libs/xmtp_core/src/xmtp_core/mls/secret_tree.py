@@ -60,10 +60,14 @@ class HashRatchet:
         """Sender side: the key for the next generation; the ratchet then moves past it."""
         return self._advance()
 
-    def key_for(self, generation: int) -> RatchetKey:
-        """Receiver side: the key for ``generation``, deleted from the ratchet afterwards."""
+    def key_for(self, generation: int, *, consume: bool = True) -> RatchetKey:
+        """Receiver side: the key for ``generation``.
+
+        With ``consume`` (the default) the key is deleted at once. With ``consume=False`` it stays stored until
+        :meth:`consume` is called, so a message that fails to decrypt does not burn the key (RFC 9420 §9.2).
+        """
         if generation < self.generation:
-            return self._take_skipped(generation)
+            return self._take_skipped(generation, remove=consume)
         if generation - self.generation > self._max_forward:
             raise GenerationError(
                 f"generation {generation} is more than {self._max_forward} ahead of {self.generation}"
@@ -73,10 +77,17 @@ class HashRatchet:
             if self._tolerance > 0:
                 self._skipped[skipped.generation] = skipped
         self._prune(generation)
-        return self._advance()
+        key = self._advance()
+        if not consume:
+            self._skipped[generation] = key
+        return key
 
-    def _take_skipped(self, generation: int) -> RatchetKey:
-        key = self._skipped.pop(generation, None)
+    def consume(self, generation: int) -> None:
+        """Delete the stored key of ``generation`` after a successful decryption."""
+        self._take_skipped(generation, remove=True)
+
+    def _take_skipped(self, generation: int, *, remove: bool) -> RatchetKey:
+        key = self._skipped.pop(generation, None) if remove else self._skipped.get(generation)
         if key is not None:
             return key
         if generation < self.generation - 1 - self._tolerance:
@@ -145,9 +156,17 @@ class SecretTree:
         """Sender side: next unused key of ``leaf``'s ratchet."""
         return self.ratchet(leaf, ratchet_type).next_key()
 
-    def key_for(self, leaf: int, ratchet_type: RatchetType, generation: int) -> RatchetKey:
-        """Receiver side: the key for ``generation``; raises GenerationError if unavailable."""
-        return self.ratchet(leaf, ratchet_type).key_for(generation)
+    def key_for(self, leaf: int, ratchet_type: RatchetType, generation: int, *, consume: bool = True) -> RatchetKey:
+        """Receiver side: the key for ``generation``; raises GenerationError if unavailable.
+
+        Pass ``consume=False`` and call :meth:`consume` after the AEAD check succeeds to keep a key that a
+        forged message would otherwise burn.
+        """
+        return self.ratchet(leaf, ratchet_type).key_for(generation, consume=consume)
+
+    def consume(self, leaf: int, ratchet_type: RatchetType, generation: int) -> None:
+        """Delete a key fetched with ``consume=False``."""
+        self.ratchet(leaf, ratchet_type).consume(generation)
 
 
 def sender_data_key_nonce(cs: CipherSuite, sender_data_secret: bytes, ciphertext: bytes) -> tuple[bytes, bytes]:
