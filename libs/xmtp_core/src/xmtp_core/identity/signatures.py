@@ -132,10 +132,11 @@ class ScwVerification:
 
 class SmartContractWalletVerifier(Protocol):
     """Checks an ERC-1271/6492 signature over a 32-byte hash; the node's VerifySmartContractWalletSignatures
-    backs it in production. Any async callable with this signature fits."""
+    backs it in production. Any async callable taking (account_id, message_hash, signature, block_number)
+    positionally fits."""
 
     def __call__(
-        self, account_id: str, message_hash: bytes, signature: bytes, block_number: int | None
+        self, account_id: str, message_hash: bytes, signature: bytes, block_number: int | None, /
     ) -> Awaitable[ScwVerification]: ...
 
 
