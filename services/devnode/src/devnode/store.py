@@ -179,7 +179,7 @@ class Store:
         query = (
             sa.select(*_GM_COLS)
             .where(_GM.c.group_id.in_(set(group_ids)))
-            .distinct(_GM.c.group_id)
+            .ext(pg.distinct_on(_GM.c.group_id))
             .order_by(_GM.c.group_id, _GM.c.id.desc())
         )
         async with self.engine.connect() as conn:
