@@ -46,6 +46,8 @@ def labeled_extract(kdf: Kdf, suite_id: bytes, salt: bytes, label: bytes, ikm: b
 
 def labeled_expand(kdf: Kdf, suite_id: bytes, prk: bytes, label: bytes, info: bytes, length: int) -> bytes:
     """RFC 9180 §4 LabeledExpand."""
+    if not 0 <= length <= 0xFFFF:
+        raise ValueError(f"LabeledExpand length {length} does not fit in two bytes")
     labeled_info = length.to_bytes(2, "big") + HPKE_VERSION + suite_id + label + info
     return kdf.expand(prk, labeled_info, length)
 
