@@ -39,7 +39,7 @@ const REACTION_SCHEMA = { unicode: 1, shortcode: 2, custom: 3 };
 
 const DEFAULT_STREAM_WAIT_MS = 30000;
 
-/** name -> {client, address, privateKey, dbDir, stream, queue, waiters, streamErrors} */
+/** name -> {client, address, setup (how to open it again), stream, queue, waiters} */
 const clients = new Map();
 
 function log(...parts) {
@@ -192,6 +192,50 @@ function rawCodec(typeString) {
   };
 }
 
+async function openClient(name, setup) {
+  const account = privateKeyToAccount(setup.privateKey);
+  // node-sdk 5.5.0 resolves the inbox id through ApiUrls[env] and ignores apiUrl for that call.
+  ApiUrls.local = setup.apiUrl;
+  const client = await Client.create(makeSigner(account), {
+    env: "local",
+    apiUrl: setup.apiUrl,
+    historySyncUrl: null,
+    disableDeviceSync: true,
+    dbPath: setup.dbPath,
+    dbEncryptionKey: setup.dbEncryptionKey,
+    loggingLevel: process.env.XMTP_PEER_LIBXMTP_LOG || "Off",
+    codecs: setup.rawContentTypes.map(rawCodec),
+  });
+  const state = {
+    client,
+    address: account.address.toLowerCase(),
+    setup,
+    stream: null,
+    queue: [],
+    waiters: [],
+  };
+  clients.set(name, state);
+  log(`opened ${name} inbox=${client.inboxId} installation=${client.installationId}`);
+  return state;
+}
+
+function describeClient(state) {
+  return {
+    inboxId: state.client.inboxId,
+    installationId: state.client.installationId,
+    address: state.address,
+    privateKey: state.setup.privateKey,
+    libxmtpVersion: state.client.libxmtpVersion ?? null,
+  };
+}
+
+async function stopStream(state) {
+  if (state.stream) await state.stream.end();
+  state.stream = null;
+  for (const waiter of state.waiters.splice(0)) waiter({ error: "stream stopped" });
+  state.queue = [];
+}
+
 function pushStreamed(state, item) {
   const waiter = state.waiters.shift();
   if (waiter) waiter(item);
@@ -208,43 +252,31 @@ const ops = {
     const apiUrl = need(args, "apiUrl");
     if (clients.has(name)) throw new Error(`peer: client "${name}" already exists`);
     const privateKey = args.privateKey ?? generatePrivateKey();
-    const account = privateKeyToAccount(privateKey);
-    // node-sdk 5.5.0 resolves the inbox id through ApiUrls[env] and ignores apiUrl for that call.
-    ApiUrls.local = apiUrl;
     let dbDir = null;
     let dbPath = null;
     if (args.persist) {
       dbDir = mkdtempSync(join(tmpdir(), "xmtp-peer-"));
       dbPath = join(dbDir, `${name}.db3`);
     }
-    const client = await Client.create(makeSigner(account), {
-      env: "local",
+    const setup = {
       apiUrl,
-      historySyncUrl: null,
-      disableDeviceSync: true,
-      dbPath,
-      dbEncryptionKey: new Uint8Array(randomBytes(32)),
-      loggingLevel: process.env.XMTP_PEER_LIBXMTP_LOG || "Off",
-      codecs: (args.rawContentTypes ?? []).map(rawCodec),
-    });
-    clients.set(name, {
-      client,
-      address: account.address.toLowerCase(),
       privateKey,
       dbDir,
-      stream: null,
-      queue: [],
-      waiters: [],
-      streamErrors: [],
-    });
-    log(`created ${name} inbox=${client.inboxId} installation=${client.installationId}`);
-    return {
-      inboxId: client.inboxId,
-      installationId: client.installationId,
-      address: account.address.toLowerCase(),
-      privateKey,
-      libxmtpVersion: client.libxmtpVersion ?? null,
+      dbPath,
+      dbEncryptionKey: new Uint8Array(randomBytes(32)),
+      rawContentTypes: args.rawContentTypes ?? [],
     };
+    const state = await openClient(name, setup);
+    return describeClient(state);
+  },
+
+  // Drops the client and opens its database again: the same installation, as after a process restart.
+  async restart(args) {
+    const state = entry(args);
+    if (!state.setup.dbPath) throw new Error(`peer: "${args.name}" was not created with persist: true`);
+    await stopStream(state);
+    clients.delete(args.name);
+    return describeClient(await openClient(args.name, state.setup));
   },
 
   async canMessage(args) {
@@ -392,7 +424,6 @@ const ops = {
       onValue: (msg) => pushStreamed(state, { message: describeMessage(msg) }),
       onError: (err) => {
         log(`stream error for ${args.name}: ${errorText(err)}`);
-        state.streamErrors.push(errorText(err));
         pushStreamed(state, { error: errorText(err) });
       },
       onFail: () => log(`stream failed for ${args.name}`),
@@ -431,9 +462,7 @@ const ops = {
   },
 
   async streamStop(args) {
-    const state = entry(args);
-    if (state.stream) await state.stream.end();
-    state.stream = null;
+    await stopStream(entry(args));
     return null;
   },
 
@@ -475,15 +504,14 @@ const ops = {
 
   async close(args) {
     const state = entry(args);
-    if (state.stream) await state.stream.end();
-    for (const waiter of state.waiters) waiter({ error: "client closed" });
+    await stopStream(state);
     clients.delete(args.name);
-    if (state.dbDir) rmSync(state.dbDir, { recursive: true, force: true });
+    if (state.setup.dbDir) rmSync(state.setup.dbDir, { recursive: true, force: true });
     return null;
   },
 
   async shutdown() {
-    setImmediate(() => process.exit(0));
+    setImmediate(exit);
     return null;
   },
 };
@@ -511,6 +539,13 @@ async function handle(line) {
   }
 }
 
+function exit() {
+  for (const state of clients.values()) {
+    if (state.setup.dbDir) rmSync(state.setup.dbDir, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
+
 process.on("unhandledRejection", (reason) => log(`unhandled rejection: ${errorText(reason)}`));
 
 // End of stdin means the driver is done: answer what is in flight, then leave.
@@ -523,6 +558,6 @@ input.on("line", (line) => {
   void done.finally(() => inFlight.delete(done));
 });
 input.on("close", () => {
-  void Promise.allSettled([...inFlight]).then(() => process.exit(0));
+  void Promise.allSettled([...inFlight]).then(exit);
 });
 log(`ready: node-sdk ${SDK_VERSION}, node-bindings ${BINDINGS_VERSION}, node ${process.version}`);

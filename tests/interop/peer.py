@@ -185,12 +185,27 @@ class LibxmtpPeer:
         *,
         private_key: str | None = None,
         raw_content_types: list[str] | None = None,
+        persist: bool = False,
     ) -> PeerClient:
-        """Registers a new installation; `raw_content_types` ("authority/type:1.0") decode as raw parts."""
-        args: dict[str, Any] = {"name": name, "apiUrl": api_url, "rawContentTypes": raw_content_types or []}
+        """Registers a new installation (in-memory db unless `persist`, which allows `restart`).
+
+        `raw_content_types` ("authority/type:1.0") are decoded as their raw parameters/content."""
+        args: dict[str, Any] = {
+            "name": name,
+            "apiUrl": api_url,
+            "rawContentTypes": raw_content_types or [],
+            "persist": persist,
+        }
         if private_key is not None:
             args["privateKey"] = private_key
-        result = await self.request("create", **args)
+        return self._client(name, await self.request("create", **args))
+
+    async def restart(self, name: str) -> PeerClient:
+        """Drops `name` and reopens its database, as a restarted app would (needs `persist=True`)."""
+        return self._client(name, await self.request("restart", name=name))
+
+    @staticmethod
+    def _client(name: str, result: dict[str, Any]) -> PeerClient:
         return PeerClient(
             name=name,
             inbox_id=result["inboxId"],

@@ -257,3 +257,40 @@ async def test_identity_changes_published_by_libxmtp_are_served_back(peer: Libxm
     await peer.send_text("alice", dm["id"], text)
     await peer.sync_all("bob")
     assert _texts_from(await peer.messages("bob", dm["id"]), alice) == [text]
+
+
+async def test_history_longer_than_one_page_syncs_in_order(peer: LibxmtpPeer, devnode_url: str) -> None:
+    """More messages than devnode's 100-row page: libxmtp must follow the cursor to the end."""
+    alice, bob = await _register(peer, devnode_url, "alice", "bob")
+    dm = await peer.create_dm("alice", bob.inbox_id)
+    sent = [f"line {i:03d} {uuid.uuid4().hex[:6]}" for i in range(130)]
+    for text in sent:
+        await peer.send_text("alice", dm["id"], text)
+    big = "x" * 200_000 + _unique("tail")
+    await peer.send_text("alice", dm["id"], big)
+
+    await peer.sync_all("bob")
+    assert _texts_from(await peer.messages("bob", dm["id"]), alice) == [*sent, big]
+
+
+async def test_restarted_client_resumes_from_its_cursors(peer: LibxmtpPeer, devnode_url: str) -> None:
+    """A client that reopens its database asks devnode only for what came after its stored cursors."""
+    alice = await peer.create("alice", devnode_url)
+    bob = await peer.create("bob", devnode_url, persist=True)
+    dm = await peer.create_dm("alice", bob.inbox_id)
+    before = _unique("before restart")
+    await peer.send_text("alice", dm["id"], before)
+    await peer.sync_all("bob")
+    assert _texts_from(await peer.messages("bob", dm["id"]), alice) == [before]
+
+    reopened = await peer.restart("bob")
+    assert (reopened.inbox_id, reopened.installation_id) == (bob.inbox_id, bob.installation_id)
+    while_away = _unique("while bob was away")
+    await peer.send_text("alice", dm["id"], while_away)
+    await peer.stream_start("bob")
+    after = _unique("after restart")
+    await peer.send_text("alice", dm["id"], after)
+
+    got, _ = await peer.stream_until("bob", lambda m: is_text(m, after))
+    assert got["conversationId"] == dm["id"]
+    assert _texts_from(await peer.messages("bob", dm["id"]), alice) == [before, while_away, after]
