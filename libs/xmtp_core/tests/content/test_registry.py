@@ -156,6 +156,8 @@ def test_plaintext_envelope_v1() -> None:
     parsed = content_pb2.PlaintextEnvelope.FromString(data)
     assert parsed.WhichOneof("content") == "v1"
     assert decode_plaintext_envelope(data) == PlaintextEnvelope(b"content", "1700000000000000000")
+    with pytest.raises(ContentEncodeError):
+        encode_plaintext_envelope(b"x", "bad \udc80 key")
 
 
 def test_plaintext_envelope_v2_variants() -> None:
@@ -175,3 +177,13 @@ def test_message_id_rule() -> None:
     expected = hashlib.sha256(b"group-1\t1700\tpayload").digest()
     assert message_id(b"group-1", "1700", b"payload") == expected
     assert message_id(b"group-1", "1701", b"payload") != expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["bad \udc80", Reaction("ab", "bad \udc80"), Markdown("\ud800"), Reply("\udfff", EncodedContent(TEXT))],
+    ids=repr,
+)
+def test_unencodable_text_raises_content_encode_error(value: object) -> None:
+    with pytest.raises(ContentEncodeError):
+        default_registry().prepare(value)

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from xmtp_core.content.codecs._common import parse_proto, serialize_proto
-from xmtp_core.content.errors import ContentDecodeError
+from xmtp_core.content.errors import ContentDecodeError, ContentEncodeError
 from xmtp_core.protos.mls.message_contents import content_pb2
 
 
@@ -33,10 +33,11 @@ def new_idempotency_key() -> str:
 
 
 def encode_plaintext_envelope(content: bytes, idempotency_key: str) -> bytes:
-    msg = content_pb2.PlaintextEnvelope(
-        v1=content_pb2.PlaintextEnvelope.V1(content=content, idempotency_key=idempotency_key)
-    )
-    return serialize_proto(msg, "plaintext envelope")
+    try:
+        v1 = content_pb2.PlaintextEnvelope.V1(content=content, idempotency_key=idempotency_key)
+    except ValueError as exc:  # an idempotency key that is not valid UTF-8 text
+        raise ContentEncodeError(f"invalid idempotency key: {exc}") from exc
+    return serialize_proto(content_pb2.PlaintextEnvelope(v1=v1), "plaintext envelope")
 
 
 def decode_plaintext_envelope(data: bytes) -> PlaintextEnvelope | DeviceSyncEnvelope:

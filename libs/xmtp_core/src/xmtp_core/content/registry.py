@@ -113,7 +113,7 @@ class ContentRegistry:
         return codec
 
     def encode(self, value: object, *, content_type: ContentTypeId | None = None) -> EncodedContent:
-        return self._encoding_codec(value, content_type).encode(value)
+        return _encode_with(self._encoding_codec(value, content_type), value)
 
     def prepare(
         self,
@@ -124,7 +124,7 @@ class ContentRegistry:
     ) -> PreparedContent:
         """Encode for sending: optional compression, then the size cap on the serialized bytes."""
         codec = self._encoding_codec(value, content_type)
-        encoded = codec.encode(value)
+        encoded = _encode_with(codec, value)
         if compression is not None:
             encoded = compress_content(encoded, compression)
         payload = encoded.to_bytes()
@@ -151,6 +151,15 @@ class ContentRegistry:
     def decode_bytes(self, data: bytes) -> DecodedContent:
         """Decode a serialized EncodedContent (PlaintextEnvelope.V1.content)."""
         return self.decode(EncodedContent.from_bytes(data))
+
+
+def _encode_with(codec: ContentCodec[Any], value: object) -> EncodedContent:
+    try:
+        return codec.encode(value)
+    except ContentEncodeError:
+        raise
+    except (ValueError, TypeError) as exc:  # e.g. text with lone surrogates rejected by protobuf
+        raise ContentEncodeError(f"{codec.content_type}: cannot encode value: {exc}") from exc
 
 
 def builtin_codecs() -> list[ContentCodec[Any]]:
