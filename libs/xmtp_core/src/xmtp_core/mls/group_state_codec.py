@@ -1,0 +1,163 @@
+"""Binary persistence of :class:`~xmtp_core.mls.group.Group` (this library's own format, versioned).
+
+Everything needed to continue the group is stored: current epoch secrets, tree, private path keys, the
+secret-tree ratchets (so used generations stay used), retained past epochs and pending proposals. The
+secret tree's internals are read through its attributes because ``secret_tree`` exposes no export API.
+"""
+
+from __future__ import annotations
+
+from xmtp_core.mls import key_schedule as ks
+from xmtp_core.mls.cipher_suite import CipherSuite, get_cipher_suite
+from xmtp_core.mls.codec import Reader, Writer
+from xmtp_core.mls.errors import DecodeError
+from xmtp_core.mls.framing import Sender
+from xmtp_core.mls.group import EpochState, Group, GroupConfig, PastEpoch, PendingProposal
+from xmtp_core.mls.group_context import GroupContext
+from xmtp_core.mls.proposals import Proposal
+from xmtp_core.mls.ratchet_tree import RatchetTree
+from xmtp_core.mls.secret_tree import HashRatchet, RatchetKey, RatchetType, SecretTree
+from xmtp_core.mls.treekem import PathKeys
+
+FORMAT_VERSION = 1
+_SECRET_FIELDS = (
+    "joiner_secret", "welcome_secret", "epoch_secret", "sender_data_secret", "encryption_secret",
+    "exporter_secret", "external_secret", "confirmation_key", "membership_key", "resumption_psk",
+    "epoch_authenticator", "init_secret",
+)  # fmt: skip
+_RATCHET_TYPES = {rt.value: rt for rt in RatchetType}
+
+
+def encode_group(group: Group) -> bytes:
+    w = Writer()
+    w.u8(FORMAT_VERSION)
+    w.u16(group.suite.suite_id)
+    w.vec(group.signature_priv)
+    _encode_config(w, group.config)
+    _encode_epoch(w, group.epoch_state)
+    w.vec_items(group.past_epochs, _encode_past)
+    w.vec_items(group.pending_proposals, _encode_pending)
+    w.vec_items(group.pending_update_keys.items(), _encode_pair)
+    w.vec_items(group.external_psks.items(), _encode_pair)
+    w.u8(1 if group.active else 0)
+    return w.bytes()
+
+
+def decode_group(data: bytes) -> Group:
+    r = Reader(data)
+    if r.u8() != FORMAT_VERSION:
+        raise DecodeError("unknown group state format version")
+    suite = get_cipher_suite(r.u16())
+    signature_priv = r.vec()
+    config = _decode_config(r)
+    state = _decode_epoch(r, suite, config)
+    past = r.vec_items(lambda rr: _decode_past(rr, suite, config))
+    pending = r.vec_items(_decode_pending)
+    update_keys = dict(r.vec_items(_decode_pair))
+    psks = dict(r.vec_items(_decode_pair))
+    active = r.u8() == 1
+    r.finish()
+    return Group(suite, signature_priv, state, config, past, pending, update_keys, psks, active)
+
+
+def _encode_pair(w: Writer, pair: tuple[bytes, bytes]) -> None:
+    w.vec(pair[0])
+    w.vec(pair[1])
+
+
+def _decode_pair(r: Reader) -> tuple[bytes, bytes]:
+    return r.vec(), r.vec()
+
+
+def _encode_config(w: Writer, c: GroupConfig) -> None:
+    w.u32(c.max_past_epochs).u32(c.padding).u8(int(c.encrypt_handshake)).u8(int(c.ratchet_tree_extension))
+    w.u32(c.out_of_order_tolerance).u32(c.maximum_forward_distance)
+
+
+def _decode_config(r: Reader) -> GroupConfig:
+    return GroupConfig(r.u32(), r.u32(), r.u8() == 1, r.u8() == 1, r.u32(), r.u32())
+
+
+def _encode_epoch(w: Writer, s: EpochState) -> None:
+    s.context.encode(w)
+    w.vec(s.tree.to_extension_data())
+    w.u32(s.path_keys.leaf_index)
+    w.vec_items(s.path_keys.keys.items(), lambda ww, kv: ww.u32(kv[0]).vec(kv[1]))
+    for name in _SECRET_FIELDS:
+        w.vec(getattr(s.secrets, name))
+    _encode_secret_tree(w, s.secret_tree)
+    w.vec(s.interim_transcript_hash)
+    w.vec(s.confirmation_tag)
+
+
+def _decode_epoch(r: Reader, suite: CipherSuite, config: GroupConfig) -> EpochState:
+    context = GroupContext.decode(r)
+    tree = RatchetTree.from_extension_data(r.vec())
+    keys = PathKeys(r.u32(), dict(r.vec_items(lambda rr: (rr.u32(), rr.vec()))))
+    secrets = ks.EpochSecrets(**{name: r.vec() for name in _SECRET_FIELDS})
+    secret_tree = _decode_secret_tree(r, suite, config)
+    return EpochState(context, tree, keys, secrets, secret_tree, r.vec(), r.vec())
+
+
+def _encode_past(w: Writer, p: PastEpoch) -> None:
+    p.context.encode(w)
+    _encode_secret_tree(w, p.secret_tree)
+    w.vec(p.sender_data_secret)
+    w.vec_items(p.signature_keys.items(), lambda ww, kv: ww.u32(kv[0]).vec(kv[1]))
+    w.vec(p.resumption_psk)
+
+
+def _decode_past(r: Reader, suite: CipherSuite, config: GroupConfig) -> PastEpoch:
+    context = GroupContext.decode(r)
+    secret_tree = _decode_secret_tree(r, suite, config)
+    sd = r.vec()
+    keys = dict(r.vec_items(lambda rr: (rr.u32(), rr.vec())))
+    return PastEpoch(context, secret_tree, sd, keys, r.vec())
+
+
+def _encode_pending(w: Writer, p: PendingProposal) -> None:
+    w.vec(p.ref)
+    p.proposal.encode(w)
+    p.sender.encode(w)
+
+
+def _decode_pending(r: Reader) -> PendingProposal:
+    return PendingProposal(r.vec(), Proposal.decode(r), Sender.decode(r))
+
+
+def _encode_secret_tree(w: Writer, tree: SecretTree) -> None:
+    w.u32(tree.n_leaves)
+    w.vec_items(tree._nodes.items(), lambda ww, kv: ww.u32(kv[0]).vec(kv[1]))
+    w.vec_items(tree._ratchets.items(), _encode_ratchet)
+
+
+def _encode_ratchet(w: Writer, item: tuple[tuple[int, RatchetType], HashRatchet]) -> None:
+    (leaf, rt), ratchet = item
+    w.u32(leaf).vec(rt.value).u32(ratchet.generation).vec(ratchet._secret)
+    w.vec_items(ratchet._skipped.values(), lambda ww, k: ww.u32(k.generation).vec(k.key).vec(k.nonce))
+
+
+def _decode_secret_tree(r: Reader, suite: CipherSuite, config: GroupConfig) -> SecretTree:
+    n_leaves = r.u32()
+    tree = SecretTree(
+        suite, bytes(suite.hash_len), n_leaves,
+        out_of_order_tolerance=config.out_of_order_tolerance,
+        maximum_forward_distance=config.maximum_forward_distance,
+    )  # fmt: skip
+    tree._nodes = dict(r.vec_items(lambda rr: (rr.u32(), rr.vec())))
+    for leaf, rt, ratchet in r.vec_items(lambda rr: _decode_ratchet(rr, suite, config)):
+        tree._ratchets[(leaf, rt)] = ratchet
+    return tree
+
+
+def _decode_ratchet(r: Reader, suite: CipherSuite, config: GroupConfig) -> tuple[int, RatchetType, HashRatchet]:
+    leaf = r.u32()
+    rt = _RATCHET_TYPES.get(r.vec())
+    if rt is None:
+        raise DecodeError("unknown ratchet type in group state")
+    generation = r.u32()
+    ratchet = HashRatchet(suite, r.vec(), config.out_of_order_tolerance, config.maximum_forward_distance)
+    ratchet.generation = generation
+    for key in r.vec_items(lambda rr: RatchetKey(rr.u32(), rr.vec(), rr.vec())):
+        ratchet._skipped[key.generation] = key
+    return leaf, rt, ratchet

@@ -1,0 +1,242 @@
+"""Validation of leaf nodes (RFC 9420 §7.3), key packages in Add proposals (§10.1) and proposal lists
+covered by a commit (§12.2), and application of a valid list to a copy of the tree (§12.4.2 order:
+GroupContextExtensions, Update, Remove, Add, PreSharedKey)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from xmtp_core.mls.errors import ValidationError
+from xmtp_core.mls.extensions import (
+    EXT_REQUIRED_CAPABILITIES,
+    Extension,
+    RequiredCapabilities,
+    find_extension,
+)
+from xmtp_core.mls.framing import SENDER_MEMBER, SENDER_NEW_MEMBER_COMMIT, Sender
+from xmtp_core.mls.key_package import KeyPackage
+from xmtp_core.mls.leaf_node import SOURCE_KEY_PACKAGE, SOURCE_UPDATE, LeafNode
+from xmtp_core.mls.proposals import (
+    ADD,
+    DEFAULT_PROPOSAL_TYPES_SET,
+    EXTERNAL_INIT,
+    GROUP_CONTEXT_EXTENSIONS,
+    PSK,
+    REINIT,
+    REMOVE,
+    UPDATE,
+    PreSharedKeyID,
+    Proposal,
+    ReInit,
+)
+from xmtp_core.mls.ratchet_tree import RatchetTree
+
+if TYPE_CHECKING:
+    from xmtp_core.mls.cipher_suite import CipherSuite
+
+
+def required_capabilities(extensions: Iterable[Extension]) -> RequiredCapabilities | None:
+    ext = find_extension(extensions, EXT_REQUIRED_CAPABILITIES)
+    return RequiredCapabilities.from_bytes(ext.extension_data) if ext is not None else None
+
+
+def validate_leaf_node(
+    suite: CipherSuite,
+    tree: RatchetTree,
+    leaf: LeafNode,
+    group_extensions: tuple[Extension, ...],
+    *,
+    group_id: bytes | None,
+    leaf_index: int | None,
+    replaces: int | None = None,
+    now: int | None = None,
+) -> None:
+    """RFC 9420 §7.3 checks on a leaf about to enter the tree at ``leaf_index`` (replacing ``replaces``)."""
+    leaf.verify(suite, group_id, leaf_index)
+    caps = leaf.capabilities
+    if suite.suite_id not in caps.cipher_suites:
+        raise ValidationError("RFC 9420 §7.3: leaf does not support the group cipher suite")
+    required = required_capabilities(group_extensions)
+    if required is not None:
+        required.check(caps, "new leaf")
+    for ext in leaf.extensions:
+        if not caps.supports_extension(ext.extension_type):
+            raise ValidationError(f"RFC 9420 §7.3: leaf extension 0x{ext.extension_type:04x} not in its capabilities")
+    lifetime = leaf.lifetime if leaf.leaf_node_source == SOURCE_KEY_PACKAGE else None
+    if now is not None and lifetime is not None and not lifetime.not_before <= now <= lifetime.not_after:
+        raise ValidationError("RFC 9420 §7.3: leaf lifetime does not cover the current time")
+    for i, member in tree.leaves():
+        if i == replaces:
+            continue
+        if not caps.supports_credential(member.credential.credential_type):
+            raise ValidationError(f"RFC 9420 §7.3: new leaf does not support member {i}'s credential type")
+        if not member.capabilities.supports_credential(leaf.credential.credential_type):
+            raise ValidationError(f"RFC 9420 §7.3: member {i} does not support the new leaf's credential type")
+        if member.signature_key == leaf.signature_key:
+            raise ValidationError(f"RFC 9420 §7.3: signature key already used by leaf {i}")
+    for x, node in enumerate(tree.nodes):
+        if node is not None and node.encryption_key == leaf.encryption_key and x != _node_of(replaces):
+            raise ValidationError(f"RFC 9420 §7.3: encryption key already used by node {x}")
+
+
+def _node_of(leaf_index: int | None) -> int:
+    return -1 if leaf_index is None else 2 * leaf_index
+
+
+def validate_key_package(
+    suite: CipherSuite, tree: RatchetTree, kp: KeyPackage, group_extensions: tuple[Extension, ...], now: int | None
+) -> None:
+    kp.validate(suite, now)
+    validate_leaf_node(suite, tree, kp.leaf_node, group_extensions, group_id=None, leaf_index=None, now=now)
+
+
+@dataclass(frozen=True)
+class ProposalEntry:
+    """A proposal as covered by a commit: who proposed it and, if sent separately, its reference."""
+
+    proposal: Proposal
+    sender: Sender
+    ref: bytes | None = None
+
+
+@dataclass
+class AppliedProposals:
+    """The tree and context changes a validated proposal list produces."""
+
+    tree: RatchetTree
+    extensions: tuple[Extension, ...]
+    added: list[tuple[int, KeyPackage]] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+    updated: dict[int, LeafNode] = field(default_factory=dict)
+    update_refs: dict[int, bytes] = field(default_factory=dict)
+    psks: list[PreSharedKeyID] = field(default_factory=list)
+    reinit: ReInit | None = None
+    path_required: bool = False
+
+    @property
+    def joiners(self) -> frozenset[int]:
+        return frozenset(i for i, _ in self.added)
+
+
+def _types(entries: Sequence[ProposalEntry], t: int) -> list[ProposalEntry]:
+    return [e for e in entries if e.proposal.proposal_type == t]
+
+
+def validate_and_apply(
+    suite: CipherSuite,
+    tree: RatchetTree,
+    group_id: bytes,
+    group_extensions: tuple[Extension, ...],
+    entries: Sequence[ProposalEntry],
+    committer: Sender,
+    *,
+    now: int | None = None,
+) -> AppliedProposals:
+    """Check a commit's proposal list (RFC 9420 §12.2) and apply it to a copy of ``tree``."""
+    _check_list(tree, entries, committer)
+    new_tree = tree.copy()
+    out = AppliedProposals(new_tree, group_extensions)
+    for e in _types(entries, GROUP_CONTEXT_EXTENSIONS):
+        _check_group_context_extensions(tree, e.proposal.extensions)
+        out.extensions = e.proposal.extensions
+    for e in _types(entries, UPDATE):
+        leaf = e.proposal.leaf_node
+        assert leaf is not None
+        sender = e.sender.index
+        if leaf.leaf_node_source != SOURCE_UPDATE:
+            raise ValidationError("RFC 9420 §12.1.2: Update leaf_node_source must be update")
+        validate_leaf_node(
+            suite, tree, leaf, out.extensions, group_id=group_id, leaf_index=sender, replaces=sender, now=now
+        )
+        new_tree.update_leaf(sender, leaf)
+        out.updated[sender] = leaf
+        if e.ref is not None:
+            out.update_refs[sender] = e.ref
+    for e in _types(entries, REMOVE):
+        new_tree.remove_leaf(e.proposal.removed)
+        out.removed.append(e.proposal.removed)
+    for e in _types(entries, ADD):
+        kp = e.proposal.key_package
+        assert kp is not None
+        validate_key_package(suite, new_tree, kp, out.extensions, now)
+        out.added.append((new_tree.add_leaf(kp.leaf_node), kp))
+    for e in _types(entries, PSK):
+        assert e.proposal.psk is not None
+        out.psks.append(e.proposal.psk)
+    for e in _types(entries, REINIT):
+        out.reinit = e.proposal.reinit
+    _check_support(new_tree, entries)
+    out.path_required = not entries or any(e.proposal.proposal_type not in (ADD, PSK, REINIT) for e in entries)
+    return out
+
+
+def _check_list(tree: RatchetTree, entries: Sequence[ProposalEntry], committer: Sender) -> None:
+    removed: set[int] = set()
+    for e in _types(entries, REMOVE):
+        r = e.proposal.removed
+        if tree.leaf(r) is None:
+            raise ValidationError(f"RFC 9420 §12.1.3: Remove of leaf {r}, which is blank or outside the tree")
+        if r in removed:
+            raise ValidationError(f"RFC 9420 §12.2: two Remove proposals for leaf {r}")
+        removed.add(r)
+    updated: set[int] = set()
+    for e in _types(entries, UPDATE):
+        if e.sender.sender_type != SENDER_MEMBER:
+            raise ValidationError("RFC 9420 §12.1.2: Update must come from a member")
+        if committer.sender_type == SENDER_MEMBER and e.sender.index == committer.index:
+            raise ValidationError("RFC 9420 §12.2: a commit must not cover the committer's own Update")
+        if e.sender.index in updated or e.sender.index in removed:
+            raise ValidationError(f"RFC 9420 §12.2: leaf {e.sender.index} has several Update/Remove proposals")
+        updated.add(e.sender.index)
+    _check_unique_adds(tree, entries, removed)
+    psk_ids = [e.proposal.psk.to_bytes() for e in _types(entries, PSK) if e.proposal.psk is not None]
+    if len(psk_ids) != len(set(psk_ids)):
+        raise ValidationError("RFC 9420 §12.2: two PreSharedKey proposals for the same PSK")
+    if len(_types(entries, GROUP_CONTEXT_EXTENSIONS)) > 1:
+        raise ValidationError("RFC 9420 §12.2: more than one GroupContextExtensions proposal")
+    if _types(entries, REINIT) and len(entries) > 1:
+        raise ValidationError("RFC 9420 §12.2: a ReInit proposal must be the only proposal")
+    externals = _types(entries, EXTERNAL_INIT)
+    if committer.sender_type == SENDER_NEW_MEMBER_COMMIT:
+        if len(externals) != 1:
+            raise ValidationError("RFC 9420 §12.2: an external commit needs exactly one ExternalInit")
+    elif externals:
+        raise ValidationError("RFC 9420 §12.2: ExternalInit is only allowed in external commits")
+
+
+def _check_unique_adds(tree: RatchetTree, entries: Sequence[ProposalEntry], removed: set[int]) -> None:
+    seen: set[bytes] = set()
+    for e in _types(entries, ADD):
+        kp = e.proposal.key_package
+        assert kp is not None
+        key = kp.leaf_node.signature_key
+        if key in seen:
+            raise ValidationError("RFC 9420 §12.2: two Add proposals with the same signature key")
+        seen.add(key)
+        for i, member in tree.leaves():
+            if i not in removed and member.signature_key == key:
+                raise ValidationError(f"RFC 9420 §12.2: Add for a signature key already at leaf {i}")
+
+
+def _check_group_context_extensions(tree: RatchetTree, extensions: tuple[Extension, ...]) -> None:
+    required = required_capabilities(extensions)
+    for i, leaf in tree.leaves():
+        for ext in extensions:
+            if not leaf.capabilities.supports_extension(ext.extension_type):
+                raise ValidationError(
+                    f"RFC 9420 §12.1.7: member {i} does not support extension 0x{ext.extension_type:04x}"
+                )
+        if required is not None:
+            required.check(leaf.capabilities, f"member {i}")
+
+
+def _check_support(tree: RatchetTree, entries: Sequence[ProposalEntry]) -> None:
+    for e in entries:
+        t = e.proposal.proposal_type
+        if t in DEFAULT_PROPOSAL_TYPES_SET:
+            continue
+        for i, leaf in tree.leaves():
+            if not leaf.capabilities.supports_proposal(t):
+                raise ValidationError(f"RFC 9420 §12.2: member {i} does not support proposal type {t}")
