@@ -31,6 +31,8 @@ from xmtp_core.identity import (
     check_can_append,
     diff,
     inbox_id,
+    validate_append,
+    validate_append_sync,
     verify_log,
     verify_log_entries,
     verify_log_sync,
@@ -593,3 +595,37 @@ def test_eoa_signatures_bind_to_text() -> None:
     key = hashlib.sha256(b"wallet 1").digest()
     assert sign_eip191(key, text) == sign_eip191(key, text)
     assert eip191_hash(text) != eip191_hash(text + " ")
+
+
+# --- node-side helpers ------------------------------------------------------------------------------------------
+
+
+async def test_state_survives_a_proto_round_trip(registered: Registered) -> None:
+    owner, _, _, state = registered
+    linked = wallet(3)
+    state = await apply_update(state, await build_link_wallet(state.inbox_id, owner, linked, client_timestamp_ns=now()))
+    again = AssociationState.from_proto(pb.AssociationState.FromString(state.to_proto().SerializeToString()))
+    assert again == state
+    assert again.get(linked.identifier) == state.get(linked.identifier)
+
+
+async def test_validate_append_is_the_publish_check(registered: Registered) -> None:
+    owner, _, register, _ = registered
+    first = validate_append_sync([], register)
+    assert first.previous is None
+    assert set(first.diff.new_identifiers) == {owner.identifier}
+    assert len(first.diff.new_installations) == 1
+
+    linked = wallet(3)
+    link = await build_link_wallet(register.inbox_id, owner, linked, client_timestamp_ns=now())
+    appended = await validate_append([register], link)
+    assert appended.diff.new_identifiers == [linked.identifier]
+    unlink = await build_unlink_wallet(register.inbox_id, owner, linked.identifier.address, client_timestamp_ns=now())
+    assert validate_append_sync([register, link], unlink).diff.removed_identifiers == [linked.identifier]
+
+    with pytest.raises(AssociationError) as caught:
+        validate_append_sync([register, link], link)
+    assert caught.value.rule == Rule.REPLAY
+    with pytest.raises(AssociationError) as caught:
+        validate_append_sync([register] * MAX_IDENTITY_UPDATES_PER_INBOX, link)
+    assert caught.value.rule == Rule.TOO_MANY_UPDATES

@@ -2,12 +2,14 @@
 association state machine that replays and verifies an inbox's identity-update log.
 
 Entry points for services: `verify_log` / `apply_update` (async, smart-contract wallets through an injected
-verifier) or their `_sync` twins, `diff`, `check_can_append`; builders `build_register` & co.
+verifier) or their `_sync` twins, `diff`, `check_can_append`, and `validate_append[_sync]` (a node's whole
+PublishIdentityUpdate check); builders `build_register` & co.
 """
 
 from xmtp_core.identity.association import (
     MAX_IDENTITY_UPDATES_PER_INBOX,
     MAX_INSTALLATIONS_PER_INBOX,
+    Appended,
     AssociationState,
     AssociationStateDiff,
     Member,
@@ -15,6 +17,8 @@ from xmtp_core.identity.association import (
     apply_update_sync,
     check_can_append,
     diff,
+    validate_append,
+    validate_append_sync,
     verify_log,
     verify_log_entries,
     verify_log_sync,
@@ -33,6 +37,7 @@ from xmtp_core.identity.errors import (
     IdentityError,
     InvalidIdentifierError,
     Rule,
+    ScwVerifierRequiredError,
     SignatureVerificationError,
     SignerConfigurationError,
 )
@@ -57,6 +62,7 @@ __all__ = [
     "MAX_INSTALLATIONS_PER_INBOX",
     "NODE_SDK_DEFAULT_NONCE",
     "RUST_CORE_DEFAULT_NONCE",
+    "Appended",
     "AssociationError",
     "AssociationState",
     "AssociationStateDiff",
@@ -73,6 +79,7 @@ __all__ = [
     "RootIdentifier",
     "Rule",
     "ScwVerification",
+    "ScwVerifierRequiredError",
     "SignatureVerificationError",
     "Signer",
     "SignerConfigurationError",
@@ -94,6 +101,8 @@ __all__ = [
     "installation_key",
     "passkey",
     "signature_text",
+    "validate_append",
+    "validate_append_sync",
     "verify_log",
     "verify_log_entries",
     "verify_log_sync",

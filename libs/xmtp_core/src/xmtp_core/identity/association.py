@@ -14,7 +14,7 @@ with libxmtp; the builder enforces it when given the current state).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -25,11 +25,13 @@ from xmtp_core.identity.codec import (
     SignedChangeRecoveryAddress,
     SignedCreateInbox,
     SignedRevokeAssociation,
+    decode_member_identifier,
+    decode_root_identifier,
     decode_update,
     encode_member_identifier,
     encode_root_identifier,
 )
-from xmtp_core.identity.errors import AssociationError, Rule, SignatureVerificationError
+from xmtp_core.identity.errors import AssociationError, Rule, ScwVerifierRequiredError, SignatureVerificationError
 from xmtp_core.identity.identifiers import (
     EthereumAddress,
     InstallationKey,
@@ -47,7 +49,6 @@ from xmtp_core.identity.signature_text import (
 )
 from xmtp_core.identity.signatures import (
     SignatureKind,
-    SmartContractWalletSignature,
     SmartContractWalletVerifier,
     VerifiedSignature,
     WireSignature,
@@ -133,6 +134,23 @@ class AssociationState:
             relying_party=relying_party,
         )
 
+    @classmethod
+    def from_proto(cls, proto: pb.AssociationState) -> AssociationState:
+        """Rebuild a state saved with `to_proto` (e.g. a cache keyed by inbox id and sequence id)."""
+        relying_party = proto.relying_party if proto.HasField("relying_party") else None
+        members = {}
+        for entry in proto.members:
+            value = entry.value
+            member = Member(
+                decode_member_identifier(value.identifier),
+                decode_member_identifier(value.added_by_entity) if value.HasField("added_by_entity") else None,
+                value.client_timestamp_ns if value.HasField("client_timestamp_ns") else None,
+                value.added_on_chain_id if value.HasField("added_on_chain_id") else None,
+            )
+            members[member.identifier] = member
+        recovery = decode_root_identifier(proto.recovery_identifier, proto.recovery_identifier_kind, relying_party)
+        return cls(proto.inbox_id, members, recovery, frozenset(proto.seen_signatures))
+
     def _ordered(self) -> list[Member]:
         return sorted(self.members.values(), key=lambda m: (m.kind.value, m.identifier.text()))
 
@@ -164,6 +182,15 @@ class AssociationStateDiff:
     @property
     def removed_installations(self) -> list[bytes]:
         return [m.public_key for m in self.removed_members if isinstance(m, InstallationKey)]
+
+    @property
+    def new_identifiers(self) -> list[RootIdentifier]:
+        """Wallets and passkeys that joined (what a node's identifier -> inbox index must add)."""
+        return [m for m in self.new_members if isinstance(m, EthereumAddress | Passkey)]
+
+    @property
+    def removed_identifiers(self) -> list[RootIdentifier]:
+        return [m for m in self.removed_members if isinstance(m, EthereumAddress | Passkey)]
 
     def to_proto(self) -> pb.AssociationStateDiff:
         return pb.AssociationStateDiff(
@@ -263,8 +290,8 @@ def _assemble(action: SignedAction, verified: list[VerifiedSignature]) -> Verifi
             return VerifiedChangeRecoveryAddress(unsigned, verified[0])
 
 
-def _signature_failure(exc: SignatureVerificationError, signature: WireSignature) -> AssociationError:
-    if isinstance(signature, SmartContractWalletSignature) and "injected verifier" in str(exc):
+def _signature_failure(exc: SignatureVerificationError) -> AssociationError:
+    if isinstance(exc, ScwVerifierRequiredError):
         return AssociationError(Rule.SCW_VERIFIER_REQUIRED, str(exc))
     return AssociationError(Rule.INVALID_SIGNATURE, str(exc))
 
@@ -279,7 +306,7 @@ def verify_update_signatures_sync(update: DecodedUpdate) -> VerifiedUpdate:
             try:
                 verified.append(verify_signature_sync(text, signature))
             except SignatureVerificationError as exc:
-                raise _signature_failure(exc, signature) from exc
+                raise _signature_failure(exc) from exc
         actions.append(_assemble(action, verified))
     return VerifiedUpdate(update.inbox_id, update.client_timestamp_ns, tuple(actions))
 
@@ -296,7 +323,7 @@ async def verify_update_signatures(
             try:
                 verified.append(await verify_signature(text, signature, scw_verifier))
             except SignatureVerificationError as exc:
-                raise _signature_failure(exc, signature) from exc
+                raise _signature_failure(exc) from exc
         actions.append(_assemble(action, verified))
     return VerifiedUpdate(update.inbox_id, update.client_timestamp_ns, tuple(actions))
 
@@ -509,6 +536,41 @@ def verify_log_sync(
     for update in ordered:
         state = apply_update_sync(state, update, max_installations=max_installations)
     return _require_state(state)
+
+
+@dataclass(frozen=True)
+class Appended:
+    """The inbox before (None for a new inbox) and after a valid update, as a node needs for its indexes."""
+
+    previous: AssociationState | None
+    state: AssociationState
+
+    @property
+    def diff(self) -> AssociationStateDiff:
+        return diff(self.previous, self.state)
+
+
+async def validate_append(
+    existing: Sequence[pb.IdentityUpdate],
+    update: pb.IdentityUpdate,
+    *,
+    scw_verifier: SmartContractWalletVerifier | None = None,
+    max_installations: int | None = None,
+) -> Appended:
+    """A node's PublishIdentityUpdate check: log length limit, replay of the existing log, then the update."""
+    check_can_append(len(existing))
+    previous = await verify_log(existing, scw_verifier=scw_verifier, max_updates=None) if existing else None
+    state = await apply_update(previous, update, scw_verifier=scw_verifier, max_installations=max_installations)
+    return Appended(previous, state)
+
+
+def validate_append_sync(
+    existing: Sequence[pb.IdentityUpdate], update: pb.IdentityUpdate, *, max_installations: int | None = None
+) -> Appended:
+    """`validate_append` without smart-contract wallet support (raises SCW_VERIFIER_REQUIRED if one appears)."""
+    check_can_append(len(existing))
+    previous = verify_log_sync(existing, max_updates=None) if existing else None
+    return Appended(previous, apply_update_sync(previous, update, max_installations=max_installations))
 
 
 class IdentityUpdateLogEntry(Protocol):

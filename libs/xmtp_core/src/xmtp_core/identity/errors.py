@@ -22,6 +22,10 @@ class SignatureVerificationError(IdentityError):
     """A signature is malformed or does not verify against the text it claims to sign."""
 
 
+class ScwVerifierRequiredError(SignatureVerificationError):
+    """A smart-contract wallet signature appeared but no verifier was injected to check it."""
+
+
 class SignerConfigurationError(IdentityError):
     """A signer could not be set up (missing or malformed key material)."""
 

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from xmtp_core.identity.errors import InvalidIdentifierError, SignatureVerificationError
+from xmtp_core.identity.errors import InvalidIdentifierError, ScwVerifierRequiredError, SignatureVerificationError
 from xmtp_core.identity.identifiers import (
     EthereumAddress,
     InstallationKey,
@@ -343,7 +343,7 @@ def verify_signature_sync(text: str, signature: WireSignature) -> VerifiedSignat
         case LegacyDelegatedSignature():
             raise SignatureVerificationError("legacy delegated (V2 key) signatures are not supported")
         case SmartContractWalletSignature():
-            raise SignatureVerificationError("smart-contract wallet signatures need an injected verifier")
+            raise ScwVerifierRequiredError("smart-contract wallet signatures need an injected verifier")
 
 
 async def verify_signature(
