@@ -1,7 +1,7 @@
 """In-process live fan-out of newly committed rows to stream subscribers (single devnode process).
 
-Writers publish rows after their transaction commits and while holding the write lock of that table, so
-rows reach every subscription queue in id order. A subscription is registered *before* its replay query,
+The single writer of each table (`devnode.node.OrderedWriter`) publishes rows after their transaction
+commits, so rows reach every subscription queue in id order. A subscription is registered *before* its replay query,
 so any row committed after registration is queued, and any row committed before it is in the replay; the
 stream's per-topic high-water mark drops what it already sent. A subscriber whose queue overflows is
 marked lagged and catches up from the database instead (see `devnode.streams`).
@@ -87,7 +87,6 @@ class Broker(Generic[RowT]):
         self._by_topic: dict[bytes, set[Subscription[RowT]]] = defaultdict(set)
         self._all: set[Subscription[RowT]] = set()
         self._max_queue = max_queue
-        self.write_lock = asyncio.Lock()
 
     def subscribe(self, topics: Iterable[bytes]) -> Subscription[RowT]:
         sub = Subscription(self, frozenset(topics), self._max_queue)

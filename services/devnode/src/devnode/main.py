@@ -65,8 +65,8 @@ async def start(listen: str, database_url: str) -> RunningNode:
                 ("grpc.max_send_message_length", GRPC_MAX_MESSAGE_BYTES),
             ]
         )
-        mls_pb2_grpc.add_MlsApiServicer_to_server(MlsApi(node), server)
-        identity_pb2_grpc.add_IdentityApiServicer_to_server(IdentityApi(node), server)
+        mls_pb2_grpc.add_MlsApiServicer_to_server(MlsApi(node), server)  # type: ignore[no-untyped-call]
+        identity_pb2_grpc.add_IdentityApiServicer_to_server(IdentityApi(node), server)  # type: ignore[no-untyped-call]
         port = server.add_insecure_port(listen)
         await server.start()
     except BaseException:
