@@ -1,0 +1,212 @@
+"""Group state: passive-client vectors, end-to-end flows between simulated members, persistence, past-epoch
+messages, rejection of bad input, and a property test where members stay in agreement."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from xmtp_core.mls.cipher_suite import get_cipher_suite
+from xmtp_core.mls.conformance import passive_client
+from xmtp_core.mls.credentials import Credential
+from xmtp_core.mls.errors import EpochError, GenerationError, MLSError, ValidationError
+from xmtp_core.mls.framing import MLSMessage
+from xmtp_core.mls.group import ApplicationMessage, Group, GroupConfig, ProposalMessage, StagedCommit
+from xmtp_core.mls.key_packages import KeyPackageBundle, create_key_package
+from xmtp_core.mls.proposals import Commit, Proposal, ProposalOrRef
+
+from ._vectors import load
+
+SUITE = 3  # XMTP's suite: X25519, ChaCha20-Poly1305, SHA-256, Ed25519
+PASSIVE = load("passive-client-welcome") + load("passive-client-handling-commit")
+
+
+@pytest.mark.parametrize("case", PASSIVE[::3], ids=lambda c: f"suite{c['cipher_suite']}-{PASSIVE.index(c)}")
+def test_passive_client_vector(case: dict[str, Any]) -> None:
+    passive_client.run_case(case)
+
+
+def test_passive_client_detects_wrong_authenticator() -> None:
+    case = dict(next(c for c in PASSIVE if c["epochs"]))
+    epochs = [dict(e) for e in case["epochs"]]
+    epochs[-1]["epoch_authenticator"] = "00" * 32
+    case["epochs"] = epochs
+    with pytest.raises(AssertionError):
+        passive_client.run_case(case)
+
+
+def _bundle(name: str, suite_id: int = SUITE) -> KeyPackageBundle:
+    sk, _ = get_cipher_suite(suite_id).generate_signature_key_pair()
+    return create_key_package(suite_id, sk, Credential.basic(name.encode()))
+
+
+def _new_group(n: int, config: GroupConfig | None = None) -> list[Group]:
+    sk, _ = get_cipher_suite(SUITE).generate_signature_key_pair()
+    creator = Group.create(SUITE, sk, Credential.basic(b"m0"), config=config)
+    if n == 1:
+        return [creator]
+    bundles = [_bundle(f"m{i}") for i in range(1, n)]
+    staged = creator.commit([Proposal.add(b.key_package) for b in bundles])
+    creator.merge_staged_commit(staged)
+    assert staged.welcome is not None
+    return [creator] + [Group.join(staged.welcome, b, config=config) for b in bundles]
+
+
+def _deliver(staged: StagedCommit, committer: Group, others: list[Group]) -> None:
+    assert staged.message is not None
+    wire = staged.message.to_bytes()
+    committer.merge_staged_commit(staged)
+    for g in others:
+        result = g.process_message(wire)
+        assert isinstance(result, StagedCommit)
+        g.merge_staged_commit(result)
+
+
+def _agree(groups: list[Group]) -> None:
+    active = [g for g in groups if g.active]
+    assert len({g.epoch_authenticator for g in active}) == 1
+    assert len({g.tree.tree_hash(g.suite) for g in active}) == 1
+    assert len({g.epoch for g in active}) == 1
+
+
+def test_create_add_message_remove() -> None:
+    groups = _new_group(4)
+    _agree(groups)
+    assert [g.own_leaf_index for g in groups] == [0, 1, 2, 3]
+    msg = groups[1].encrypt_application(b"hello", b"ad")
+    for g in (groups[0], groups[2], groups[3]):
+        got = g.process_message(msg)
+        assert got == ApplicationMessage(1, groups[1].epoch, b"hello", b"ad")
+    staged = groups[2].commit([Proposal.remove(3)])
+    assert staged.removed == [3]
+    _deliver(staged, groups[2], [groups[0], groups[1], groups[3]])
+    assert not groups[3].active
+    _agree(groups[:3])
+    assert len(groups[0].members()) == 3
+    with pytest.raises(ValidationError):
+        groups[3].encrypt_application(b"after removal")
+
+
+def test_update_proposal_committed_by_other_member() -> None:
+    groups = _new_group(3)
+    proposal = groups[2].propose_update()
+    for g in groups[:2]:
+        assert isinstance(g.process_message(proposal), ProposalMessage)
+    old_key = groups[0].tree.member_leaf(2).encryption_key
+    staged = groups[0].commit()
+    _deliver(staged, groups[0], groups[1:])
+    _agree(groups)
+    assert groups[0].tree.member_leaf(2).encryption_key != old_key
+    # Leaf 2 must still be able to decrypt path secrets with its new leaf key.
+    _deliver(groups[1].commit(force_path=True), groups[1], [groups[0], groups[2]])
+    _agree(groups)
+
+
+def test_public_handshake_messages_and_gce() -> None:
+    groups = _new_group(2, GroupConfig(encrypt_handshake=False))
+    ext = groups[0].extensions
+    staged = groups[0].commit([Proposal.group_context_extensions(ext)])
+    _deliver(staged, groups[0], groups[1:])
+    _agree(groups)
+
+
+def test_state_survives_serialisation() -> None:
+    groups = _new_group(3)
+    groups[1].process_message(groups[0].encrypt_application(b"one"))
+    restored = Group.from_bytes(groups[1].to_bytes())
+    assert restored.to_bytes() == groups[1].to_bytes()
+    later = groups[0].encrypt_application(b"two")
+    got = restored.process_message(later)
+    assert isinstance(got, ApplicationMessage) and got.data == b"two"
+    staged = groups[2].commit(force_path=True)
+    _deliver(staged, groups[2], [groups[0], restored])
+    _agree([groups[0], restored, groups[2]])
+
+
+def test_late_application_message_from_past_epoch() -> None:
+    groups = _new_group(2, GroupConfig(max_past_epochs=2))
+    late = groups[1].encrypt_application(b"late")
+    old_epoch = groups[0].epoch
+    for _ in range(2):
+        _deliver(groups[0].commit(force_path=True), groups[0], groups[1:])
+    got = groups[0].process_message(late)
+    assert isinstance(got, ApplicationMessage) and got.epoch == old_epoch
+    with pytest.raises(GenerationError):
+        groups[0].process_message(late)
+    too_old = groups[1].encrypt_application(b"too old")
+    for _ in range(3):
+        _deliver(groups[0].commit(force_path=True), groups[0], groups[1:])
+    with pytest.raises(EpochError):
+        groups[0].process_message(too_old)
+
+
+def test_commit_referencing_unknown_proposal_rejected() -> None:
+    groups = _new_group(2, GroupConfig(encrypt_handshake=False))
+    staged = groups[0].commit(force_path=True)
+    assert staged.message is not None
+    body = staged.message.body
+    commit = body.content.commit  # type: ignore[union-attr]
+    assert isinstance(commit, Commit)
+    bogus = replace(commit, proposals=(ProposalOrRef(reference=b"\x01" * 32),))
+    tampered = replace(body, content=replace(body.content, commit=bogus))  # type: ignore[union-attr, type-var]
+    with pytest.raises(MLSError):
+        groups[1].process_message(MLSMessage.wrap(tampered))
+
+
+def test_message_for_other_group_rejected() -> None:
+    a = _new_group(2)
+    b = _new_group(2)
+    with pytest.raises(ValidationError, match="another group"):
+        b[1].process_message(a[0].encrypt_application(b"x"))
+
+
+def test_duplicate_add_rejected() -> None:
+    groups = _new_group(2)
+    bundle = _bundle("dup")
+    with pytest.raises(ValidationError, match="same signature key"):
+        groups[0].commit([Proposal.add(bundle.key_package), Proposal.add(bundle.key_package)])
+
+
+OPS = st.lists(
+    st.tuples(st.sampled_from(["add", "remove", "update", "message", "propose_update"]), st.integers(0, 99)),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(size=st.integers(2, 20), ops=OPS)
+def test_members_stay_in_agreement(size: int, ops: list[tuple[str, int]]) -> None:
+    groups = _new_group(size)
+    counter = 0
+    for op, pick in ops:
+        active = [g for g in groups if g.active]
+        actor = active[pick % len(active)]
+        others = [g for g in active if g is not actor]
+        if op == "add" and len(active) < 20:
+            counter += 1
+            bundle = _bundle(f"new{counter}")
+            staged = actor.commit([Proposal.add(bundle.key_package)])
+            _deliver(staged, actor, others)
+            assert staged.welcome is not None
+            groups.append(Group.join(staged.welcome, bundle))
+        elif op == "remove" and others:
+            victim = others[pick % len(others)]
+            _deliver(actor.commit([Proposal.remove(victim.own_leaf_index)]), actor, others)
+        elif op == "update":
+            _deliver(actor.commit(force_path=True), actor, others)
+        elif op == "propose_update" and others:
+            proposal = actor.propose_update()
+            for g in others:
+                g.process_message(proposal)
+            committer = others[pick % len(others)]
+            _deliver(committer.commit(), committer, [g for g in active if g is not committer])
+        elif op == "message" and others:
+            msg = actor.encrypt_application(b"m%d" % pick)
+            for g in others:
+                got = g.process_message(msg)
+                assert isinstance(got, ApplicationMessage) and got.data == b"m%d" % pick
+        _agree(groups)
