@@ -403,6 +403,14 @@ async def test_second_create_inside_one_update_is_refused() -> None:
     await expect_rule(Rule.MULTIPLE_CREATE, None, update)
 
 
+async def test_passkey_identifier_must_be_strict_hex(registered: Registered) -> None:
+    owner, _, _, state = registered
+    change = await build_change_recovery(state.inbox_id, owner, owner.identifier, client_timestamp_ns=now())
+    change.actions[0].change_recovery_address.new_recovery_identifier_kind = pb.IDENTIFIER_KIND_PASSKEY
+    change.actions[0].change_recovery_address.new_recovery_identifier = "02 ab"  # bytes.fromhex would accept it
+    await expect_rule(Rule.MALFORMED_UPDATE, state, change)
+
+
 async def test_missing_signature_is_malformed(registered: Registered) -> None:
     _, _, update, _ = registered
     forged = copy(update)

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from xmtp_core.identity import EthereumAddress, InstallationKey, Passkey, ScwVerification, SignatureVerificationError
+from xmtp_core.identity.scw_verifier import IdentityApiScwVerifier
 from xmtp_core.identity.signatures import (
     INSTALLATION_KEY_CONTEXT,
     SECP256K1_N,
@@ -34,6 +35,7 @@ from xmtp_core.identity.signatures import (
     verify_signature_sync,
     webauthn_challenge,
 )
+from xmtp_core.protos.identity.api.v1 import identity_pb2
 
 WALLET_KEY = bytes.fromhex("11" * 32)
 TEXT = "XMTP : Authenticate to inbox\n\nsome text"
@@ -232,3 +234,37 @@ def test_account_id_parse() -> None:
     account = AccountId.parse("eip155:10:0xAbC")
     assert (account.chain, account.address, account.chain_id) == ("eip155:10", "0xAbC", 10)
     assert str(account) == "eip155:10:0xAbC"
+
+
+class FakeIdentityApi:
+    """Stands in for the grpc.aio IdentityApiStub: answers from a table keyed by (account id, hash)."""
+
+    def __init__(self, valid: set[tuple[str, bytes]]) -> None:
+        self.valid = valid
+        self.requests: list[identity_pb2.VerifySmartContractWalletSignaturesRequest] = []
+
+    async def VerifySmartContractWalletSignatures(
+        self, request: identity_pb2.VerifySmartContractWalletSignaturesRequest
+    ) -> identity_pb2.VerifySmartContractWalletSignaturesResponse:
+        self.requests.append(request)
+        Answer = identity_pb2.VerifySmartContractWalletSignaturesResponse.ValidationResponse
+        return identity_pb2.VerifySmartContractWalletSignaturesResponse(
+            responses=[
+                Answer(is_valid=True, block_number=s.block_number + 1)
+                if (s.account_id, s.hash) in self.valid
+                else Answer(is_valid=False, error="not the owner")
+                for s in request.signatures
+            ]
+        )
+
+
+async def test_node_backed_scw_verifier() -> None:
+    account = "eip155:8453:0x" + "cd" * 20
+    api = FakeIdentityApi({(account, eip191_hash(TEXT))})
+    verifier = IdentityApiScwVerifier(api)
+    verified = await verify_signature(TEXT, SmartContractWalletSignature(account, 7, b"sig"), verifier)
+    assert verified.chain_id == 8453
+    sent = api.requests[0].signatures[0]
+    assert (sent.account_id, sent.block_number, sent.signature, sent.hash) == (account, 7, b"sig", eip191_hash(TEXT))
+    with pytest.raises(SignatureVerificationError, match="not the owner"):
+        await verify_signature(TEXT + "!", SmartContractWalletSignature(account, 7, b"sig"), verifier)

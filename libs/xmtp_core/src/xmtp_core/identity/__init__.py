@@ -53,6 +53,7 @@ from xmtp_core.identity.identifiers import (
     passkey,
 )
 from xmtp_core.identity.inbox_id import NODE_SDK_DEFAULT_NONCE, RUST_CORE_DEFAULT_NONCE, inbox_id
+from xmtp_core.identity.scw_verifier import IdentityApiScwVerifier
 from xmtp_core.identity.signature_text import signature_text
 from xmtp_core.identity.signatures import ScwVerification, SmartContractWalletVerifier
 from xmtp_core.identity.signer import InstallationKeySigner, LocalWalletSigner, Signer, SmartContractWalletSigner
@@ -67,6 +68,7 @@ __all__ = [
     "AssociationState",
     "AssociationStateDiff",
     "EthereumAddress",
+    "IdentityApiScwVerifier",
     "IdentityError",
     "InstallationKey",
     "InstallationKeySigner",

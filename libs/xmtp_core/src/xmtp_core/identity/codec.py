@@ -7,6 +7,7 @@ protocol requires makes the update malformed (`AssociationError(MALFORMED_UPDATE
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from xmtp_core.identity.errors import AssociationError, InvalidIdentifierError, Rule
@@ -35,6 +36,8 @@ from xmtp_core.identity.signatures import (
 )
 from xmtp_core.protos.identity.associations import association_pb2 as pb
 from xmtp_core.protos.identity.associations import signature_pb2 as sig_pb
+
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
 
 
 @dataclass(frozen=True)
@@ -102,10 +105,10 @@ def decode_root_identifier(text: str, kind: int, relying_party: str | None) -> R
     if kind in (pb.IDENTIFIER_KIND_UNSPECIFIED, pb.IDENTIFIER_KIND_ETHEREUM):
         return EthereumAddress(text)
     if kind == pb.IDENTIFIER_KIND_PASSKEY:
-        try:
-            return Passkey(bytes.fromhex(text), relying_party)
-        except ValueError as exc:
-            raise _malformed(f"passkey identifier {text!r} is not hex") from exc
+        # bytes.fromhex would skip whitespace; libxmtp's hex decoder does not.
+        if not _HEX.fullmatch(text):
+            raise _malformed(f"passkey identifier {text!r} is not hex")
+        return Passkey(bytes.fromhex(text), relying_party)
     raise _malformed(f"unknown identifier kind {kind}")
 
 

@@ -324,8 +324,8 @@ async def verify_scw_signature(
         signer = ethereum_address(account.address)
     except InvalidIdentifierError as exc:
         raise SignatureVerificationError(f"bad smart-contract wallet account id: {exc}") from exc
-    block = signature.block_number or None
-    answer = await verifier(signature.account_id, eip191_hash(text), signature.signature, block)
+    # libxmtp always passes the wire block number (even 0) as the block to check at.
+    answer = await verifier(signature.account_id, eip191_hash(text), signature.signature, signature.block_number)
     if not answer.is_valid:
         raise SignatureVerificationError(f"smart-contract wallet signature is invalid: {answer.error or 'no reason'}")
     return VerifiedSignature(signer, SignatureKind.ERC1271, signature.signature, chain_id)
