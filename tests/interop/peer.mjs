@@ -213,6 +213,8 @@ async function openClient(name, setup) {
     stream: null,
     queue: [],
     waiters: [],
+    streamFailures: 0,
+    streamRestarts: 0,
   };
   clients.set(name, state);
   log(`opened ${name} inbox=${client.inboxId} installation=${client.installationId}`);
@@ -426,8 +428,14 @@ const ops = {
         log(`stream error for ${args.name}: ${errorText(err)}`);
         pushStreamed(state, { error: errorText(err) });
       },
-      onFail: () => log(`stream failed for ${args.name}`),
-      onRestart: () => log(`stream restarted for ${args.name}`),
+      onFail: () => {
+        state.streamFailures += 1;
+        log(`stream failed for ${args.name}`);
+      },
+      onRestart: () => {
+        state.streamRestarts += 1;
+        log(`stream restarted for ${args.name}`);
+      },
       onRetry: (n, max) => log(`stream retry ${n}/${max} for ${args.name}`),
       retryDelay: 1000,
     });
@@ -461,9 +469,27 @@ const ops = {
     return item.message;
   },
 
+  // How often the stream broke and was reopened (the SDK retries after `retryDelay`).
+  async streamStatus(args) {
+    const state = entry(args);
+    return {
+      streaming: Boolean(state.stream),
+      failures: state.streamFailures,
+      restarts: state.streamRestarts,
+      queued: state.queue.length,
+    };
+  },
+
   async streamStop(args) {
     await stopStream(entry(args));
     return null;
+  },
+
+  async debugInfo(args) {
+    const { client } = entry(args);
+    const convo = await conversation(client, need(args, "conversationId"));
+    if (args.sync) await convo.sync();
+    return convo.debugInfo();
   },
 
   async updateName(args) {

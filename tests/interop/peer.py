@@ -345,6 +345,20 @@ class LibxmtpPeer:
         )
         return result
 
+    async def stream_status(self, name: str) -> dict[str, Any]:
+        """{"streaming", "failures", "restarts", "queued"} for `name`'s message stream."""
+        result: dict[str, Any] = await self.request("streamStatus", name=name)
+        return result
+
+    async def wait_stream_restarted(self, name: str, restarts: int = 1, *, wait: float = 60.0) -> None:
+        """Waits until the SDK has reopened `name`'s stream `restarts` times (after a node outage)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while (status := await self.stream_status(name))["restarts"] < restarts:
+            if loop.time() > deadline:
+                raise PeerTimeout(f"{name}: stream not restarted within {wait:.0f}s: {status}\n{self.stderr_tail}")
+            await asyncio.sleep(0.2)
+
     async def stream_until(
         self, name: str, accept: Callable[[dict[str, Any]], bool], *, wait: float = 30.0, max_skipped: int = 50
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -356,6 +370,11 @@ class LibxmtpPeer:
                 return message, skipped
             skipped.append(message)
         raise AssertionError(f"{name}: no matching streamed message among {len(skipped)}: {skipped}")
+
+    async def debug_info(self, name: str, conversation_id: str, *, sync: bool = True) -> dict[str, Any]:
+        """libxmtp's view of the group's epoch, cursors and commit logs (local and remote)."""
+        result: dict[str, Any] = await self.request("debugInfo", name=name, conversationId=conversation_id, sync=sync)
+        return result
 
     async def update_name(self, name: str, conversation_id: str, group_name: str) -> None:
         await self.request("updateName", name=name, conversationId=conversation_id, groupName=group_name)
