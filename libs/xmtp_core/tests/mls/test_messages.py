@@ -9,7 +9,14 @@ from xmtp_core.mls.conformance.messages import ROUNDTRIPS, run_case
 from xmtp_core.mls.credentials import Credential
 from xmtp_core.mls.errors import DecodeError
 from xmtp_core.mls.framing import MLSMessage
-from xmtp_core.mls.proposals import Commit, Proposal, ProposalOrRef
+from xmtp_core.mls.proposals import (
+    APP_DATA_OP_REMOVE,
+    APP_DATA_OP_UPDATE,
+    APP_DATA_UPDATE,
+    Commit,
+    Proposal,
+    ProposalOrRef,
+)
 
 from ._vectors import load
 
@@ -47,3 +54,21 @@ def test_bad_wire_format_rejected() -> None:
     data[3] = 9
     with pytest.raises(DecodeError):
         MLSMessage.from_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "proposal",
+    [
+        Proposal(APP_DATA_UPDATE, component_id=0x8001, app_data_op=APP_DATA_OP_UPDATE, app_data=b"\x01\x02"),
+        Proposal(APP_DATA_UPDATE, component_id=7, app_data_op=APP_DATA_OP_REMOVE),
+    ],
+)
+def test_app_data_update_roundtrip(proposal: Proposal) -> None:
+    data = proposal.to_bytes()
+    assert data[:2] == b"\x00\x08"
+    assert Proposal.from_bytes(data) == proposal
+
+
+def test_app_data_update_bad_operation() -> None:
+    with pytest.raises(DecodeError):
+        Proposal.from_bytes(b"\x00\x08\x00\x01\x03")

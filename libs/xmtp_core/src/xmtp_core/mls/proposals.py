@@ -27,6 +27,10 @@ PSK = 4
 REINIT = 5
 EXTERNAL_INIT = 6
 GROUP_CONTEXT_EXTENSIONS = 7
+# draft-ietf-mls-extensions AppDataUpdate; not a default type, so members must advertise it.
+APP_DATA_UPDATE = 8
+APP_DATA_OP_UPDATE = 1
+APP_DATA_OP_REMOVE = 2
 DEFAULT_PROPOSAL_TYPES_SET = frozenset({ADD, UPDATE, REMOVE, PSK, REINIT, EXTERNAL_INIT, GROUP_CONTEXT_EXTENSIONS})
 
 PSK_EXTERNAL = 1
@@ -94,6 +98,9 @@ class Proposal(WireStruct):
     reinit: ReInit | None = None  # reinit
     kem_output: bytes = b""  # external_init
     extensions: tuple[Extension, ...] = ()  # group_context_extensions
+    component_id: int = 0  # app_data_update
+    app_data_op: int = 0  # app_data_update
+    app_data: bytes = b""  # app_data_update (op update)
     body: bytes = b""  # unknown types
 
     @classmethod
@@ -128,6 +135,11 @@ class Proposal(WireStruct):
             w.vec(self.kem_output)
         elif t == GROUP_CONTEXT_EXTENSIONS:
             encode_extensions(w, self.extensions)
+        elif t == APP_DATA_UPDATE:
+            w.u16(self.component_id)
+            w.u8(self.app_data_op)
+            if self.app_data_op == APP_DATA_OP_UPDATE:
+                w.vec(self.app_data)
         else:
             w.vec(self.body)
 
@@ -151,7 +163,22 @@ class Proposal(WireStruct):
             return cls(t, kem_output=r.vec())
         if t == GROUP_CONTEXT_EXTENSIONS:
             return cls(t, extensions=decode_extensions(r))
+        if t == APP_DATA_UPDATE:
+            return cls._decode_app_data_update(r)
         return cls(t, body=r.vec())
+
+    @classmethod
+    def _decode_app_data_update(cls, r: Reader) -> Self:
+        """AppDataUpdate {uint16 component_id; uint8 op; select(op) update: opaque update<V>; remove: {}}.
+
+        The 16-bit ComponentID follows OpenMLS, whose wire format the deployed clients use.
+        """
+        component_id, op = r.u16(), r.u8()
+        if op == APP_DATA_OP_UPDATE:
+            return cls(APP_DATA_UPDATE, component_id=component_id, app_data_op=op, app_data=r.vec())
+        if op == APP_DATA_OP_REMOVE:
+            return cls(APP_DATA_UPDATE, component_id=component_id, app_data_op=op)
+        raise DecodeError(f"unknown AppDataUpdate operation {op}")
 
     @classmethod
     def decode(cls, r: Reader) -> Self:
