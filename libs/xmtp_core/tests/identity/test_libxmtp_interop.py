@@ -23,9 +23,11 @@ from typing import Any
 import grpc
 import pytest
 from xmtp_core.identity import (
+    AssociationError,
     AssociationState,
     InstallationKeySigner,
     LocalWalletSigner,
+    Rule,
     build_add_installation,
     build_change_recovery,
     build_link_wallet,
@@ -179,19 +181,68 @@ async def test_libxmtp_accepts_what_we_build(libxmtp: Any, node_url: str) -> Non
     assert final.recovery_identifier == second.identifier
 
 
-async def test_libxmtp_and_we_both_refuse_a_tampered_update(libxmtp: Any, node_url: str) -> None:
-    """Control for the test above: libxmtp really verifies what the node serves, as we do."""
-    from xmtp_core.identity import AssociationError, Rule
+async def _tampered_timestamp(owner: LocalWalletSigner) -> list[pb.IdentityUpdate]:
+    register = await build_register(owner, InstallationKeySigner.generate())
+    register.client_timestamp_ns += 1_000_000_000  # changes the signed text after signing
+    return [register]
+
+
+async def _changed_nonce(owner: LocalWalletSigner) -> list[pb.IdentityUpdate]:
+    register = await build_register(owner, InstallationKeySigner.generate())
+    register.actions[0].create_inbox.nonce = 5  # not in the text; the inbox id no longer matches
+    return [register]
+
+
+async def _installation_adds_installation(owner: LocalWalletSigner) -> list[pb.IdentityUpdate]:
+    laptop = InstallationKeySigner.generate()
+    register = await build_register(owner, laptop)
+    return [register, await build_add_installation(register.inbox_id, laptop, InstallationKeySigner.generate())]
+
+
+async def _revoke_by_linked_wallet(owner: LocalWalletSigner) -> list[pb.IdentityUpdate]:
+    laptop, linked = InstallationKeySigner.generate(), LocalWalletSigner.generate()
+    register = await build_register(owner, laptop)
+    link = await build_link_wallet(register.inbox_id, owner, linked)
+    return [register, link, await build_revoke_installation(register.inbox_id, linked, laptop.public_key)]
+
+
+async def _replayed_add(owner: LocalWalletSigner) -> list[pb.IdentityUpdate]:
+    register = await build_register(owner, InstallationKeySigner.generate())
+    add = await build_add_installation(register.inbox_id, owner, InstallationKeySigner.generate())
+    return [register, add, add]
+
+
+FORGERIES = {
+    "tampered timestamp": (_tampered_timestamp, Rule.INVALID_SIGNATURE),
+    "changed nonce": (_changed_nonce, Rule.WRONG_INBOX_ID),
+    "installation adds installation": (_installation_adds_installation, Rule.INSTALLATION_ADDS_INSTALLATION),
+    "revoke by a linked wallet": (_revoke_by_linked_wallet, Rule.NOT_RECOVERY_IDENTIFIER),
+    "replayed add": (_replayed_add, Rule.REPLAY),
+}
+
+
+@pytest.mark.parametrize("name", FORGERIES)
+async def test_libxmtp_and_we_both_refuse_forgeries(libxmtp: Any, node_url: str, name: str) -> None:
+    """Rule-level agreement: a log that we refuse, libxmtp refuses too (or the node already refused it)."""
+    make, rule = FORGERIES[name]
+    log = await make(LocalWalletSigner.generate())
+    with pytest.raises(AssociationError) as caught:
+        await verify_log(log)
+    assert caught.value.rule == rule
 
     await libxmtp.create("observer", f"http://{node_url}")
-    register = await build_register(LocalWalletSigner.generate(), InstallationKeySigner.generate())
-    register.client_timestamp_ns += 1_000_000_000  # changes the signed text after signing
-    await _publish(node_url, register)
-
-    with pytest.raises(AssociationError) as caught:
-        await verify_log([register])
-    assert caught.value.rule == Rule.INVALID_SIGNATURE
+    for update in log[:-1]:
+        await _publish(node_url, update)
+    if len(log) > 1:  # libxmtp accepts the valid prefix, so its refusal below is about the forgery
+        prefix_state = _summary(await verify_log(log[:-1]))
+        assert _libxmtp_summary(await libxmtp.inbox_state("observer", log[0].inbox_id)) == prefix_state
+    try:
+        await _publish(node_url, log[-1])
+    except grpc.aio.AioRpcError as refused:
+        # Once the devnode validates with xmtp_core.identity it refuses the forgery at publish time.
+        assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT
+        return
     from peer import PeerError
 
     with pytest.raises(PeerError):
-        await libxmtp.inbox_state("observer", register.inbox_id)
+        await libxmtp.inbox_state("observer", log[0].inbox_id)
