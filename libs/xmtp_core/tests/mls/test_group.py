@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from xmtp_core.mls.cipher_suite import get_cipher_suite
 from xmtp_core.mls.conformance import passive_client
 from xmtp_core.mls.credentials import Credential
-from xmtp_core.mls.errors import EpochError, GenerationError, MLSError, ValidationError
+from xmtp_core.mls.errors import EpochError, GenerationError, MLSError, SignatureError, ValidationError
 from xmtp_core.mls.framing import MLSMessage
 from xmtp_core.mls.group import ApplicationMessage, Group, GroupConfig, ProposalMessage, StagedCommit
 from xmtp_core.mls.key_packages import KeyPackageBundle, create_key_package
@@ -210,3 +210,26 @@ def test_members_stay_in_agreement(size: int, ops: list[tuple[str, int]]) -> Non
                 got = g.process_message(msg)
                 assert isinstance(got, ApplicationMessage) and got.data == b"m%d" % pick
         _agree(groups)
+
+
+def test_exported_group_info_verifies_and_matches_state() -> None:
+    groups = _new_group(3)
+    info = groups[1].export_group_info()
+    info.verify(groups[1].suite, groups[1].tree.member_leaf(1).signature_key)
+    assert info.group_context == groups[0].context
+    assert info.signer == 1
+    with pytest.raises(SignatureError):
+        info.verify(groups[1].suite, groups[0].tree.member_leaf(0).signature_key)
+
+
+def test_joiner_without_ratchet_tree_extension_needs_tree() -> None:
+    sk, _ = get_cipher_suite(SUITE).generate_signature_key_pair()
+    creator = Group.create(SUITE, sk, Credential.basic(b"c"), config=GroupConfig(ratchet_tree_extension=False))
+    bundle = _bundle("j")
+    staged = creator.commit([Proposal.add(bundle.key_package)])
+    creator.merge_staged_commit(staged)
+    assert staged.welcome is not None
+    with pytest.raises(ValidationError, match="ratchet_tree"):
+        Group.join(staged.welcome, bundle)
+    joined = Group.join(staged.welcome, bundle, ratchet_tree=creator.tree)
+    assert joined.epoch_authenticator == creator.epoch_authenticator

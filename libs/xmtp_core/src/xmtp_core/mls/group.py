@@ -320,6 +320,17 @@ class Group:
     def members(self) -> list[tuple[int, LeafNode]]:
         return list(self.epoch_state.tree.leaves())
 
+    def export_group_info(self, *, with_ratchet_tree: bool = True) -> GroupInfo:
+        """A GroupInfo for the current epoch signed by this member (RFC 9420 §12.4.3)."""
+        return self._group_info(self.epoch_state, with_ratchet_tree)
+
+    def _group_info(self, state: EpochState, with_ratchet_tree: bool) -> GroupInfo:
+        extensions: tuple[Extension, ...] = ()
+        if with_ratchet_tree:
+            extensions = (Extension(EXT_RATCHET_TREE, state.tree.to_extension_data()),)
+        info = GroupInfo(state.context, extensions, state.confirmation_tag, state.own_leaf)
+        return info.signed(self.suite, self.signature_priv)
+
     def export_secret(self, label: bytes, context: bytes, length: int) -> bytes:
         return ks.mls_exporter(self.suite, self.epoch_state.secrets.exporter_secret, label, context, length)
 
@@ -344,8 +355,6 @@ class Group:
 
     def encrypt_application(self, data: bytes, authenticated_data: bytes = b"") -> MLSMessage:
         """An application message as a PrivateMessage (RFC 9420 §6.3)."""
-        if self.pending_proposals:
-            raise ValidationError("RFC 9420 §12.1: no application messages while proposals are pending a commit")
         content = self._framed(CONTENT_APPLICATION, authenticated_data, application_data=data)
         ac = authenticate(self.suite, self.signature_priv, WIRE_PRIVATE_MESSAGE, content, self.context)
         return self._protect(ac)
@@ -462,12 +471,7 @@ class Group:
     def _welcome(
         self, applied: AppliedProposals, state: EpochState, path_secrets: dict[int, bytes]
     ) -> tuple[GroupInfo, MLSMessage]:
-        extensions: tuple[Extension, ...] = ()
-        if self.config.ratchet_tree_extension:
-            extensions = (Extension(EXT_RATCHET_TREE, state.tree.to_extension_data()),)
-        info = GroupInfo(state.context, extensions, state.confirmation_tag, state.own_leaf).signed(
-            self.suite, self.signature_priv
-        )
+        info = self._group_info(state, self.config.ratchet_tree_extension)
         recipients = []
         for leaf_index, kp in applied.added:
             node = next((p for p in sorted(path_secrets, key=tm.level) if leaf_index in tm.subtree_leaves(p)), None)
