@@ -79,7 +79,7 @@ async def _admin(url: str, sql: str) -> None:
 def devnode_process(database_url: str) -> Iterator[str]:
     listen = f"127.0.0.1:{free_port()}"
     code = "import asyncio, sys; from devnode.main import serve; asyncio.run(serve(sys.argv[1], sys.argv[2], True))"
-    proc = subprocess.Popen([sys.executable, "-c", code, listen, database_url], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-P", "-c", code, listen, database_url], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
