@@ -10,13 +10,9 @@ from xmtp_core.identity.association import (
     MAX_IDENTITY_UPDATES_PER_INBOX,
     MAX_INSTALLATIONS_PER_INBOX,
     Appended,
-    AssociationState,
-    AssociationStateDiff,
-    Member,
     apply_update,
     apply_update_sync,
     check_can_append,
-    diff,
     validate_append,
     validate_append_sync,
     verify_log,
@@ -57,6 +53,7 @@ from xmtp_core.identity.scw_verifier import IdentityApiScwVerifier
 from xmtp_core.identity.signature_text import signature_text
 from xmtp_core.identity.signatures import ScwVerification, SmartContractWalletVerifier
 from xmtp_core.identity.signer import InstallationKeySigner, LocalWalletSigner, Signer, SmartContractWalletSigner
+from xmtp_core.identity.state import AssociationState, AssociationStateDiff, Member, diff
 
 __all__ = [
     "MAX_IDENTITY_UPDATES_PER_INBOX",

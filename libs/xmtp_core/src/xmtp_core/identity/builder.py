@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Self
 
-from xmtp_core.identity.association import MAX_INSTALLATIONS_PER_INBOX, AssociationState
+from xmtp_core.identity.association import MAX_INSTALLATIONS_PER_INBOX
 from xmtp_core.identity.codec import (
     DecodedUpdate,
     SignedAction,
@@ -49,6 +49,7 @@ from xmtp_core.identity.signatures import (
     WireSignature,
 )
 from xmtp_core.identity.signer import Signer, SmartContractWalletSigner
+from xmtp_core.identity.state import AssociationState
 from xmtp_core.protos.identity.associations import association_pb2 as pb
 
 
