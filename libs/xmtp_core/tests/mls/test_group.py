@@ -12,7 +12,16 @@ from hypothesis import strategies as st
 from xmtp_core.mls.cipher_suite import get_cipher_suite
 from xmtp_core.mls.conformance import passive_client
 from xmtp_core.mls.credentials import Credential
-from xmtp_core.mls.errors import EpochError, GenerationError, MLSError, SignatureError, ValidationError
+from xmtp_core.mls.errors import (
+    CryptoError,
+    DecodeError,
+    EpochError,
+    GenerationError,
+    MLSError,
+    SignatureError,
+    ValidationError,
+)
+from xmtp_core.mls.extensions import Capabilities, Extension, RequiredCapabilities, find_extension
 from xmtp_core.mls.framing import MLSMessage
 from xmtp_core.mls.group import ApplicationMessage, Group, GroupConfig, ProposalMessage, StagedCommit
 from xmtp_core.mls.key_packages import KeyPackageBundle, create_key_package
@@ -233,3 +242,54 @@ def test_joiner_without_ratchet_tree_extension_needs_tree() -> None:
         Group.join(staged.welcome, bundle)
     joined = Group.join(staged.welcome, bundle, ratchet_tree=creator.tree)
     assert joined.epoch_authenticator == creator.epoch_authenticator
+
+
+def test_state_bytes_reject_bad_version_and_truncation() -> None:
+    data = _new_group(2)[1].to_bytes()
+    with pytest.raises(DecodeError):
+        Group.from_bytes(b"\x09" + data[1:])
+    with pytest.raises(DecodeError):
+        Group.from_bytes(data[:-1])
+    with pytest.raises(DecodeError):
+        Group.from_bytes(data + b"\x00")
+
+
+def _caps(*extension_types: int) -> Capabilities:
+    return Capabilities(cipher_suites=(SUITE,), extensions=extension_types)
+
+
+def test_required_capabilities_enforced_on_add_and_gce() -> None:
+    required = RequiredCapabilities(extension_types=(0xFF01,)).to_extension()
+    sk, _ = get_cipher_suite(SUITE).generate_signature_key_pair()
+    creator = Group.create(
+        SUITE, sk, Credential.basic(b"c"), extensions=(required,), capabilities=_caps(0xFF01, 0xFF02)
+    )
+    lacking = _bundle("lacking")
+    with pytest.raises(ValidationError, match="required extension"):
+        creator.commit([Proposal.add(lacking.key_package)])
+    sk2, _ = get_cipher_suite(SUITE).generate_signature_key_pair()
+    capable = create_key_package(SUITE, sk2, Credential.basic(b"ok"), capabilities=_caps(0xFF01))
+    staged = creator.commit([Proposal.add(capable.key_package)])
+    creator.merge_staged_commit(staged)
+    assert staged.welcome is not None
+    joiner = Group.join(staged.welcome, capable)
+    # 0xFF02 is supported by the creator only, so a GCE adding it must fail for the joiner's leaf.
+    gce = Proposal.group_context_extensions((required, Extension(0xFF02, b"x")))
+    with pytest.raises(ValidationError, match="does not support extension"):
+        creator.commit([gce])
+    ok = Proposal.group_context_extensions((required, Extension(0xFF01, b"membership")))
+    staged = creator.commit([ok])
+    _deliver(staged, creator, [joiner])
+    _agree([creator, joiner])
+    assert find_extension(joiner.extensions, 0xFF01) == Extension(0xFF01, b"membership")
+
+
+def test_joining_with_wrong_init_key_fails() -> None:
+    sk, _ = get_cipher_suite(SUITE).generate_signature_key_pair()
+    creator = Group.create(SUITE, sk, Credential.basic(b"c"))
+    bundle = _bundle("j")
+    staged = creator.commit([Proposal.add(bundle.key_package)])
+    assert staged.welcome is not None
+    wrong = replace(bundle, init_priv=bundle.encryption_priv)
+    with pytest.raises(CryptoError):
+        Group.join(staged.welcome, wrong)
