@@ -180,13 +180,13 @@ def test_duplicate_add_rejected() -> None:
 
 
 OPS = st.lists(
-    st.tuples(st.sampled_from(["add", "remove", "update", "message", "propose_update"]), st.integers(0, 99)),
+    st.tuples(st.sampled_from(["add", "remove", "update", "message", "propose_update", "swap"]), st.integers(0, 99)),
     min_size=1,
     max_size=8,
 )
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(size=st.integers(2, 20), ops=OPS)
 def test_members_stay_in_agreement(size: int, ops: list[tuple[str, int]]) -> None:
     groups = _new_group(size)
@@ -213,6 +213,15 @@ def test_members_stay_in_agreement(size: int, ops: list[tuple[str, int]]) -> Non
                 g.process_message(proposal)
             committer = others[pick % len(others)]
             _deliver(committer.commit(), committer, [g for g in active if g is not committer])
+        elif op == "swap" and others:
+            # One commit that removes a member and adds a newcomer, as XMTP membership changes do.
+            counter += 1
+            bundle = _bundle(f"new{counter}")
+            victim = others[pick % len(others)]
+            staged = actor.commit([Proposal.remove(victim.own_leaf_index), Proposal.add(bundle.key_package)])
+            _deliver(staged, actor, others)
+            assert staged.welcome is not None
+            groups.append(Group.join(staged.welcome, bundle))
         elif op == "message" and others:
             msg = actor.encrypt_application(b"m%d" % pick)
             for g in others:
