@@ -155,7 +155,6 @@ async def test_we_verify_what_libxmtp_builds(libxmtp: Any, node_url: str) -> Non
 
 async def test_libxmtp_accepts_what_we_build(libxmtp: Any, node_url: str) -> None:
     observer = await libxmtp.create("observer", f"http://{node_url}")
-    del observer
     owner, second = LocalWalletSigner.generate(), LocalWalletSigner.generate()
     laptop, phone = InstallationKeySigner.generate(), InstallationKeySigner.generate()
 
@@ -179,6 +178,14 @@ async def test_libxmtp_accepts_what_we_build(libxmtp: Any, node_url: str) -> Non
     final = await verify_log(published)
     assert final.installation_keys() == [phone.public_key]
     assert final.recovery_identifier == second.identifier
+
+    # Our installation joins an inbox libxmtp created, signed by that inbox's wallet.
+    observer_wallet = LocalWalletSigner(bytes.fromhex(observer.private_key.removeprefix("0x")))
+    assert observer_wallet.identifier.address == observer.address
+    ours = InstallationKeySigner.generate()
+    await _publish(node_url, await build_add_installation(observer.inbox_id, observer_wallet, ours))
+    reported = await libxmtp.inbox_state("observer", observer.inbox_id)
+    assert sorted(reported["installationIds"]) == sorted([observer.installation_id, ours.public_key.hex()])
 
 
 async def _tampered_timestamp(owner: LocalWalletSigner) -> list[pb.IdentityUpdate]:
