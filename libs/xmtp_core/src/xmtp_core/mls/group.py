@@ -9,6 +9,7 @@ received, come back as a :class:`StagedCommit` that the caller inspects and then
 
 from __future__ import annotations
 
+import hmac
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -573,30 +574,34 @@ class Group:
         if applied.path_required and commit.path is None:
             raise ValidationError("RFC 9420 §12.4: this commit's proposals require an UpdatePath")
         self_removed = s.own_leaf in applied.removed
+        keys = self._receiver_keys(applied)
+        commit_secret = None
+        if commit.path is not None:
+            merge_update_path(self.suite, applied.tree, sender.index, commit.path, self.group_id)
+            _check_path_leaf(self.suite, s.tree, applied.tree, sender.index, applied)
+            if not self_removed:
+                context = self._provisional_context(applied).to_bytes()
+                commit_secret, _ = decrypt_update_path(
+                    self.suite, applied.tree, keys, sender.index, commit.path, context, applied.joiners
+                )
+        new_state = self._next_epoch(applied, commit_secret, ac, keys)
+        if self_removed:
+            # A removed member cannot derive the new epoch, so nothing of it is kept (RFC 9420 §12.1.3).
+            new_state.path_keys = PathKeys(s.own_leaf, {})
+        elif not hmac.compare_digest(ac.auth.confirmation_tag or b"", new_state.confirmation_tag):
+            raise ValidationError("RFC 9420 §12.4.2: confirmation_tag does not verify")
+        return StagedCommit(sender, entries, applied, new_state, self.epoch, commit.path is not None, self_removed)
+
+    def _receiver_keys(self, applied: AppliedProposals) -> PathKeys:
+        """This member's private keys after the proposals: an Update of its own leaf brings the new leaf key."""
+        s = self.epoch_state
         keys = PathKeys(s.own_leaf, dict(s.path_keys.keys))
         own_update = applied.update_refs.get(s.own_leaf)
         if own_update is not None and own_update in self.pending_update_keys:
             keys.keys[tm.leaf_to_node(s.own_leaf)] = self.pending_update_keys[own_update]
-        if not self_removed:
+        if s.own_leaf not in applied.removed:
             keys.prune(applied.tree)
-        commit_secret = None
-        if commit.path is not None:
-            tree = applied.tree
-            merge_update_path(self.suite, tree, sender.index, commit.path, self.group_id)
-            _check_path_leaf(self.suite, s.tree, tree, sender.index, applied)
-            if not self_removed:
-                provisional = replace(self._provisional_context(applied), tree_hash=tree.tree_hash(self.suite))
-                commit_secret, _ = decrypt_update_path(
-                    self.suite, tree, keys, sender.index, commit.path, provisional.to_bytes(), applied.joiners
-                )
-        if not self_removed:
-            keys.prune(applied.tree)
-        new_state = self._next_epoch(applied, commit_secret, ac, keys)
-        if self_removed:
-            new_state.path_keys = PathKeys(s.own_leaf, {})
-        elif ac.auth.confirmation_tag != new_state.confirmation_tag:
-            raise ValidationError("RFC 9420 §12.4.2: confirmation_tag does not verify")
-        return StagedCommit(sender, entries, applied, new_state, self.epoch, commit.path is not None, self_removed)
+        return keys
 
     def _resolve(self, por: ProposalOrRef, sender: Sender) -> ProposalEntry:
         if por.proposal is not None:
