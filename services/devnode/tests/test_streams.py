@@ -192,3 +192,15 @@ async def test_lagging_subscriber_catches_up_from_the_database() -> None:
     assert seen == [1, *range(3, 13)]
     await stream.aclose()
     assert broker.subscriber_count == 0
+
+
+async def test_stream_opened_after_shutdown_began_ends_after_replay() -> None:
+    broker: Broker[Row] = Broker()
+    broker.close_all()
+
+    async def replay(cursors: dict[bytes, int], limit: int) -> list[Row]:
+        return [Row(5, b"t")] if cursors[b"t"] < 5 else []
+
+    batches = [batch async for batch in stream_rows(broker, {b"t": 0}, replay)]
+    assert batches == [[Row(5, b"t")]]
+    assert broker.subscriber_count == 0

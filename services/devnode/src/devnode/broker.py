@@ -87,9 +87,14 @@ class Broker(Generic[RowT]):
         self._by_topic: dict[bytes, set[Subscription[RowT]]] = defaultdict(set)
         self._all: set[Subscription[RowT]] = set()
         self._max_queue = max_queue
+        self._closed = False
 
     def subscribe(self, topics: Iterable[bytes]) -> Subscription[RowT]:
         sub = Subscription(self, frozenset(topics), self._max_queue)
+        if self._closed:
+            # Shutting down: a stream that arrives now replays what it can and then ends at once.
+            sub.close_stream()
+            return sub
         for topic in sub.topics:
             self._by_topic[topic].add(sub)
         self._all.add(sub)
@@ -111,6 +116,7 @@ class Broker(Generic[RowT]):
                 sub.deliver(row)
 
     def close_all(self) -> None:
+        self._closed = True
         for sub in list(self._all):
             sub.close_stream()
 

@@ -31,6 +31,7 @@ from devnode.models import (
 )
 
 MAX_INBOX_LOG_ENTRIES = 256
+MAX_REPLAY_PAGE_BYTES = 16 * 1024 * 1024
 _LOCK_GROUP_MESSAGES = 0x64657601
 _LOCK_WELCOMES = 0x64657602
 _LOCK_INBOX_LOG = 0x64657603
@@ -113,15 +114,25 @@ def _paged(
 
 
 def _replay_query(table: sa.Table, topic_col: str, cols: Sequence[sa.ColumnElement[object]]) -> sa.TextClause:
-    # One query for any number of (topic, cursor) filters: join against the unnested filter arrays.
-    col_list = ", ".join(f"t.{c.key}" for c in cols)
+    """One query for any number of (topic, cursor) filters, joined against the unnested filter arrays.
+
+    The page is cut once it holds MAX_REPLAY_PAGE_BYTES of payload (always at least one row), so a run of
+    multi-megabyte messages cannot balloon the stream's memory.
+    """
+    names = ", ".join(c.key for c in cols)
+    inner = ", ".join(f"t.{c.key}" for c in cols)
     return sa.text(
-        f"SELECT {col_list} FROM {table.name} t "
-        f"JOIN unnest(:topics, :cursors) AS f(topic, cursor) ON t.{topic_col} = f.topic AND t.id > f.cursor "
-        "ORDER BY t.id ASC LIMIT :lim"
+        f"SELECT {names} FROM ("
+        f"  SELECT *, sum(length(data)) OVER (ORDER BY id) AS running FROM ("
+        f"    SELECT {inner} FROM {table.name} t"
+        f"    JOIN unnest(:topics, :cursors) AS f(topic, cursor) ON t.{topic_col} = f.topic AND t.id > f.cursor"
+        "     ORDER BY t.id ASC LIMIT :lim"
+        "  ) page"
+        ") sized WHERE running - length(data) < :max_bytes ORDER BY id ASC"
     ).bindparams(
         sa.bindparam("topics", type_=pg.ARRAY(sa.LargeBinary)),
         sa.bindparam("cursors", type_=pg.ARRAY(sa.BigInteger)),
+        sa.bindparam("max_bytes", type_=sa.BigInteger),
     )
 
 
@@ -165,11 +176,13 @@ class Store:
         async with self.engine.connect() as conn:
             return [_group_row(r) for r in (await conn.execute(query)).all()]
 
-    async def replay_group_messages(self, cursors: dict[bytes, int], limit: int) -> list[GroupMessageRow]:
+    async def replay_group_messages(
+        self, cursors: dict[bytes, int], limit: int, max_bytes: int = MAX_REPLAY_PAGE_BYTES
+    ) -> list[GroupMessageRow]:
         """Messages of any of the groups with id above that group's cursor, ascending by id."""
         if not cursors:
             return []
-        params = {"topics": list(cursors), "cursors": list(cursors.values()), "lim": limit}
+        params = {"topics": list(cursors), "cursors": list(cursors.values()), "lim": limit, "max_bytes": max_bytes}
         async with self.engine.connect() as conn:
             return [_group_row(r) for r in (await conn.execute(_GROUP_REPLAY, params)).all()]
 
@@ -215,10 +228,12 @@ class Store:
         async with self.engine.connect() as conn:
             return [_welcome_row(r) for r in (await conn.execute(query)).all()]
 
-    async def replay_welcomes(self, cursors: dict[bytes, int], limit: int) -> list[WelcomeRow]:
+    async def replay_welcomes(
+        self, cursors: dict[bytes, int], limit: int, max_bytes: int = MAX_REPLAY_PAGE_BYTES
+    ) -> list[WelcomeRow]:
         if not cursors:
             return []
-        params = {"topics": list(cursors), "cursors": list(cursors.values()), "lim": limit}
+        params = {"topics": list(cursors), "cursors": list(cursors.values()), "lim": limit, "max_bytes": max_bytes}
         async with self.engine.connect() as conn:
             return [_welcome_row(r) for r in (await conn.execute(_WELCOME_REPLAY, params)).all()]
 

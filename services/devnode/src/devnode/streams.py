@@ -21,10 +21,9 @@ async def _catch_up(replay: Replay[RowT], hwm: dict[bytes, int], page: int) -> A
         rows = await replay(hwm, page)
         for row in rows:
             hwm[row.topic] = max(hwm[row.topic], row.id)
-        if rows:
-            yield rows
-        if len(rows) < page:
+        if not rows:  # pages may be cut short by size, so only an empty page means "caught up"
             return
+        yield rows
 
 
 def _fresh(items: list[RowT | Signal], hwm: dict[bytes, int]) -> list[RowT]:
