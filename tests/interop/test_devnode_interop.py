@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -337,3 +338,34 @@ async def test_devnode_restart_keeps_identities_groups_and_cursors(peer: Libxmtp
         )
     finally:
         await node.stop()
+
+
+async def test_concurrent_commits_and_messages_converge(peer: LibxmtpPeer, devnode_url: str) -> None:
+    """Racing commits from different members: devnode's single order decides, every member ends in the
+    same epoch with the same name and every message."""
+    alice, bob, carol = await _register(peer, devnode_url, "alice", "bob", "carol")
+    group = await peer.create_group("alice", [bob.inbox_id, carol.inbox_id], group_name="start")
+    await asyncio.gather(peer.sync_all("bob"), peer.sync_all("carol"))
+
+    texts = {name: [_unique(f"{name} {i}") for i in range(3)] for name in ("alice", "bob", "carol")}
+
+    async def chatter(name: str) -> None:
+        for text in texts[name]:
+            await peer.send_text(name, group["id"], text)
+
+    await asyncio.gather(
+        peer.update_name("bob", group["id"], "bob's name"),
+        peer.update_name("carol", group["id"], "carol's name"),
+        *(chatter(name) for name in texts),
+    )
+
+    clients = {"alice": alice, "bob": bob, "carol": carol}
+    names = {name: await peer.group_name(name, group["id"]) for name in clients}
+    assert len(set(names.values())) == 1 and names["alice"] in {"bob's name", "carol's name"}, names
+    views = [await peer.debug_info(name, group["id"]) for name in clients]
+    assert len({v["epoch"] for v in views}) == 1, views
+    assert not any(v["maybeForked"] for v in views), views
+    for reader in clients:
+        seen = await peer.messages(reader, group["id"])
+        for writer, client in clients.items():
+            assert _texts_from(seen, client) == texts[writer], (reader, writer)
