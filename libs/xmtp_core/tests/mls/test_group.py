@@ -22,7 +22,7 @@ from xmtp_core.mls.errors import (
     ValidationError,
 )
 from xmtp_core.mls.extensions import Capabilities, Extension, RequiredCapabilities, find_extension
-from xmtp_core.mls.framing import MLSMessage
+from xmtp_core.mls.framing import MLSMessage, Sender
 from xmtp_core.mls.group import ApplicationMessage, Group, GroupConfig, ProposalMessage, StagedCommit
 from xmtp_core.mls.key_packages import KeyPackageBundle, create_key_package
 from xmtp_core.mls.proposals import Commit, Proposal, ProposalOrRef
@@ -302,3 +302,31 @@ def test_joining_with_wrong_init_key_fails() -> None:
     wrong = replace(bundle, init_priv=bundle.encryption_priv)
     with pytest.raises(CryptoError):
         Group.join(staged.welcome, wrong)
+
+
+def test_peek_sender_identifies_own_echo_without_consuming_keys() -> None:
+    groups = _new_group(2)
+    own = groups[0].encrypt_application(b"echo")
+    assert groups[0].peek_sender(own) == Sender.member(0)
+    assert groups[1].peek_sender(own) == Sender.member(0)
+    got = groups[1].process_message(own)
+    assert isinstance(got, ApplicationMessage) and got.data == b"echo"
+
+
+def test_key_package_validation_failures() -> None:
+    suite = get_cipher_suite(SUITE)
+    bundle = _bundle("kp")
+    kp = bundle.key_package
+    kp.validate(suite)
+    sig = kp.signature
+    with pytest.raises(SignatureError):
+        replace(kp, signature=sig[:-1] + bytes([sig[-1] ^ 1])).validate(suite)
+    with pytest.raises(ValidationError, match="cipher suite"):
+        kp.validate(get_cipher_suite(1))
+    same_keys = replace(kp, init_key=kp.leaf_node.encryption_key).signed(suite, bundle.signature_priv)
+    with pytest.raises(ValidationError, match="init_key"):
+        same_keys.validate(suite)
+    lifetime = kp.leaf_node.lifetime
+    assert lifetime is not None
+    with pytest.raises(ValidationError, match="lifetime"):
+        kp.validate(suite, now=lifetime.not_after + 1)

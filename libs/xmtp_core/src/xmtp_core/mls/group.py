@@ -50,6 +50,7 @@ from xmtp_core.mls.message_protection import (
     authenticate,
     confirmed_transcript_input,
     decrypt_private,
+    decrypt_sender_data,
     encrypt_private,
     from_public_message,
     to_public_message,
@@ -508,6 +509,26 @@ class Group:
         if content.content_type == CONTENT_PROPOSAL:
             return self._receive_proposal(ac, now)
         return self._stage_commit(ac, now)
+
+    def peek_sender(self, message: MLSMessage) -> Sender:
+        """The sender of a group message without consuming any key; lets callers skip their own echoes.
+
+        For a PrivateMessage only the sender data is decrypted (RFC 9420 §6.3.2); nothing is authenticated yet.
+        """
+        body = message.body
+        if isinstance(body, PublicMessage):
+            return body.content.sender
+        if not isinstance(body, PrivateMessage):
+            raise ValidationError("RFC 9420 §6: only PublicMessage and PrivateMessage have a sender")
+        self._check_group(body.group_id)
+        if body.epoch == self.epoch:
+            secret = self.epoch_state.secrets.sender_data_secret
+        else:
+            past = next((p for p in self.past_epochs if p.context.epoch == body.epoch), None)
+            if past is None:
+                raise EpochError(f"RFC 9420 §6: message for epoch {body.epoch}, group is at epoch {self.epoch}")
+            secret = past.sender_data_secret
+        return Sender.member(decrypt_sender_data(self.suite, body, secret).leaf_index)
 
     def _check_group(self, group_id: bytes) -> None:
         if group_id != self.group_id:
