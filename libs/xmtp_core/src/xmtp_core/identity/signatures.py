@@ -6,7 +6,7 @@
 * Installations: Ed25519ph (SHA-512 pre-hash, RFC 8032) with context "IDENTITY UPDATE SIGNATURE".
 * Smart-contract wallets: ERC-1271/6492, checked by an injected async verifier over the EIP-191 hash.
 * Passkeys: WebAuthn P-256 (verification only; signing needs an authenticator).
-* Legacy V2 delegated signatures are recognised but not supported (new clients never send them).
+* Legacy V2 delegated keys: a wallet-signed V2 identity key signs the update (only on nonce-0 inboxes).
 
 `VerifiedSignature.raw_bytes` is what goes into an inbox's seen-signature (replay) set; for EOA signatures
 it is the low-s form, so flipping s cannot dodge replay detection.
@@ -31,6 +31,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from google.protobuf.message import DecodeError
 
 from xmtp_core.identity.errors import InvalidIdentifierError, ScwVerifierRequiredError, SignatureVerificationError
 from xmtp_core.identity.identifiers import (
@@ -40,6 +41,9 @@ from xmtp_core.identity.identifiers import (
     Passkey,
     ethereum_address,
 )
+from xmtp_core.protos.identity.associations import signature_pb2 as associations_signature_pb2
+from xmtp_core.protos.message_contents import public_key_pb2
+from xmtp_core.protos.message_contents import signature_pb2 as message_signature_pb2
 
 INSTALLATION_KEY_CONTEXT = b"IDENTITY UPDATE SIGNATURE"
 """Ed25519ph context of installation signatures on identity updates."""
@@ -97,7 +101,7 @@ class PasskeySignature:
 
 @dataclass(frozen=True)
 class LegacyDelegatedSignature:
-    """`Signature.delegated_erc_191`, kept as its serialized bytes; verifying it is not supported."""
+    """`Signature.delegated_erc_191` (a `LegacyDelegatedSignature` proto), kept serialized for exact round trips."""
 
     serialized: bytes
 
@@ -283,6 +287,73 @@ def verify_passkey_signature(text: str, signature: PasskeySignature) -> Verified
     return VerifiedSignature(Passkey(signature.public_key, origin), SignatureKind.P256, raw)
 
 
+# --- legacy (V2) delegated keys ----------------------------------------------------------------------------
+
+
+def legacy_key_text(key_bytes: bytes) -> str:
+    """What a wallet signed (EIP-191) to create a V2 identity key: note the trailing slash of the footer."""
+    return f"XMTP : Create Identity\n{key_bytes.hex()}\n\nFor more info: https://xmtp.org/signatures/"
+
+
+def _legacy_wallet_signature(signature: message_signature_pb2.Signature) -> bytes:
+    match signature.WhichOneof("union"):
+        case "wallet_ecdsa_compact":
+            raw, recovery = signature.wallet_ecdsa_compact.bytes, signature.wallet_ecdsa_compact.recovery
+        case "ecdsa_compact":
+            raw, recovery = signature.ecdsa_compact.bytes, signature.ecdsa_compact.recovery
+        case _:
+            raise SignatureVerificationError("legacy key has no wallet signature")
+    if len(raw) != 64 or not 0 <= recovery <= 255:
+        raise SignatureVerificationError("legacy key wallet signature is not 64 bytes + recovery id")
+    return raw + bytes([recovery])
+
+
+@dataclass(frozen=True)
+class LegacyKey:
+    """A validated V2 identity key: the wallet that signed it and the key's secp256k1 public key."""
+
+    wallet_signature: VerifiedSignature
+    public_key: bytes
+    created_ns: int
+
+
+def validate_legacy_key(signed_key: public_key_pb2.SignedPublicKey) -> LegacyKey:
+    """Recover the wallet that signed a V2 `SignedPublicKey` and extract the key it vouches for."""
+    try:
+        unsigned = public_key_pb2.UnsignedPublicKey.FromString(signed_key.key_bytes)
+    except DecodeError as exc:
+        raise SignatureVerificationError("legacy key bytes do not decode") from exc
+    if not unsigned.HasField("secp256k1_uncompressed"):
+        raise SignatureVerificationError("legacy key is not a secp256k1 key")
+    wallet = recover_eip191(legacy_key_text(signed_key.key_bytes), _legacy_wallet_signature(signed_key.signature))
+    return LegacyKey(wallet, unsigned.secp256k1_uncompressed.bytes, unsigned.created_ns)
+
+
+def verify_legacy_delegated(text: str, signature: LegacyDelegatedSignature) -> VerifiedSignature:
+    """The wallet that created the V2 key, if that key signed `text`.
+
+    The seen-signature entry is the *wallet's* signature of the key (as in libxmtp), so one legacy key can be
+    used only once in an inbox log.
+    """
+    try:
+        proto = associations_signature_pb2.LegacyDelegatedSignature.FromString(signature.serialized)
+    except DecodeError as exc:
+        raise SignatureVerificationError("legacy delegated signature does not decode") from exc
+    if not proto.HasField("delegated_key"):
+        raise SignatureVerificationError("legacy delegated signature lacks its key")
+    key = validate_legacy_key(proto.delegated_key)
+    by_key = recover_eip191(text, proto.signature.bytes)
+    try:
+        key_address = address_from_public_key(key.public_key)
+    except InvalidIdentifierError as exc:
+        raise SignatureVerificationError("legacy key is not a secp256k1 public key") from exc
+    if by_key.signer != key_address:
+        raise SignatureVerificationError("the update was not signed by the legacy key")
+    return VerifiedSignature(
+        key.wallet_signature.signer, SignatureKind.LEGACY_DELEGATED, key.wallet_signature.raw_bytes
+    )
+
+
 # --- smart-contract wallets --------------------------------------------------------------------------------
 
 
@@ -341,7 +412,7 @@ def verify_signature_sync(text: str, signature: WireSignature) -> VerifiedSignat
         case PasskeySignature():
             return verify_passkey_signature(text, signature)
         case LegacyDelegatedSignature():
-            raise SignatureVerificationError("legacy delegated (V2 key) signatures are not supported")
+            return verify_legacy_delegated(text, signature)
         case SmartContractWalletSignature():
             raise ScwVerifierRequiredError("smart-contract wallet signatures need an injected verifier")
 
