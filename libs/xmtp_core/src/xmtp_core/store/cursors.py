@@ -1,0 +1,36 @@
+"""Per-topic stream cursors: the last envelope id processed on each topic. They only ever move forward."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xmtp_core.store.schema import cursors as t
+
+
+class Cursors:
+    async def get(self, session: AsyncSession, topic: str) -> int:
+        """The last processed id on a topic, 0 if nothing was processed yet."""
+        value = (await session.execute(sa.select(t.c.last_id).where(t.c.topic == topic))).scalar_one_or_none()
+        return 0 if value is None else int(value)
+
+    async def get_many(self, session: AsyncSession, topics: list[str]) -> dict[str, int]:
+        rows = await session.execute(sa.select(t.c.topic, t.c.last_id).where(t.c.topic.in_(topics)))
+        found = {r.topic: int(r.last_id) for r in rows}
+        return {topic: found.get(topic, 0) for topic in topics}
+
+    async def advance(self, session: AsyncSession, topic: str, last_id: int) -> bool:
+        """Move the cursor to `last_id` if that is ahead of it; returns whether it moved.
+
+        Done in one statement so two writers racing on a topic can never move it backwards.
+        """
+        if last_id < 0:
+            raise ValueError("cursor ids are >= 0")
+        stmt = insert(t).values(topic=topic, last_id=last_id)
+        guarded = stmt.on_conflict_do_update(
+            index_elements=[t.c.topic],
+            set_={"last_id": stmt.excluded.last_id},
+            where=t.c.last_id < stmt.excluded.last_id,
+        )
+        return (await session.execute(guarded.returning(t.c.last_id))).first() is not None

@@ -1,0 +1,170 @@
+"""Outgoing intents (send message, add members, key update …) and their publish state machine.
+
+    ToPublish → Published → Committed → Processed
+    Published → ToPublish      (the node rejected it or the epoch moved on: rebuild and retry)
+    Published → Processed      (application messages have no commit step)
+    ToPublish / Published / Committed → Error (with a reason)
+
+Processed and Error are final. A crashed worker resumes from `list_by_state`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xmtp_core.store._util import now_ns
+from xmtp_core.store.cipher import FieldCipher, FieldRef
+from xmtp_core.store.errors import IllegalTransitionError, NotFoundError
+from xmtp_core.store.schema import intents as t
+
+
+class IntentState(enum.StrEnum):
+    TO_PUBLISH = "ToPublish"
+    PUBLISHED = "Published"
+    COMMITTED = "Committed"
+    PROCESSED = "Processed"
+    ERROR = "Error"
+
+
+ALLOWED_TRANSITIONS: dict[IntentState, frozenset[IntentState]] = {
+    IntentState.TO_PUBLISH: frozenset({IntentState.PUBLISHED, IntentState.ERROR}),
+    IntentState.PUBLISHED: frozenset(
+        {IntentState.COMMITTED, IntentState.PROCESSED, IntentState.TO_PUBLISH, IntentState.ERROR}
+    ),
+    IntentState.COMMITTED: frozenset({IntentState.PROCESSED, IntentState.ERROR}),
+    IntentState.PROCESSED: frozenset(),
+    IntentState.ERROR: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Intent:
+    id: int
+    group_id: bytes
+    kind: str
+    payload: bytes
+    state: IntentState
+    attempts: int
+    created_ns: int
+    updated_ns: int
+    error: str | None = None
+    published_hash: bytes | None = None
+    published_id: int | None = None
+
+    def __repr__(self) -> str:
+        return f"Intent(id={self.id}, kind={self.kind!r}, state={self.state.value}, attempts={self.attempts})"
+
+
+def _ref(intent_id: int) -> FieldRef:
+    return FieldRef(t.name, "payload", (intent_id,))
+
+
+class Intents:
+    def __init__(self, cipher: FieldCipher) -> None:
+        self._cipher = cipher
+
+    async def create(self, session: AsyncSession, group_id: bytes, kind: str, payload: bytes) -> Intent:
+        """A new intent in ToPublish. Its id is drawn first because the payload's ciphertext is bound to it."""
+        if not kind:
+            raise ValueError("intent kind must not be empty")
+        intent_id = int((await session.execute(sa.select(sa.func.nextval(_id_sequence())))).scalar_one())
+        now = now_ns()
+        await session.execute(
+            sa.insert(t).values(
+                id=intent_id,
+                group_id=group_id,
+                kind=kind,
+                payload=self._cipher.encrypt(_ref(intent_id), payload),
+                state=IntentState.TO_PUBLISH.value,
+                attempts=0,
+                created_ns=now,
+                updated_ns=now,
+            )
+        )
+        return Intent(intent_id, group_id, kind, payload, IntentState.TO_PUBLISH, 0, now, now)
+
+    async def get(self, session: AsyncSession, intent_id: int) -> Intent | None:
+        row = (await session.execute(sa.select(t).where(t.c.id == intent_id))).one_or_none()
+        return None if row is None else self._from_row(row)
+
+    async def transition(
+        self,
+        session: AsyncSession,
+        intent_id: int,
+        to: IntentState,
+        *,
+        error: str | None = None,
+        published_hash: bytes | None = None,
+        published_id: int | None = None,
+    ) -> Intent:
+        """Move an intent to `to` if its current state allows it (row-locked, so racing workers serialise)."""
+        row = (await session.execute(sa.select(t).where(t.c.id == intent_id).with_for_update())).one_or_none()
+        if row is None:
+            raise NotFoundError(f"no intent {intent_id}")
+        current = IntentState(row._mapping["state"])
+        if to not in ALLOWED_TRANSITIONS[current]:
+            raise IllegalTransitionError(f"intent {intent_id}: {current.value} → {to.value} is not allowed")
+        if (to is IntentState.ERROR) != (error is not None):
+            raise ValueError("an error reason is required for (and only for) the Error state")
+        values: dict[str, object] = {"state": to.value, "error": error, "updated_ns": now_ns()}
+        if to is IntentState.PUBLISHED:
+            values["attempts"] = t.c.attempts + 1
+            values["published_hash"] = published_hash
+            values["published_id"] = published_id
+        elif to is IntentState.TO_PUBLISH:
+            # The old envelope is void; a retry publishes a new one.
+            values["published_hash"] = None
+            values["published_id"] = None
+        elif published_id is not None:
+            values["published_id"] = published_id
+        stmt = sa.update(t).where(t.c.id == intent_id).values(values).returning(*t.columns)
+        return self._from_row((await session.execute(stmt)).one())
+
+    async def list_by_state(
+        self,
+        session: AsyncSession,
+        states: IntentState | Iterable[IntentState],
+        group_id: bytes | None = None,
+        limit: int | None = None,
+    ) -> list[Intent]:
+        """Intents in the given state(s), oldest first, for resuming work after a restart."""
+        wanted = [states] if isinstance(states, IntentState) else list(states)
+        stmt = sa.select(t).where(t.c.state.in_([s.value for s in wanted])).order_by(t.c.id)
+        if group_id is not None:
+            stmt = stmt.where(t.c.group_id == group_id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [self._from_row(r) for r in await session.execute(stmt)]
+
+    async def find_published(self, session: AsyncSession, group_id: bytes, published_hash: bytes) -> Intent | None:
+        """The Published intent whose envelope we just saw come back on the group's stream."""
+        stmt = sa.select(t).where(
+            t.c.group_id == group_id, t.c.published_hash == published_hash, t.c.state == IntentState.PUBLISHED.value
+        )
+        row = (await session.execute(stmt)).first()
+        return None if row is None else self._from_row(row)
+
+    def _from_row(self, row: sa.Row[tuple[object, ...]]) -> Intent:
+        m = row._mapping
+        return Intent(
+            id=m["id"],
+            group_id=m["group_id"],
+            kind=m["kind"],
+            payload=self._cipher.decrypt(_ref(m["id"]), m["payload"]),
+            state=IntentState(m["state"]),
+            attempts=m["attempts"],
+            created_ns=m["created_ns"],
+            updated_ns=m["updated_ns"],
+            error=m["error"],
+            published_hash=m["published_hash"],
+            published_id=m["published_id"],
+        )
+
+
+def _id_sequence() -> sa.ColumnElement[str]:
+    return sa.func.pg_get_serial_sequence(t.name, t.c.id.name)

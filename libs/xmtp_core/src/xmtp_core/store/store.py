@@ -1,0 +1,56 @@
+"""`Store`: one object bundling the engine, the key ring and every repository, for the crypto service."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from xmtp_core.store.cipher import FieldCipher
+from xmtp_core.store.conversations import Conversations
+from xmtp_core.store.cursors import Cursors
+from xmtp_core.store.db import make_engine, migrate, session_factory
+from xmtp_core.store.envelopes import ProcessedEnvelopes
+from xmtp_core.store.group_states import DEFAULT_MAX_PAST_EPOCHS, GroupStates
+from xmtp_core.store.identity_cache import IdentityCache
+from xmtp_core.store.installations import Installations
+from xmtp_core.store.intents import Intents
+from xmtp_core.store.key_packages import KeyPackages
+from xmtp_core.store.keys import KeyRing
+from xmtp_core.store.messages import Messages
+
+
+class Store:
+    """Repositories share one cipher; every method takes the session so callers decide transaction bounds."""
+
+    def __init__(self, engine: AsyncEngine, keys: KeyRing, *, max_past_epochs: int = DEFAULT_MAX_PAST_EPOCHS) -> None:
+        self.engine = engine
+        self.cipher = FieldCipher(keys)
+        self.sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
+        self.installations = Installations(self.cipher)
+        self.key_packages = KeyPackages(self.cipher)
+        self.identity = IdentityCache()
+        self.conversations = Conversations()
+        self.group_states = GroupStates(self.cipher, max_past_epochs)
+        self.cursors = Cursors()
+        self.intents = Intents(self.cipher)
+        self.messages = Messages(self.cipher)
+        self.envelopes = ProcessedEnvelopes()
+
+    @classmethod
+    async def open(
+        cls,
+        database_url: str,
+        keys: KeyRing,
+        *,
+        run_migrations: bool = True,
+        max_past_epochs: int = DEFAULT_MAX_PAST_EPOCHS,
+    ) -> Store:
+        engine = make_engine(database_url)
+        if run_migrations:
+            await migrate(engine)
+        return cls(engine, keys, max_past_epochs=max_past_epochs)
+
+    def session(self) -> AsyncSession:
+        return self.sessions()
+
+    async def close(self) -> None:
+        await self.engine.dispose()
