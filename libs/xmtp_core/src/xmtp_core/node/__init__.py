@@ -1,0 +1,65 @@
+"""xmtp_core.node: the async gRPC client of the XMTP V3 node API (MlsApi + IdentityApi).
+
+- `settings`: XMTP_ENV / XMTP_API_URL resolution, transport, limits, keepalive, metadata (`NodeSettings`).
+- `client`: `NodeClient`, one method per node call, results as plain dataclasses (`models`).
+- `subscription`: `Subscription`, resumable group / welcome streams with reconnect backoff (`backoff`).
+- `errors`: `NodeError`, `NodeUnavailable` (retryable), `NodeRejected` (not retryable).
+
+No MLS or identity logic lives here: payloads go through as bytes or protos.
+"""
+
+from xmtp_core.node.backoff import Backoff, BackoffPolicy
+from xmtp_core.node.client import MAX_PAGE_SIZE, MessageStream, NodeClient
+from xmtp_core.node.errors import NodeError, NodeRejected, NodeUnavailable
+from xmtp_core.node.models import (
+    ETHEREUM,
+    PASSKEY,
+    CommitLogEntry,
+    CommitLogPage,
+    CommitLogPublish,
+    GroupMessage,
+    IdentityUpdateLog,
+    NewGroupMessage,
+    NewWelcome,
+    NewWelcomePointer,
+    Page,
+    ScwSignature,
+    ScwVerification,
+    WelcomeKind,
+    WelcomeMessage,
+)
+from xmtp_core.node.settings import DEFAULT_API_URLS, Endpoint, NodeEnvSettings, NodeSettings, resolve_api_url
+from xmtp_core.node.subscription import Subscription, TopicStream
+
+__all__ = [
+    "DEFAULT_API_URLS",
+    "ETHEREUM",
+    "MAX_PAGE_SIZE",
+    "PASSKEY",
+    "Backoff",
+    "BackoffPolicy",
+    "CommitLogEntry",
+    "CommitLogPage",
+    "CommitLogPublish",
+    "Endpoint",
+    "GroupMessage",
+    "IdentityUpdateLog",
+    "MessageStream",
+    "NewGroupMessage",
+    "NewWelcome",
+    "NewWelcomePointer",
+    "NodeClient",
+    "NodeEnvSettings",
+    "NodeError",
+    "NodeRejected",
+    "NodeSettings",
+    "NodeUnavailable",
+    "Page",
+    "ScwSignature",
+    "ScwVerification",
+    "Subscription",
+    "TopicStream",
+    "WelcomeKind",
+    "WelcomeMessage",
+    "resolve_api_url",
+]
