@@ -3,12 +3,14 @@ messages, rejection of bad input, and a property test where members stay in agre
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from xmtp_core.mls.app_data import EXT_APP_DATA_DICTIONARY, AppDataDictionary
 from xmtp_core.mls.cipher_suite import get_cipher_suite
 from xmtp_core.mls.conformance import passive_client
 from xmtp_core.mls.credentials import Credential
@@ -19,13 +21,14 @@ from xmtp_core.mls.errors import (
     GenerationError,
     MLSError,
     SignatureError,
+    UnsupportedError,
     ValidationError,
 )
 from xmtp_core.mls.extensions import Capabilities, Extension, RequiredCapabilities, find_extension
 from xmtp_core.mls.framing import MLSMessage, Sender
 from xmtp_core.mls.group import ApplicationMessage, Group, GroupConfig, ProposalMessage, StagedCommit
 from xmtp_core.mls.key_packages import KeyPackageBundle, create_key_package
-from xmtp_core.mls.proposals import Commit, Proposal, ProposalOrRef
+from xmtp_core.mls.proposals import APP_DATA_UPDATE, Commit, Proposal, ProposalOrRef
 
 from ._vectors import load
 
@@ -330,3 +333,46 @@ def test_key_package_validation_failures() -> None:
     assert lifetime is not None
     with pytest.raises(ValidationError, match="lifetime"):
         kp.validate(suite, now=lifetime.not_after + 1)
+
+
+def _replace_components(extensions: tuple[Extension, ...], updates: Sequence[Proposal]) -> tuple[Extension, ...]:
+    """Test policy: an update replaces the component's data, a remove deletes it."""
+    current = find_extension(extensions, EXT_APP_DATA_DICTIONARY)
+    dictionary = AppDataDictionary.from_bytes(current.extension_data) if current else AppDataDictionary()
+    for u in updates:
+        dictionary = dictionary.with_component(u.component_id, u.app_data if u.app_data_op == 1 else None)
+    others = tuple(e for e in extensions if e.extension_type != EXT_APP_DATA_DICTIONARY)
+    return (*others, dictionary.to_extension())
+
+
+def test_app_data_update_needs_updater_and_agrees() -> None:
+    caps = Capabilities(cipher_suites=(SUITE,), extensions=(EXT_APP_DATA_DICTIONARY,), proposals=(APP_DATA_UPDATE,))
+    sk, _ = get_cipher_suite(SUITE).generate_signature_key_pair()
+    creator = Group.create(SUITE, sk, Credential.basic(b"c"), capabilities=caps)
+    sk2, _ = get_cipher_suite(SUITE).generate_signature_key_pair()
+    bundle = create_key_package(SUITE, sk2, Credential.basic(b"j"), capabilities=caps)
+    staged = creator.commit([Proposal.add(bundle.key_package)])
+    creator.merge_staged_commit(staged)
+    assert staged.welcome is not None
+    joiner = Group.join(staged.welcome, bundle)
+    update = Proposal(APP_DATA_UPDATE, component_id=0x8000, app_data_op=1, app_data=b"state-1")
+    with pytest.raises(UnsupportedError):
+        creator.commit([update])
+    staged = creator.commit([update], app_data_updater=_replace_components)
+    assert staged.message is not None
+    snapshot = Group.from_bytes(joiner.to_bytes())  # decrypting consumes the key, so fail on a copy
+    with pytest.raises(UnsupportedError):
+        snapshot.process_message(staged.message)
+    received = joiner.process_message(staged.message, app_data_updater=_replace_components)
+    assert isinstance(received, StagedCommit)
+    creator.merge_staged_commit(staged)
+    joiner.merge_staged_commit(received)
+    _agree([creator, joiner])
+    ext = find_extension(joiner.extensions, EXT_APP_DATA_DICTIONARY)
+    assert ext is not None and AppDataDictionary.from_bytes(ext.extension_data).get(0x8000) == b"state-1"
+
+
+def test_app_data_dictionary_rejects_unsorted_ids() -> None:
+    data = AppDataDictionary(((2, b"b"), (1, b"a"))).to_bytes()
+    with pytest.raises(ValidationError):
+        AppDataDictionary.from_bytes(data)

@@ -90,6 +90,9 @@ def test_private_message_tamper_and_replay() -> None:
         decrypt_private(suite, tampered, SecretTree(suite, secret, 2), sd_secret)
     with pytest.raises(CryptoError):
         decrypt_private(suite, replace(msg, authenticated_data=b"other"), SecretTree(suite, secret, 2), sd_secret)
+    # A forged ciphertext must not burn the key: the genuine message still decrypts on the same tree.
+    with pytest.raises(CryptoError):
+        decrypt_private(suite, tampered, receiver, sd_secret)
     got = decrypt_private(suite, msg, receiver, sd_secret)
     assert got.content.application_data == b"hello"
     assert got.content.authenticated_data == b"aad"

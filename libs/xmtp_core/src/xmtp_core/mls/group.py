@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from xmtp_core.mls import key_schedule as ks
 from xmtp_core.mls import tree_math as tm
+from xmtp_core.mls.app_data import AppDataUpdater
 from xmtp_core.mls.cipher_suite import CipherSuite, get_cipher_suite
 from xmtp_core.mls.credentials import Credential
 from xmtp_core.mls.errors import EpochError, UnsupportedError, ValidationError
@@ -391,6 +392,7 @@ class Group:
         force_path: bool = False,
         authenticated_data: bytes = b"",
         now: int | None = None,
+        app_data_updater: AppDataUpdater | None = None,
     ) -> StagedCommit:
         """Create a commit over pending proposals (by reference) and ``proposals`` (by value), RFC 9420 §12.4.
 
@@ -412,6 +414,7 @@ class Group:
             entries.append(ProposalEntry(proposal, me))
             refs.append(ProposalOrRef(proposal=proposal))
         applied = validate_and_apply(self.suite, s.tree, self.group_id, s.context.extensions, entries, me, now=now)
+        _apply_app_data(applied, app_data_updater)
         tree = applied.tree
         path = None
         commit_secret = None
@@ -483,11 +486,14 @@ class Group:
         return info, MLSMessage.wrap(welcome)
 
     # ---- receiving ------------------------------------------------------------------------------------
-    def process_message(self, message: MLSMessage | bytes, *, now: int | None = None) -> ProcessedMessage:
+    def process_message(
+        self, message: MLSMessage | bytes, *, now: int | None = None, app_data_updater: AppDataUpdater | None = None
+    ) -> ProcessedMessage:
         """Unprotect and validate a PublicMessage or PrivateMessage for this group.
 
         Application data and proposals are returned (proposals are queued); a commit is returned as a
-        StagedCommit to be merged with :meth:`merge_staged_commit`.
+        StagedCommit to be merged with :meth:`merge_staged_commit`. Commits carrying AppDataUpdate proposals
+        need ``app_data_updater`` to compute the new GroupContext extensions.
         """
         self._require_active()
         if isinstance(message, bytes):
@@ -508,7 +514,7 @@ class Group:
             )
         if content.content_type == CONTENT_PROPOSAL:
             return self._receive_proposal(ac, now)
-        return self._stage_commit(ac, now)
+        return self._stage_commit(ac, now, app_data_updater)
 
     def peek_sender(self, message: MLSMessage) -> Sender:
         """The sender of a group message without consuming any key; lets callers skip their own echoes.
@@ -583,7 +589,9 @@ class Group:
         self.pending_proposals.append(PendingProposal(ref, proposal, sender))
         return ProposalMessage(sender, ref, proposal)
 
-    def _stage_commit(self, ac: AuthenticatedContent, now: int | None) -> StagedCommit:
+    def _stage_commit(
+        self, ac: AuthenticatedContent, now: int | None, app_data_updater: AppDataUpdater | None
+    ) -> StagedCommit:
         s = self.epoch_state
         sender = ac.content.sender
         commit = ac.content.commit
@@ -592,6 +600,7 @@ class Group:
             raise ValidationError("RFC 9420 §12.4.2: own commit; merge the StagedCommit returned by commit()")
         entries = [self._resolve(por, sender) for por in commit.proposals]
         applied = validate_and_apply(self.suite, s.tree, self.group_id, s.context.extensions, entries, sender, now=now)
+        _apply_app_data(applied, app_data_updater)
         if applied.path_required and commit.path is None:
             raise ValidationError("RFC 9420 §12.4: this commit's proposals require an UpdatePath")
         self_removed = s.own_leaf in applied.removed
@@ -692,6 +701,17 @@ def _check_path_leaf(
     old_leaf = old_tree.leaf(sender)
     if old_leaf is not None and old_leaf.encryption_key == leaf.encryption_key:
         raise ValidationError("RFC 9420 §12.4.2: UpdatePath must replace the committer's encryption key")
+
+
+def _apply_app_data(applied: AppliedProposals, updater: AppDataUpdater | None) -> None:
+    """Let the application turn AppDataUpdate proposals into new GroupContext extensions."""
+    if not applied.app_data_updates:
+        return
+    if updater is None:
+        raise UnsupportedError("AppDataUpdate proposals need an application-supplied app_data_updater")
+    extensions = updater(applied.extensions, tuple(applied.app_data_updates))
+    check_unique_extensions(extensions)
+    applied.extensions = extensions
 
 
 def _tree_from_group_info(info: GroupInfo, given: RatchetTree | None) -> RatchetTree:

@@ -191,12 +191,15 @@ def decrypt_private(
     sender_data = decrypt_sender_data(suite, msg, sender_data_secret)
     if sender_data.leaf_index >= secret_tree.n_leaves:
         raise ValidationError("RFC 9420 §6.3.2: sender leaf index outside the tree")
-    key = secret_tree.key_for(sender_data.leaf_index, _ratchet_type(msg.content_type), sender_data.generation)
+    ratchet = _ratchet_type(msg.content_type)
+    # The key is only deleted once the AEAD check passes, so a forged message cannot burn it (§9.2).
+    key = secret_tree.key_for(sender_data.leaf_index, ratchet, sender_data.generation, consume=False)
     aad = _content_aad(msg.group_id, msg.epoch, msg.content_type, msg.authenticated_data)
     try:
         plain = suite.aead_decrypt(key.key, _guarded_nonce(key.nonce, sender_data.reuse_guard), aad, msg.ciphertext)
     except CryptoError as exc:
         raise CryptoError("RFC 9420 §6.3.1: PrivateMessage content does not decrypt") from exc
+    secret_tree.consume(sender_data.leaf_index, ratchet, sender_data.generation)
     r = Reader(plain)
     app, proposal, commit = decode_content_body(r, msg.content_type)
     auth = FramedContentAuthData.decode(r, msg.content_type)

@@ -20,6 +20,7 @@ from xmtp_core.mls.key_package import KeyPackage
 from xmtp_core.mls.leaf_node import SOURCE_KEY_PACKAGE, SOURCE_UPDATE, LeafNode
 from xmtp_core.mls.proposals import (
     ADD,
+    APP_DATA_UPDATE,
     DEFAULT_PROPOSAL_TYPES_SET,
     EXTERNAL_INIT,
     GROUP_CONTEXT_EXTENSIONS,
@@ -112,6 +113,7 @@ class AppliedProposals:
     updated: dict[int, LeafNode] = field(default_factory=dict)
     update_refs: dict[int, bytes] = field(default_factory=dict)
     psks: list[PreSharedKeyID] = field(default_factory=list)
+    app_data_updates: list[Proposal] = field(default_factory=list)
     reinit: ReInit | None = None
     path_required: bool = False
 
@@ -167,6 +169,7 @@ def validate_and_apply(
         out.psks.append(e.proposal.psk)
     for e in _types(entries, REINIT):
         out.reinit = e.proposal.reinit
+    out.app_data_updates = [e.proposal for e in _types(entries, APP_DATA_UPDATE)]
     _check_support(new_tree, entries)
     out.path_required = not entries or any(e.proposal.proposal_type not in (ADD, PSK, REINIT) for e in entries)
     return out
