@@ -253,3 +253,20 @@ async def test_libxmtp_and_we_both_refuse_forgeries(libxmtp: Any, node_url: str,
 
     with pytest.raises(PeerError):
         await libxmtp.inbox_state("observer", log[0].inbox_id)
+
+
+async def test_libxmtp_also_misses_a_replay_with_reencoded_v(libxmtp: Any, node_url: str) -> None:
+    """Confirms the libxmtp behaviour `verify_log` mirrors: (r, s) re-sent with v = 0/1 is not a replay."""
+    await libxmtp.create("observer", f"http://{node_url}")
+    owner = LocalWalletSigner.generate()
+    register = await build_register(owner, InstallationKeySigner.generate())
+    change = await build_change_recovery(register.inbox_id, owner, owner.identifier)
+    reencoded = pb.IdentityUpdate()
+    reencoded.CopyFrom(change)
+    signature = reencoded.actions[0].change_recovery_address.existing_recovery_identifier_signature.erc_191
+    signature.bytes = signature.bytes[:64] + bytes([signature.bytes[64] - 27])
+    log = [register, change, reencoded]
+    ours = _summary(await verify_log(log))
+    for update in log:
+        await _publish(node_url, update)
+    assert _libxmtp_summary(await libxmtp.inbox_state("observer", register.inbox_id)) == ours

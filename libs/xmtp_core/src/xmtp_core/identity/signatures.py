@@ -9,7 +9,8 @@
 * Legacy V2 delegated keys: a wallet-signed V2 identity key signs the update (only on nonce-0 inboxes).
 
 `VerifiedSignature.raw_bytes` is what goes into an inbox's seen-signature (replay) set; for EOA signatures
-it is the low-s form, so flipping s cannot dodge replay detection.
+it is the low-s form, so flipping s cannot dodge replay detection. v is kept as sent (libxmtp does the same),
+so re-sending a signature with another v encoding (0/1 vs 27/28) is *not* detected as a replay.
 """
 
 from __future__ import annotations
