@@ -376,3 +376,11 @@ def test_app_data_dictionary_rejects_unsorted_ids() -> None:
     data = AppDataDictionary(((2, b"b"), (1, b"a"))).to_bytes()
     with pytest.raises(ValidationError):
         AppDataDictionary.from_bytes(data)
+
+
+def test_committer_cannot_remove_itself() -> None:
+    groups = _new_group(2)
+    with pytest.raises(ValidationError, match="must not remove the committer"):
+        groups[0].commit([Proposal.remove(0)])
+    with pytest.raises(ValidationError, match="two Remove"):
+        groups[0].commit([Proposal.remove(1), Proposal.remove(1)])

@@ -183,6 +183,8 @@ def _check_list(tree: RatchetTree, entries: Sequence[ProposalEntry], committer: 
             raise ValidationError(f"RFC 9420 §12.1.3: Remove of leaf {r}, which is blank or outside the tree")
         if r in removed:
             raise ValidationError(f"RFC 9420 §12.2: two Remove proposals for leaf {r}")
+        if committer.sender_type == SENDER_MEMBER and r == committer.index:
+            raise ValidationError("RFC 9420 §12.2: a commit must not remove the committer")
         removed.add(r)
     updated: set[int] = set()
     for e in _types(entries, UPDATE):
