@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
@@ -74,7 +74,7 @@ def sign_content(label: str, content: bytes) -> bytes:
 def _verify_with_label(suite: int, key: bytes, label: str, content: bytes, signature: bytes) -> None:
     try:
         _SIGNATURE_SCHEMES[suite](key, signature, sign_content(label, content))
-    except (InvalidSignature, ValueError) as exc:
+    except (InvalidSignature, ValueError, UnsupportedAlgorithm) as exc:
         raise InvalidInput(f"key package: bad {label} signature") from exc
 
 
