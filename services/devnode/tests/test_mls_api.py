@@ -291,3 +291,17 @@ async def test_unused_rpcs_are_unimplemented(mls: MlsApiStub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as excinfo:
         await bidi.read()
     assert excinfo.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_database_outage_is_unavailable_not_unknown(mls: MlsApiStub, database_url: str) -> None:
+    import asyncpg
+
+    name = database_url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(database_url.rsplit("/", 1)[0] + "/postgres")
+    try:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+    with pytest.raises(grpc.aio.AioRpcError) as excinfo:
+        await mls.QueryGroupMessages(query(b"g"))
+    assert excinfo.value.code() == grpc.StatusCode.UNAVAILABLE

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import empty_pb2
 from google.protobuf.message import Message
+from sqlalchemy.exc import SQLAlchemyError
 from xmtp_core.protos.mls.api.v1 import mls_pb2, mls_pb2_grpc
 
 from devnode import convert
@@ -20,13 +22,15 @@ from devnode.models import NewCommitLogEntry, NewGroupMessage, NewWelcome, Welco
 from devnode.node import Node
 from devnode.streams import stream_rows
 
+log = logging.getLogger(__name__)
 Req = TypeVar("Req", bound=Message)
 Resp = TypeVar("Resp", bound=Message)
 Handler = Callable[[Any, Req, grpc.aio.ServicerContext[Any, Any]], Awaitable[Resp]]
 
 
 def invalid_argument(fn: Handler[Req, Resp]) -> Handler[Req, Resp]:
-    """Turn `InvalidInput` from a unary handler into INVALID_ARGUMENT with the reason as details."""
+    """Map a unary handler's failures to gRPC status: `InvalidInput` → INVALID_ARGUMENT with the reason,
+    database/connection errors → UNAVAILABLE (logged with traceback)."""
 
     @functools.wraps(fn)
     async def wrapper(self: Any, request: Req, context: grpc.aio.ServicerContext[Any, Any]) -> Resp:
@@ -34,8 +38,14 @@ def invalid_argument(fn: Handler[Req, Resp]) -> Handler[Req, Resp]:
             check_request_size(request)
             return await fn(self, request, context)
         except InvalidInput as exc:
+            # Logged because a rejected client call is the first thing to look for in interop failures.
+            log.info("%s rejected: %s", fn.__name__, exc)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             raise  # abort() raises; this keeps type checkers happy
+        except (SQLAlchemyError, OSError) as exc:
+            log.exception("%s failed on the database", fn.__name__)
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"database error: {type(exc).__name__}")
+            raise
 
     return wrapper
 

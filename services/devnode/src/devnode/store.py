@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -113,7 +114,7 @@ def _paged(
     return query.order_by(id_col.desc()).limit(paging.limit)
 
 
-def _replay_query(table: sa.Table, topic_col: str, cols: Sequence[sa.ColumnElement[object]]) -> sa.TextClause:
+def _replay_query(table: sa.Table, topic_col: str, cols: Sequence[sa.Column[Any]]) -> sa.TextClause:
     """One query for any number of (topic, cursor) filters, joined against the unnested filter arrays.
 
     The page is cut once it holds MAX_REPLAY_PAGE_BYTES of payload (always at least one row), so a run of
