@@ -11,11 +11,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # for nodekit under --import-mode=importlib
 
 from devnode.main import RunningNode, start
-from xmtp_core.node import BackoffPolicy, NodeClient
-
-# Fast reconnects so restart tests do not sit in gRPC's or our own backoff.
-FAST_BACKOFF = BackoffPolicy(initial_s=0.05, maximum_s=0.5, max_retries=200)
-FAST_CHANNEL = {"min_reconnect_backoff_ms": 50, "max_reconnect_backoff_ms": 300, "call_timeout_s": 20.0}
+from nodekit import FAST_CHANNEL
+from xmtp_core.node import NodeClient
 
 
 @pytest.fixture

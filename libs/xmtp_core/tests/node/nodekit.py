@@ -9,7 +9,12 @@ from xmtp_core.identity import InstallationKeySigner, LocalWalletSigner, build_r
 from xmtp_core.mls.credentials import Credential
 from xmtp_core.mls.framing import MLSMessage, PrivateMessage
 from xmtp_core.mls.key_packages import create_key_package
+from xmtp_core.node import BackoffPolicy
 from xmtp_core.protos.identity.associations import association_pb2
+
+# Fast reconnects so restart tests do not sit in gRPC's or our own backoff.
+FAST_BACKOFF = BackoffPolicy(initial_s=0.05, maximum_s=0.5, max_retries=200)
+FAST_CHANNEL = {"min_reconnect_backoff_ms": 50, "max_reconnect_backoff_ms": 300, "call_timeout_s": 20.0}
 
 SUITE = 1  # MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519: Ed25519 signatures, like XMTP's suite 3
 CONTENT_APPLICATION = 1
