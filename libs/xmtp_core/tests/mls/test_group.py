@@ -25,6 +25,7 @@ from xmtp_core.mls.errors import (
     ValidationError,
 )
 from xmtp_core.mls.extensions import Capabilities, Extension, RequiredCapabilities, find_extension
+from xmtp_core.mls.external_commit import join_by_external_commit
 from xmtp_core.mls.framing import MLSMessage, Sender
 from xmtp_core.mls.group import ApplicationMessage, Group, GroupConfig, ProposalMessage, StagedCommit
 from xmtp_core.mls.key_packages import KeyPackageBundle, create_key_package
@@ -183,7 +184,10 @@ def test_duplicate_add_rejected() -> None:
 
 
 OPS = st.lists(
-    st.tuples(st.sampled_from(["add", "remove", "update", "message", "propose_update", "swap"]), st.integers(0, 99)),
+    st.tuples(
+        st.sampled_from(["add", "remove", "update", "message", "propose_update", "swap", "external"]),
+        st.integers(0, 99),
+    ),
     min_size=1,
     max_size=8,
 )
@@ -225,6 +229,16 @@ def test_members_stay_in_agreement(size: int, ops: list[tuple[str, int]]) -> Non
             _deliver(staged, actor, others)
             assert staged.welcome is not None
             groups.append(Group.join(staged.welcome, bundle))
+        elif op == "external" and len(active) < 20:
+            counter += 1
+            sk, _ = get_cipher_suite(SUITE).generate_signature_key_pair()
+            info = actor.export_group_info(with_external_pub=True)
+            joined = join_by_external_commit(info, sk, Credential.basic(b"ext%d" % counter))
+            for g in active:
+                staged = g.process_message(joined.commit)
+                assert isinstance(staged, StagedCommit)
+                g.merge_staged_commit(staged)
+            groups.append(joined.group)
         elif op == "message" and others:
             msg = actor.encrypt_application(b"m%d" % pick)
             for g in others:
@@ -384,3 +398,29 @@ def test_committer_cannot_remove_itself() -> None:
         groups[0].commit([Proposal.remove(0)])
     with pytest.raises(ValidationError, match="two Remove"):
         groups[0].commit([Proposal.remove(1), Proposal.remove(1)])
+
+
+def test_external_commit_join() -> None:
+    groups = _new_group(3)
+    info = groups[1].export_group_info(with_external_pub=True)
+    sk, _ = get_cipher_suite(SUITE).generate_signature_key_pair()
+    joined = join_by_external_commit(info, sk, Credential.basic(b"outsider"))
+    for g in groups:
+        staged = g.process_message(joined.commit)
+        assert isinstance(staged, StagedCommit)
+        assert staged.committer_leaf == 3
+        g.merge_staged_commit(staged)
+    groups.append(joined.group)
+    _agree(groups)
+    msg = joined.group.encrypt_application(b"hi from outside")
+    got = groups[0].process_message(msg)
+    assert isinstance(got, ApplicationMessage) and got.sender == 3
+    _deliver(groups[2].commit(force_path=True), groups[2], [g for g in groups if g is not groups[2]])
+    _agree(groups)
+
+
+def test_external_commit_needs_external_pub() -> None:
+    groups = _new_group(2)
+    sk, _ = get_cipher_suite(SUITE).generate_signature_key_pair()
+    with pytest.raises(ValidationError, match="external_pub"):
+        join_by_external_commit(groups[0].export_group_info(), sk, Credential.basic(b"x"))

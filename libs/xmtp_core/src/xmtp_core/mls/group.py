@@ -21,10 +21,12 @@ from xmtp_core.mls.cipher_suite import CipherSuite, get_cipher_suite
 from xmtp_core.mls.credentials import Credential
 from xmtp_core.mls.errors import EpochError, UnsupportedError, ValidationError
 from xmtp_core.mls.extensions import (
+    EXT_EXTERNAL_PUB,
     EXT_RATCHET_TREE,
     PROTOCOL_MLS10,
     Capabilities,
     Extension,
+    ExternalPub,
     check_unique_extensions,
     find_extension,
 )
@@ -33,6 +35,7 @@ from xmtp_core.mls.framing import (
     CONTENT_COMMIT,
     CONTENT_PROPOSAL,
     SENDER_MEMBER,
+    SENDER_NEW_MEMBER_COMMIT,
     WIRE_PRIVATE_MESSAGE,
     WIRE_PUBLIC_MESSAGE,
     AuthenticatedContent,
@@ -93,6 +96,7 @@ from xmtp_core.mls.welcome_crypto import (
 )
 
 PROPOSAL_REF_LABEL = b"MLS 1.0 Proposal Reference"
+EXTERNAL_INIT_EXPORT_LABEL = b"MLS 1.0 external init secret"
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,7 @@ class StagedCommit:
     base_epoch: int
     has_path: bool
     self_removed: bool = False
+    committer_leaf: int = -1  # leaf index of the committer in the new tree
     message: MLSMessage | None = None  # set for commits this client created
     welcome: MLSMessage | None = None
     group_info: GroupInfo | None = None
@@ -266,14 +271,7 @@ class Group:
         context = info.group_context
         if context.cipher_suite != suite.suite_id or context.version != PROTOCOL_MLS10:
             raise ValidationError("RFC 9420 §12.4.3.1: GroupInfo cipher suite or version differs from the KeyPackage")
-        tree = _tree_from_group_info(info, ratchet_tree)
-        signer = tree.leaf(info.signer)
-        if signer is None:
-            raise ValidationError("RFC 9420 §12.4.3.1: GroupInfo signer is not a member")
-        info.verify(suite, signer.signature_key)
-        if tree.tree_hash(suite) != context.tree_hash:
-            raise ValidationError("RFC 9420 §12.4.3.1: ratchet tree hash differs from the GroupContext tree_hash")
-        tree.validate(suite, context.group_id, required_capabilities(context.extensions))
+        tree = joined_tree(suite, info, ratchet_tree)
         own = next((i for i, leaf in tree.leaves() if leaf == kp.leaf_node), None)
         if own is None:
             raise ValidationError("RFC 9420 §12.4.3.1: own KeyPackage leaf not found in the tree")
@@ -323,14 +321,20 @@ class Group:
     def members(self) -> list[tuple[int, LeafNode]]:
         return list(self.epoch_state.tree.leaves())
 
-    def export_group_info(self, *, with_ratchet_tree: bool = True) -> GroupInfo:
-        """A GroupInfo for the current epoch signed by this member (RFC 9420 §12.4.3)."""
-        return self._group_info(self.epoch_state, with_ratchet_tree)
+    def export_group_info(self, *, with_ratchet_tree: bool = True, with_external_pub: bool = False) -> GroupInfo:
+        """A GroupInfo for the current epoch signed by this member (RFC 9420 §12.4.3).
 
-    def _group_info(self, state: EpochState, with_ratchet_tree: bool) -> GroupInfo:
+        ``with_external_pub`` adds the external_pub extension that lets a non-member join by external commit.
+        """
+        return self._group_info(self.epoch_state, with_ratchet_tree, with_external_pub)
+
+    def _group_info(self, state: EpochState, with_ratchet_tree: bool, with_external_pub: bool = False) -> GroupInfo:
         extensions: tuple[Extension, ...] = ()
         if with_ratchet_tree:
             extensions = (Extension(EXT_RATCHET_TREE, state.tree.to_extension_data()),)
+        if with_external_pub:
+            _, external_pub = ks.external_key_pair(self.suite, state.secrets.external_secret)
+            extensions = (*extensions, Extension(EXT_EXTERNAL_PUB, ExternalPub(external_pub).to_bytes()))
         info = GroupInfo(state.context, extensions, state.confirmation_tag, state.own_leaf)
         return info.signed(self.suite, self.signature_priv)
 
@@ -435,6 +439,7 @@ class Group:
         new_state = self._next_epoch(applied, commit_secret, signed, new_keys)
         ac = replace(signed, auth=replace(signed.auth, confirmation_tag=new_state.confirmation_tag))
         staged = StagedCommit(me, entries, applied, new_state, self.epoch, path is not None)
+        staged.committer_leaf = s.own_leaf
         staged.message = self._protect(ac)
         if applied.added:
             staged.group_info, staged.welcome = self._welcome(applied, new_state, path_secrets)
@@ -452,20 +457,13 @@ class Group:
         commit_secret: bytes | None,
         ac: AuthenticatedContent,
         keys: PathKeys,
+        init_secret: bytes | None = None,
     ) -> EpochState:
-        """Key schedule and transcript for the epoch a commit creates (RFC 9420 §8, §12.4.2)."""
         s = self.epoch_state
-        cth = ks.confirmed_transcript_hash(self.suite, s.interim_transcript_hash, confirmed_transcript_input(ac))
-        context = replace(
-            s.context, epoch=s.context.epoch + 1, tree_hash=applied.tree.tree_hash(self.suite),
-            confirmed_transcript_hash=cth, extensions=applied.extensions,
-        )  # fmt: skip
         psk = _psk_secret(self.suite, applied.psks, self.external_psks, self._resumption_psks(), self.group_id)
-        secrets = ks.epoch_secrets(self.suite, s.secrets.init_secret, commit_secret, psk, context.to_bytes())
-        tag = ks.confirmation_tag(self.suite, secrets.confirmation_key, cth)
-        return EpochState(
-            context, applied.tree, keys, secrets, _secret_tree(self.suite, secrets, applied.tree, self.config),
-            ks.interim_transcript_hash(self.suite, cth, tag), tag,
+        return derive_epoch_state(
+            self.suite, self.config, s.context, s.interim_transcript_hash,
+            init_secret if init_secret is not None else s.secrets.init_secret, psk, applied, commit_secret, ac, keys,
         )  # fmt: skip
 
     def _resumption_psks(self) -> dict[int, bytes]:
@@ -563,12 +561,20 @@ class Group:
             raise EpochError(f"RFC 9420 §6: message for epoch {msg.content.epoch}, group is at epoch {self.epoch}")
         s = self.epoch_state
         ac = from_public_message(self.suite, msg, s.secrets.membership_key, s.context)
-        verify_content(self.suite, self._signature_key(ac.content.sender), ac, s.context)
+        content = ac.content
+        if content.sender.sender_type == SENDER_NEW_MEMBER_COMMIT:
+            # An external committer signs with the key of the leaf its UpdatePath brings (RFC 9420 §6.1).
+            if content.content_type != CONTENT_COMMIT or content.commit is None or content.commit.path is None:
+                raise ValidationError("RFC 9420 §12.4.3.2: a new_member_commit must be a commit with a path")
+            key = content.commit.path.leaf_node.signature_key
+        else:
+            key = self._signature_key(content.sender)
+        verify_content(self.suite, key, ac, s.context)
         return ac
 
     def _signature_key(self, sender: Sender) -> bytes:
         if sender.sender_type != SENDER_MEMBER:
-            raise UnsupportedError("RFC 9420 §6: only member senders are supported")
+            raise UnsupportedError("RFC 9420 §6: external and new-member proposal senders are not supported")
         return self.epoch_state.tree.member_leaf(sender.index).signature_key
 
     def _receive_proposal(self, ac: AuthenticatedContent, now: int | None) -> ProposalMessage:
@@ -596,31 +602,53 @@ class Group:
         sender = ac.content.sender
         commit = ac.content.commit
         assert commit is not None
-        if sender.index == s.own_leaf:
+        external = sender.sender_type == SENDER_NEW_MEMBER_COMMIT
+        if not external and sender.index == s.own_leaf:
             raise ValidationError("RFC 9420 §12.4.2: own commit; merge the StagedCommit returned by commit()")
+        if external and any(por.proposal is None for por in commit.proposals):
+            raise ValidationError("RFC 9420 §12.4.3.2: an external commit must not include proposals by reference")
         entries = [self._resolve(por, sender) for por in commit.proposals]
         applied = validate_and_apply(self.suite, s.tree, self.group_id, s.context.extensions, entries, sender, now=now)
         _apply_app_data(applied, app_data_updater)
         if applied.path_required and commit.path is None:
             raise ValidationError("RFC 9420 §12.4: this commit's proposals require an UpdatePath")
+        committer = sender.index
+        init_secret = None
+        if external:
+            assert commit.path is not None
+            committer, init_secret = self._external_committer(applied, commit.path.leaf_node)
         self_removed = s.own_leaf in applied.removed
         keys = self._receiver_keys(applied)
         commit_secret = None
         if commit.path is not None:
-            merge_update_path(self.suite, applied.tree, sender.index, commit.path, self.group_id)
-            _check_path_leaf(self.suite, s.tree, applied.tree, sender.index, applied)
+            merge_update_path(self.suite, applied.tree, committer, commit.path, self.group_id)
+            _check_path_leaf(self.suite, s.tree, applied.tree, committer, applied)
             if not self_removed:
                 context = self._provisional_context(applied).to_bytes()
                 commit_secret, _ = decrypt_update_path(
-                    self.suite, applied.tree, keys, sender.index, commit.path, context, applied.joiners
+                    self.suite, applied.tree, keys, committer, commit.path, context, applied.joiners
                 )
-        new_state = self._next_epoch(applied, commit_secret, ac, keys)
+        new_state = self._next_epoch(applied, commit_secret, ac, keys, init_secret)
         if self_removed:
             # A removed member cannot derive the new epoch, so nothing of it is kept (RFC 9420 §12.1.3).
             new_state.path_keys = PathKeys(s.own_leaf, {})
         elif not hmac.compare_digest(ac.auth.confirmation_tag or b"", new_state.confirmation_tag):
             raise ValidationError("RFC 9420 §12.4.2: confirmation_tag does not verify")
-        return StagedCommit(sender, entries, applied, new_state, self.epoch, commit.path is not None, self_removed)
+        staged = StagedCommit(sender, entries, applied, new_state, self.epoch, commit.path is not None, self_removed)
+        staged.committer_leaf = committer
+        return staged
+
+    def _external_committer(self, applied: AppliedProposals, leaf: LeafNode) -> tuple[int, bytes]:
+        """Place an external committer's leaf and recover the init_secret from ExternalInit (RFC 9420 §8.3)."""
+        for removed in applied.removed_leaves:
+            if removed.credential != leaf.credential:
+                raise ValidationError("RFC 9420 §12.4.3.2: an external commit may only remove its own old leaf")
+        assert applied.external_init is not None
+        external_priv, _ = ks.external_key_pair(self.suite, self.epoch_state.secrets.external_secret)
+        init_secret = self.suite.hpke_export(
+            external_priv, applied.external_init, b"", EXTERNAL_INIT_EXPORT_LABEL, self.suite.hash_len
+        )
+        return applied.tree.add_leaf(leaf), init_secret
 
     def _receiver_keys(self, applied: AppliedProposals) -> PathKeys:
         """This member's private keys after the proposals: an Update of its own leaf brings the new leaf key."""
@@ -675,6 +703,32 @@ class Group:
         return decode_group(data)
 
 
+def derive_epoch_state(
+    suite: CipherSuite,
+    config: GroupConfig,
+    prior_context: GroupContext,
+    prior_interim: bytes,
+    init_secret: bytes,
+    psk: bytes | None,
+    applied: AppliedProposals,
+    commit_secret: bytes | None,
+    ac: AuthenticatedContent,
+    keys: PathKeys,
+) -> EpochState:
+    """Key schedule and transcript hashes for the epoch a commit creates (RFC 9420 §8, §8.2, §12.4.2)."""
+    cth = ks.confirmed_transcript_hash(suite, prior_interim, confirmed_transcript_input(ac))
+    context = replace(
+        prior_context, epoch=prior_context.epoch + 1, tree_hash=applied.tree.tree_hash(suite),
+        confirmed_transcript_hash=cth, extensions=applied.extensions,
+    )  # fmt: skip
+    secrets = ks.epoch_secrets(suite, init_secret, commit_secret, psk, context.to_bytes())
+    tag = ks.confirmation_tag(suite, secrets.confirmation_key, cth)
+    return EpochState(
+        context, applied.tree, keys, secrets, _secret_tree(suite, secrets, applied.tree, config),
+        ks.interim_transcript_hash(suite, cth, tag), tag,
+    )  # fmt: skip
+
+
 def _secret_tree(suite: CipherSuite, secrets: ks.EpochSecrets, tree: RatchetTree, config: GroupConfig) -> SecretTree:
     return SecretTree(
         suite, secrets.encryption_secret, tree.n_leaves,
@@ -712,6 +766,20 @@ def _apply_app_data(applied: AppliedProposals, updater: AppDataUpdater | None) -
     extensions = updater(applied.extensions, tuple(applied.app_data_updates))
     check_unique_extensions(extensions)
     applied.extensions = extensions
+
+
+def joined_tree(suite: CipherSuite, info: GroupInfo, given: RatchetTree | None) -> RatchetTree:
+    """The tree a joiner adopts: from the GroupInfo or ``given``, signature, hash and contents checked."""
+    context = info.group_context
+    tree = _tree_from_group_info(info, given)
+    signer = tree.leaf(info.signer)
+    if signer is None:
+        raise ValidationError("RFC 9420 §12.4.3.1: GroupInfo signer is not a member")
+    info.verify(suite, signer.signature_key)
+    if tree.tree_hash(suite) != context.tree_hash:
+        raise ValidationError("RFC 9420 §12.4.3.1: ratchet tree hash differs from the GroupContext tree_hash")
+    tree.validate(suite, context.group_id, required_capabilities(context.extensions))
+    return tree
 
 
 def _tree_from_group_info(info: GroupInfo, given: RatchetTree | None) -> RatchetTree:

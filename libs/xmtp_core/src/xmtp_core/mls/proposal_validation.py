@@ -114,6 +114,8 @@ class AppliedProposals:
     update_refs: dict[int, bytes] = field(default_factory=dict)
     psks: list[PreSharedKeyID] = field(default_factory=list)
     app_data_updates: list[Proposal] = field(default_factory=list)
+    removed_leaves: list[LeafNode] = field(default_factory=list)
+    external_init: bytes | None = None  # kem_output of an ExternalInit proposal
     reinit: ReInit | None = None
     path_required: bool = False
 
@@ -157,6 +159,7 @@ def validate_and_apply(
         if e.ref is not None:
             out.update_refs[sender] = e.ref
     for e in _types(entries, REMOVE):
+        out.removed_leaves.append(new_tree.member_leaf(e.proposal.removed))
         new_tree.remove_leaf(e.proposal.removed)
         out.removed.append(e.proposal.removed)
     for e in _types(entries, ADD):
@@ -170,6 +173,8 @@ def validate_and_apply(
     for e in _types(entries, REINIT):
         out.reinit = e.proposal.reinit
     out.app_data_updates = [e.proposal for e in _types(entries, APP_DATA_UPDATE)]
+    for e in _types(entries, EXTERNAL_INIT):
+        out.external_init = e.proposal.kem_output
     _check_support(new_tree, entries)
     out.path_required = not entries or any(e.proposal.proposal_type not in (ADD, PSK, REINIT) for e in entries)
     return out
