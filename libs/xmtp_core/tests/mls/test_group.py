@@ -424,3 +424,17 @@ def test_external_commit_needs_external_pub() -> None:
     sk, _ = get_cipher_suite(SUITE).generate_signature_key_pair()
     with pytest.raises(ValidationError, match="external_pub"):
         join_by_external_commit(groups[0].export_group_info(), sk, Credential.basic(b"x"))
+
+
+def test_restored_state_keeps_skipped_keys_and_replay_protection() -> None:
+    groups = _new_group(2)
+    first, second, third = (groups[0].encrypt_application(b"%d" % i) for i in range(3))
+    got = groups[1].process_message(third)
+    assert isinstance(got, ApplicationMessage) and got.data == b"2"
+    restored = Group.from_bytes(groups[1].to_bytes())
+    got = restored.process_message(first)
+    assert isinstance(got, ApplicationMessage) and got.data == b"0"
+    with pytest.raises(GenerationError):
+        restored.process_message(third)
+    got = restored.process_message(second)
+    assert isinstance(got, ApplicationMessage) and got.data == b"1"
