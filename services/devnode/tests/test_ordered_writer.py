@@ -15,6 +15,7 @@ from devnode.node import OrderedWriter
 class Row:
     id: int
     topic: bytes
+    size: int = 1
 
 
 class FakeTable:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
-from devnode.broker import Broker
+from devnode.broker import Broker, Signal
 from devnode.main import RunningNode
 from devnode.streams import stream_rows
 from devnode_testkit import private_message, send_request, welcome_v1
@@ -168,6 +168,7 @@ async def test_welcome_stream_replays_then_goes_live(mls: MlsApiStub) -> None:
 class Row:
     id: int
     topic: bytes
+    size: int = 1
 
 
 async def test_lagging_subscriber_catches_up_from_the_database() -> None:
@@ -204,3 +205,15 @@ async def test_stream_opened_after_shutdown_began_ends_after_replay() -> None:
     batches = [batch async for batch in stream_rows(broker, {b"t": 0}, replay)]
     assert batches == [[Row(5, b"t")]]
     assert broker.subscriber_count == 0
+
+
+async def test_queue_is_bounded_by_bytes_too() -> None:
+    broker: Broker[Row] = Broker(max_queue=100, max_bytes=10)
+    sub = broker.subscribe([b"t"])
+    broker.publish([Row(1, b"t", size=50)])  # alone in the queue: accepted however big
+    broker.publish([Row(2, b"t", size=1)])  # 51 bytes queued would exceed 10: lagged
+    assert sub.get_ready() == [Signal.LAGGED]
+    sub.resume()
+    broker.publish([Row(3, b"t", size=4), Row(4, b"t", size=4)])
+    assert [r.id for r in sub.get_ready() if isinstance(r, Row)] == [3, 4]
+    sub.close()

@@ -25,6 +25,9 @@ class Topical(Protocol):
     @property
     def topic(self) -> bytes: ...
 
+    @property
+    def size(self) -> int: ...
+
 
 RowT = TypeVar("RowT", bound=Topical)
 
@@ -37,21 +40,26 @@ class Signal(enum.Enum):
 class Subscription(Generic[RowT]):
     """One stream's inbox of live rows for a fixed set of topics."""
 
-    def __init__(self, broker: Broker[RowT], topics: frozenset[bytes], max_queue: int) -> None:
+    def __init__(self, broker: Broker[RowT], topics: frozenset[bytes], max_queue: int, max_bytes: int) -> None:
         self._broker = broker
         self.topics = topics
         self._queue: asyncio.Queue[RowT | Signal] = asyncio.Queue()
         self._max_queue = max_queue
+        self._max_bytes = max_bytes
+        self._queued_bytes = 0
         self._lagged = False
 
     def deliver(self, row: RowT) -> None:
         if self._lagged:
             return
-        if self._queue.qsize() >= self._max_queue:
+        queued = self._queue.qsize()
+        # Bounded by count and by payload bytes (one row, however big, always fits an empty queue).
+        if queued >= self._max_queue or (queued and self._queued_bytes + row.size > self._max_bytes):
             self._lagged = True
             self._drain()
             self._queue.put_nowait(Signal.LAGGED)
             return
+        self._queued_bytes += row.size
         self._queue.put_nowait(row)
 
     def close_stream(self) -> None:
@@ -61,19 +69,25 @@ class Subscription(Generic[RowT]):
     def _drain(self) -> None:
         while not self._queue.empty():
             self._queue.get_nowait()
+        self._queued_bytes = 0
+
+    def _taken(self, item: RowT | Signal) -> RowT | Signal:
+        if not isinstance(item, Signal):
+            self._queued_bytes -= item.size
+        return item
 
     def resume(self) -> None:
         """Called by the stream right before it re-reads the database after LAGGED."""
         self._lagged = False
 
     async def get(self) -> RowT | Signal:
-        return await self._queue.get()
+        return self._taken(await self._queue.get())
 
     def get_ready(self) -> list[RowT | Signal]:
         """Everything already queued, without waiting (lets a stream batch its writes)."""
         items: list[RowT | Signal] = []
         while not self._queue.empty():
-            items.append(self._queue.get_nowait())
+            items.append(self._taken(self._queue.get_nowait()))
         return items
 
     def close(self) -> None:
@@ -83,14 +97,15 @@ class Subscription(Generic[RowT]):
 class Broker(Generic[RowT]):
     """Topic → subscriptions index for one kind of row (group messages or welcomes)."""
 
-    def __init__(self, max_queue: int = 4096) -> None:
+    def __init__(self, max_queue: int = 4096, max_bytes: int = 64 * 1024 * 1024) -> None:
         self._by_topic: dict[bytes, set[Subscription[RowT]]] = defaultdict(set)
         self._all: set[Subscription[RowT]] = set()
         self._max_queue = max_queue
+        self._max_bytes = max_bytes
         self._closed = False
 
     def subscribe(self, topics: Iterable[bytes]) -> Subscription[RowT]:
-        sub = Subscription(self, frozenset(topics), self._max_queue)
+        sub = Subscription(self, frozenset(topics), self._max_queue, self._max_bytes)
         if self._closed:
             # Shutting down: a stream that arrives now replays what it can and then ends at once.
             sub.close_stream()

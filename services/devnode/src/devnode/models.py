@@ -51,6 +51,10 @@ class GroupMessageRow:
     def topic(self) -> bytes:
         return self.group_id
 
+    @property
+    def size(self) -> int:
+        return len(self.data) + len(self.sender_hmac)
+
 
 @dataclass(frozen=True)
 class NewWelcome:
@@ -76,6 +80,10 @@ class WelcomeRow:
     @property
     def topic(self) -> bytes:
         return self.installation_key
+
+    @property
+    def size(self) -> int:
+        return len(self.data) + len(self.welcome_metadata)
 
 
 @dataclass(frozen=True)
