@@ -15,7 +15,7 @@ import grpc
 from google.protobuf import empty_pb2
 from google.protobuf.message import Message
 
-from xmtp_core.node.errors import bad_response, from_rpc_error
+from xmtp_core.node.errors import bad_response, client_closed, from_rpc_error
 from xmtp_core.node.models import (
     ETHEREUM,
     CommitLogEntry,
@@ -79,6 +79,8 @@ class MessageStream(Generic[ItemT]):
             item = await self._read_one()
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(self._method, exc) from exc
+        except grpc.aio.UsageError as exc:
+            raise client_closed(self._method) from exc
         if item is grpc.aio.EOF:
             return None
         try:
@@ -132,13 +134,19 @@ class NodeClient:
             result: ResponseT = await rpc(request, timeout=self.settings.call_timeout_s, metadata=self._metadata)
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(_method_name(path), exc) from exc
+        except grpc.aio.UsageError as exc:
+            raise client_closed(_method_name(path)) from exc
         return result
 
     def _open_stream(
         self, path: str, request: Message, response: type[ProtoT], convert: Callable[[ProtoT], ItemT]
     ) -> MessageStream[ItemT]:
         rpc = self._channel.unary_stream(path, request_serializer=_serialize, response_deserializer=response.FromString)
-        return MessageStream(_method_name(path), rpc(request, metadata=self._metadata), convert)
+        try:
+            call = rpc(request, metadata=self._metadata)
+        except grpc.aio.UsageError as exc:
+            raise client_closed(_method_name(path)) from exc
+        return MessageStream(_method_name(path), call, convert)
 
     # --- MlsApi: publishing ---
 

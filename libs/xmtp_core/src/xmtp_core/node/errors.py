@@ -41,8 +41,7 @@ class NodeError(Exception):
         self.method = method
         self.code = code
         self.message = message
-        status = code.name if code is not None else "BAD_RESPONSE"
-        super().__init__(f"{method}: {status}: {message}")
+        super().__init__(f"{method}: {code.name}: {message}" if code is not None else f"{method}: {message}")
 
     @property
     def retryable(self) -> bool:
@@ -75,6 +74,11 @@ def from_rpc_error(method: str, error: grpc.aio.AioRpcError) -> NodeError:
     return NodeError(method, message, code)
 
 
+def client_closed(method: str) -> NodeError:
+    """The `NodeClient` (its channel) was closed before or during the call."""
+    return NodeError(method, "the node client is closed")
+
+
 def bad_response(method: str, message: str) -> NodeError:
     """The node answered, but not in the shape the API promises (e.g. the wrong number of results)."""
-    return NodeError(method, message)
+    return NodeError(method, f"bad response: {message}")

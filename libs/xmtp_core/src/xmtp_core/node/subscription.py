@@ -154,9 +154,13 @@ class Subscription(Generic[EnvelopeT]):
             await self._wait(None)
             return False
         self._stale = False
-        self._stream = self._open_stream(dict(self._cursors))
         self._opened_at = self._clock()
         self.opens += 1
+        try:
+            self._stream = self._open_stream(dict(self._cursors))
+        except NodeError as exc:
+            await self._fail(exc)
+            return False
         return True
 
     def _pending_read(self) -> asyncio.Future[EnvelopeT | None]:
@@ -175,10 +179,7 @@ class Subscription(Generic[EnvelopeT]):
             await self._reconnect_later(None)
             return None
         except NodeError as exc:
-            if not exc.retryable:
-                await self.aclose()
-                raise
-            await self._reconnect_later(exc)
+            await self._fail(exc)
             return None
         if item is None:
             await self._reconnect_later(None)
@@ -189,6 +190,13 @@ class Subscription(Generic[EnvelopeT]):
         self._cursors[item.topic] = item.id
         self._backoff.reset()
         return item
+
+    async def _fail(self, error: NodeError) -> None:
+        """Reconnect after a retryable error; close and raise anything else."""
+        if not error.retryable:
+            await self.aclose()
+            raise error
+        await self._reconnect_later(error)
 
     async def _reconnect_later(self, error: NodeError | None) -> None:
         lived = self._clock() - self._opened_at
