@@ -668,7 +668,7 @@ def _commit_reps(members: int, quick: bool) -> tuple[int, int]:
         return 3, 1
     if members <= 2:
         return 100, 10
-    return (40, 4) if members <= 50 else (15, 2)
+    return (60, 5) if members <= 50 else (30, 3)
 
 
 if __name__ == "__main__":
