@@ -56,6 +56,7 @@ validate: setup
 
 bench: setup
 	$(PY) bench/devnode.py
+	$(PY) bench/mls.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(INTEROP)/node_modules .pytest_cache .mypy_cache .ruff_cache
