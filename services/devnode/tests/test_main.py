@@ -48,3 +48,21 @@ async def test_start_twice_on_one_database_migrates_once(database_url: str) -> N
 async def test_bad_listen_address_is_rejected(database_url: str) -> None:
     with pytest.raises(ValueError, match="HOST:PORT"):
         await start("no-port", database_url)
+
+
+async def test_cancelling_serve_stops_the_server(database_url: str) -> None:
+    from devnode.main import serve
+
+    from switchboard.devservices import free_port
+
+    listen = f"127.0.0.1:{free_port()}"
+    task = asyncio.create_task(serve(listen, database_url))
+    async with grpc.aio.insecure_channel(listen) as channel:
+        stub = mls_pb2_grpc.MlsApiStub(channel)
+        await stub.SendGroupMessages(send_request(private_message(b"g")), wait_for_ready=True, timeout=60)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        with pytest.raises(grpc.aio.AioRpcError) as excinfo:
+            await stub.QueryGroupMessages(mls_pb2.QueryGroupMessagesRequest(group_id=b"g"), timeout=5)
+        assert excinfo.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
