@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
-from xmtp_core.node import Backoff, BackoffPolicy, NodeRejected, NodeUnavailable, Subscription
+from xmtp_core.node import Backoff, BackoffPolicy, NodeRejected, NodeUnavailable, Subscription, retry
 
 
 @dataclass(frozen=True)
@@ -242,3 +242,43 @@ async def test_add_keeps_an_existing_cursor_and_set_topics_merges() -> None:
         sub.add(b"")
     with pytest.raises(ValueError):
         sub.add(b"c", -1)
+
+
+# --- retrying one call ---
+
+
+async def test_retry_retries_retryable_errors_then_returns() -> None:
+    outcomes: list[object] = [down("1"), down("2"), "done"]
+    time = FakeTime()
+
+    async def call() -> str:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        assert isinstance(outcome, str)
+        return outcome
+
+    policy = BackoffPolicy(initial_s=1.0, maximum_s=60.0, max_retries=5)
+    assert await retry(call, policy, sleep=time.sleep, rand=lambda: 0.0) == "done"
+    assert time.sleeps == [1.0, 2.0]
+
+
+async def test_retry_gives_up_and_never_retries_rejections() -> None:
+    time = FakeTime()
+    calls = 0
+
+    async def always_down() -> None:
+        nonlocal calls
+        calls += 1
+        raise down(f"call {calls}")
+
+    with pytest.raises(NodeUnavailable, match="call 3"):
+        await retry(always_down, BackoffPolicy(max_retries=2), sleep=time.sleep, rand=lambda: 0.0)
+    assert calls == 3 and len(time.sleeps) == 2
+
+    async def rejected() -> None:
+        raise NodeRejected("SendGroupMessages", "bad", grpc.StatusCode.INVALID_ARGUMENT)
+
+    with pytest.raises(NodeRejected):
+        await retry(rejected, BackoffPolicy(max_retries=2), sleep=time.sleep)
+    assert len(time.sleeps) == 2

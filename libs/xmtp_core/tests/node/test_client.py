@@ -177,6 +177,14 @@ async def test_closed_port_is_unavailable() -> None:
     assert isinstance(raised.value, NodeError)
 
 
+async def test_oversized_request_is_refused_before_sending() -> None:
+    # The port is closed: reaching the network would give NodeUnavailable instead.
+    async with NodeClient.for_url(f"http://127.0.0.1:{_closed_port()}", max_send_bytes=1000) as small:
+        with pytest.raises(NodeRejected, match="send limit is 1000") as raised:
+            await small.send_group_messages([group_message(b"g", b"x" * 2000)])
+    assert not raised.value.retryable
+
+
 async def test_bad_paging_arguments_fail_before_calling(client: NodeClient) -> None:
     with pytest.raises(ValueError):
         await client.query_group_messages(b"g", limit=0)

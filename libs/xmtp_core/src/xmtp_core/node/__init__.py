@@ -8,7 +8,7 @@
 No MLS or identity logic lives here: payloads go through as bytes or protos.
 """
 
-from xmtp_core.node.backoff import Backoff, BackoffPolicy
+from xmtp_core.node.backoff import Backoff, BackoffPolicy, retry
 from xmtp_core.node.client import MAX_PAGE_SIZE, MessageStream, NodeClient
 from xmtp_core.node.errors import NodeError, NodeRejected, NodeUnavailable
 from xmtp_core.node.models import (
@@ -62,4 +62,5 @@ __all__ = [
     "WelcomeKind",
     "WelcomeMessage",
     "resolve_api_url",
+    "retry",
 ]

@@ -1,14 +1,23 @@
-"""Reconnect pacing: a bounded, jittered exponential backoff with an injectable random source.
+"""Retry pacing: a bounded, jittered exponential backoff with an injectable random source and sleep.
 
 `BackoffPolicy` is the configuration (pure: `delay(attempt, rand)`); `Backoff` is the per-connection state that
-counts consecutive failures, hands out the next delay and says when to give up.
+counts consecutive failures, hands out the next delay and says when to give up; `retry` applies a policy to one
+unary call, retrying only errors that say they are retryable.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+from xmtp_core.node.errors import NodeError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Past this many doublings the delay is at its cap anyway; stopping here keeps the power from overflowing.
 _MAX_EXPONENT = 64
@@ -67,3 +76,26 @@ class Backoff:
 
     def reset(self) -> None:
         self.failures = 0
+
+
+async def retry(
+    call: Callable[[], Awaitable[T]],
+    policy: BackoffPolicy,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    rand: Callable[[], float] = random.random,
+) -> T:
+    """Await `call()`; on a retryable `NodeError`, wait and try again until `policy.max_retries` is used up.
+
+    Only safe for calls the node treats idempotently (it drops duplicate group messages and welcomes).
+    """
+    backoff = Backoff(policy, rand)
+    while True:
+        try:
+            return await call()
+        except NodeError as exc:
+            delay = backoff.next_delay() if exc.retryable else None
+            if delay is None:
+                raise
+            log.info("%s; retrying in %.2fs", exc, delay)
+            await sleep(delay)

@@ -15,7 +15,7 @@ import grpc
 from google.protobuf import empty_pb2
 from google.protobuf.message import Message
 
-from xmtp_core.node.errors import bad_response, client_closed, from_rpc_error
+from xmtp_core.node.errors import NodeRejected, bad_response, client_closed, from_rpc_error
 from xmtp_core.node.models import (
     ETHEREUM,
     CommitLogEntry,
@@ -124,6 +124,7 @@ class NodeClient:
         await self.close()
 
     async def _call(self, path: str, request: Message, response: type[ResponseT]) -> ResponseT:
+        self._check_size(path, request)
         rpc = self._unary_calls.get(path)
         if rpc is None:
             rpc = self._channel.unary_unary(
@@ -137,6 +138,13 @@ class NodeClient:
         except grpc.aio.UsageError as exc:
             raise client_closed(_method_name(path)) from exc
         return result
+
+    def _check_size(self, path: str, request: Message) -> None:
+        # gRPC would refuse it as RESOURCE_EXHAUSTED, which reads as "retry later"; this can never succeed.
+        size = request.ByteSize()
+        if size > self.settings.max_send_bytes:
+            limit = self.settings.max_send_bytes
+            raise NodeRejected(_method_name(path), f"request is {size} bytes; the send limit is {limit}")
 
     def _open_stream(
         self, path: str, request: Message, response: type[ProtoT], convert: Callable[[ProtoT], ItemT]
