@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from xmtp_core.store import DecryptionError, EncryptionKey, FieldCipher, FieldRef, KeyRing
 from xmtp_core.store.cipher import FORMAT_VERSION, HEADER_LEN, TAG_LEN
 
@@ -85,3 +87,30 @@ def test_previous_keys_still_decrypt() -> None:
     assert ring.decrypt(HERE, blob) == b"secret"
     assert ring.needs_rotation(HERE, blob)
     assert not ring.needs_rotation(HERE, ring.encrypt(HERE, b"secret"))
+
+
+_pk_parts = st.one_of(st.binary(max_size=40), st.text(max_size=20), st.integers(-(2**63), 2**63 - 1))
+_refs = st.builds(
+    FieldRef,
+    st.sampled_from(["messages", "intents", "group_states"]),
+    st.sampled_from(["content", "payload", "state"]),
+    st.tuples(_pk_parts) | st.tuples(_pk_parts, _pk_parts),
+)
+_CIPHER = FieldCipher(KeyRing(EncryptionKey.generate()))
+
+
+@given(where=_refs, other=_refs, plaintext=st.binary(max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_round_trip_only_at_the_same_location(where: FieldRef, other: FieldRef, plaintext: bytes) -> None:
+    blob = _CIPHER.encrypt(where, plaintext)
+    assert _CIPHER.decrypt(where, blob) == plaintext
+    if other.associated_data() != where.associated_data() or other.purpose != where.purpose:
+        with pytest.raises(DecryptionError):
+            _CIPHER.decrypt(other, blob)
+
+
+@given(a=_refs, b=_refs)
+@settings(max_examples=300, deadline=None)
+def test_associated_data_is_injective(a: FieldRef, b: FieldRef) -> None:
+    if (a.table, a.column, a.pk) != (b.table, b.column, b.pk):
+        assert a.associated_data() != b.associated_data()

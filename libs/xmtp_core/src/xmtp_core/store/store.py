@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from xmtp_core.store.cipher import FieldCipher
@@ -51,6 +54,12 @@ class Store:
 
     def session(self) -> AsyncSession:
         return self.sessions()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed when the block ends, rolled back if it raises."""
+        async with self.sessions() as session, session.begin():
+            yield session
 
     async def close(self) -> None:
         await self.engine.dispose()
