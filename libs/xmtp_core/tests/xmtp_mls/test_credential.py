@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from xmtp_core.mls.credentials import Credential
+from xmtp_core.mls.extensions import Extension
 from xmtp_core.xmtp_mls.credential import (
     application_id_extension,
     build_credential,
@@ -29,12 +30,18 @@ def test_credential_is_basic_and_round_trips_on_the_wire() -> None:
     assert inbox_id_from_credential(Credential.from_bytes(wire)) == INBOX
 
 
-def test_application_id_extension_carries_utf8_inbox_id() -> None:
+def test_application_id_extension_carries_utf8_inbox_id_as_a_vector() -> None:
     ext = application_id_extension(INBOX)
     assert ext.extension_type == 0x0001
-    assert ext.to_bytes() == b"\x00\x01\x40\x40" + INBOX.encode()  # varint 64 needs two bytes
+    # extension_data<V> (66 bytes) holding application_id<V> (64 bytes): what libxmtp 1.9.1 sends
+    assert ext.to_bytes() == b"\x00\x01\x40\x42\x40\x40" + INBOX.encode()
     assert inbox_id_from_application_id((ext,)) == INBOX
     assert inbox_id_from_application_id(()) is None
+
+
+def test_application_id_without_its_length_prefix_is_refused() -> None:
+    with pytest.raises(CredentialError, match="application_id"):
+        inbox_id_from_application_id((Extension(0x0001, INBOX.encode()),))
 
 
 @pytest.mark.parametrize(

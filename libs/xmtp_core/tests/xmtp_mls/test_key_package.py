@@ -47,7 +47,8 @@ def test_built_key_package_has_the_profile_shape(installation_seed: bytes) -> No
     assert kp.leaf_node.extensions == (application_id_extension(INBOX),)
     caps = kp.leaf_node.capabilities
     assert caps.cipher_suites == (3,)
-    assert caps.extensions == (0x000A, 0x0001, 0xF000, 0x0006, 0xFF02, 0xFF00, 0xFF01, 0xFF03, 0xFF04)
+    # libxmtp 1.9.1's list and order, then AppDataDictionary (HEAD)
+    assert caps.extensions == (0x000A, 0x0001, 0xFF02, 0xFF00, 0xFF01, 0xFF03, 0xFF04, 0xF000, 0x0006)
     assert caps.proposals == (7, 8)
     assert caps.credentials == (1,) and caps.versions == (1,)
     assert kp.leaf_node.lifetime is not None

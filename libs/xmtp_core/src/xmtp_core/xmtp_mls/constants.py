@@ -32,18 +32,20 @@ PROPOSAL_APP_DATA_UPDATE: Final = 8
 CREDENTIAL_BASIC: Final = 1
 PROTOCOL_MLS10: Final = 1
 
-# Key-package leaf capabilities (libxmtp `XmtpKeyPackageBuilder`, HEAD order).
-KEY_PACKAGE_CAPABILITY_EXTENSIONS: Final = (
+# Key-package leaf capabilities. libxmtp 1.9.1 (read from its key packages on devnode) advertises exactly
+# LIBXMTP_1_9_CAPABILITY_EXTENSIONS and proposals [7]; HEAD adds AppDataDictionary 0x0006 and AppDataUpdate 8,
+# which a client must advertise to join groups migrated to AppData. We send the HEAD set in 1.9.1's order.
+LIBXMTP_1_9_CAPABILITY_EXTENSIONS: Final = (
     EXT_LAST_RESORT,
     EXT_APPLICATION_ID,
-    EXT_IMMUTABLE_METADATA,
-    EXT_APP_DATA_DICTIONARY,
     EXT_GROUP_PERMISSIONS,
     EXT_MUTABLE_METADATA,
     EXT_GROUP_MEMBERSHIP,
     EXT_WELCOME_WRAPPER_ENCRYPTION,
     EXT_WELCOME_POINTEE_AEAD_TYPES,
+    EXT_IMMUTABLE_METADATA,
 )
+KEY_PACKAGE_CAPABILITY_EXTENSIONS: Final = (*LIBXMTP_1_9_CAPABILITY_EXTENSIONS, EXT_APP_DATA_DICTIONARY)
 KEY_PACKAGE_CAPABILITY_PROPOSALS: Final = (PROPOSAL_GROUP_CONTEXT_EXTENSIONS, PROPOSAL_APP_DATA_UPDATE)
 
 # RequiredCapabilities of a new libxmtp group (`build_group_config`), in libxmtp's order.

@@ -1,5 +1,6 @@
 """The XMTP MLS credential: a BasicCredential whose identity is the ``xmtp.identity.MlsCredential`` proto
-(inbox id), and the leaf-node ApplicationId extension that repeats the inbox id as UTF-8.
+(inbox id), and the leaf-node ApplicationId extension that repeats the inbox id as UTF-8 inside the RFC 9420
+``opaque application_id<V>`` (so the extension data starts with an MLS varint length; libxmtp 1.9.1 confirmed).
 
 The installation key is not in the credential: it is the leaf's Ed25519 signature key.
 """
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 from google.protobuf.message import DecodeError as ProtoDecodeError
 
+from xmtp_core.mls.codec import Reader, encode_vec
 from xmtp_core.mls.credentials import CREDENTIAL_BASIC, Credential
+from xmtp_core.mls.errors import DecodeError
 from xmtp_core.mls.extensions import Extension, find_extension
 from xmtp_core.protos.identity import credential_pb2
 from xmtp_core.xmtp_mls.constants import EXT_APPLICATION_ID
@@ -45,8 +48,8 @@ def inbox_id_from_credential(credential: Credential) -> str:
 
 
 def application_id_extension(inbox_id: str) -> Extension:
-    """Leaf-node ApplicationId (0x0001) carrying the inbox id as UTF-8, as libxmtp sets it."""
-    return Extension(EXT_APPLICATION_ID, inbox_id.encode("utf-8"))
+    """Leaf-node ApplicationId (0x0001): ``application_id<V>`` = the inbox id as UTF-8, as libxmtp sets it."""
+    return Extension(EXT_APPLICATION_ID, encode_vec(inbox_id.encode("utf-8")))
 
 
 def inbox_id_from_application_id(extensions: tuple[Extension, ...]) -> str | None:
@@ -54,7 +57,13 @@ def inbox_id_from_application_id(extensions: tuple[Extension, ...]) -> str | Non
     ext = find_extension(extensions, EXT_APPLICATION_ID)
     if ext is None:
         return None
+    reader = Reader(ext.extension_data)
     try:
-        return ext.extension_data.decode("utf-8")
+        value = reader.vec()
+        reader.finish()
+    except DecodeError as exc:
+        raise CredentialError(f"ApplicationId extension is not an application_id<V> vector: {exc}") from exc
+    try:
+        return value.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CredentialError("ApplicationId extension is not UTF-8") from exc

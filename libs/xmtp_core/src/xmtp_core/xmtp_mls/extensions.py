@@ -216,15 +216,16 @@ class GroupExtensions:
         return self.metadata.is_dm
 
     def to_extensions(self) -> tuple[Extension, ...]:
-        """In libxmtp's ``build_group_config`` order: 0xF000, 0xFF00, 0xFF01, 0xFF02, RequiredCapabilities."""
+        """In the order libxmtp 1.9.1 groups carry them (seen in its Welcomes): 0xF000, 0xFF00, 0xFF02,
+        RequiredCapabilities, 0xFF01 (the membership extension is re-appended by each membership commit)."""
         exts = [
             immutable_metadata_extension(self.metadata),
             mutable_metadata_extension(self.mutable),
-            group_membership_extension(self.membership),
             permissions_extension(self.permissions),
         ]
         if self.required is not None:
             exts.append(self.required.to_extension())
+        exts.append(group_membership_extension(self.membership))
         return tuple(exts)
 
 

@@ -1,0 +1,179 @@
+"""XMTP MLS profile against the real libxmtp (node-sdk 5.5.0 / libxmtp 1.9.1) through devnode.
+
+* libxmtp's own key package, fetched from the node, parses and validates with ``xmtp_core.xmtp_mls``.
+* A Python-built key package (plus a Python-built identity registration) is accepted: the node returns it,
+  libxmtp's ``canMessage`` says yes, and libxmtp creates a DM with the Python inbox. The Welcome libxmtp then
+  sends is unwrapped with our X-Wing seed, decrypted with our init key, and its group-context extensions parse
+  as a DM with the DM policy set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import grpc
+import pytest
+from peer import LibxmtpPeer
+from xmtp_core.identity import InstallationKeySigner, LocalWalletSigner, build_register
+from xmtp_core.mls.cipher_suite import get_cipher_suite
+from xmtp_core.mls.extensions import find_extension
+from xmtp_core.mls.framing import MLSMessage
+from xmtp_core.mls.welcome import Welcome
+from xmtp_core.mls.welcome_crypto import decrypt_group_info, decrypt_group_secrets
+from xmtp_core.protos.identity.api.v1 import identity_pb2, identity_pb2_grpc
+from xmtp_core.protos.mls.api.v1 import mls_pb2, mls_pb2_grpc
+from xmtp_core.xmtp_mls.constants import (
+    EXT_GROUP_MEMBERSHIP,
+    EXT_GROUP_PERMISSIONS,
+    EXT_IMMUTABLE_METADATA,
+    EXT_LAST_RESORT,
+    EXT_MUTABLE_METADATA,
+    EXT_REQUIRED_CAPABILITIES,
+    EXT_WELCOME_POINTEE_AEAD_TYPES,
+    EXT_WELCOME_WRAPPER_ENCRYPTION,
+    GROUP_REQUIRED_EXTENSIONS,
+    LIBXMTP_1_9_CAPABILITY_EXTENSIONS,
+)
+from xmtp_core.xmtp_mls.credential import application_id_extension
+from xmtp_core.xmtp_mls.extensions import (
+    ConversationType,
+    dm_peer_inbox_id,
+    parse_group_extensions,
+    required_capabilities,
+)
+from xmtp_core.xmtp_mls.key_package import KeyPackageBundle, build_key_package, parse_key_package
+from xmtp_core.xmtp_mls.policies import MembershipBase, MetadataBase, MetadataField, PermissionsBase, base
+from xmtp_core.xmtp_mls.welcome_wrapper import WrapperAlgorithm, unwrap_welcome
+
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(600)]
+
+XWING = WrapperAlgorithm.XWING_MLKEM_768_DRAFT_6
+
+
+def _target(devnode_url: str) -> str:
+    return devnode_url.removeprefix("http://")
+
+
+async def _fetch_key_package(target: str, installation_key: bytes) -> bytes:
+    async with grpc.aio.insecure_channel(target) as channel:
+        api = mls_pb2_grpc.MlsApiStub(channel)
+        response = await api.FetchKeyPackages(mls_pb2.FetchKeyPackagesRequest(installation_keys=[installation_key]))
+    assert len(response.key_packages) == 1
+    return bytes(response.key_packages[0].key_package_tls_serialized)
+
+
+async def _register_python_installation(target: str) -> tuple[LocalWalletSigner, str, KeyPackageBundle]:
+    """libxmtp's order: upload the key package, then publish the identity registration."""
+    wallet, installation = LocalWalletSigner.generate(), InstallationKeySigner.generate()
+    register = await build_register(wallet, installation)
+    bundle = build_key_package(register.inbox_id, installation.private_seed)
+    async with grpc.aio.insecure_channel(target) as channel:
+        upload = mls_pb2.UploadKeyPackageRequest(
+            key_package=mls_pb2.KeyPackageUpload(key_package_tls_serialized=bundle.tls_bytes),
+            is_inbox_id_credential=True,
+        )
+        await mls_pb2_grpc.MlsApiStub(channel).UploadKeyPackage(upload)
+        publish = identity_pb2.PublishIdentityUpdateRequest(identity_update=register)
+        await identity_pb2_grpc.IdentityApiStub(channel).PublishIdentityUpdate(publish)
+    return wallet, register.inbox_id, bundle
+
+
+async def _welcomes(target: str, installation_key: bytes, *, wait: float = 30.0) -> list[Any]:
+    deadline = time.monotonic() + wait
+    async with grpc.aio.insecure_channel(target) as channel:
+        api = mls_pb2_grpc.MlsApiStub(channel)
+        while True:
+            response = await api.QueryWelcomeMessages(
+                mls_pb2.QueryWelcomeMessagesRequest(installation_key=installation_key)
+            )
+            if response.messages or time.monotonic() > deadline:
+                return list(response.messages)
+            await asyncio.sleep(0.5)
+
+
+async def test_libxmtp_key_package_validates_with_our_parser(peer: LibxmtpPeer, devnode_url: str) -> None:
+    alice = await peer.create("alice", devnode_url)
+    data = await _fetch_key_package(_target(devnode_url), bytes.fromhex(alice.installation_id))
+    assert data, "devnode returned no key package for the libxmtp installation"
+
+    parsed = parse_key_package(data, expected_inbox_id=alice.inbox_id)
+    assert parsed.installation_key.hex() == alice.installation_id
+    assert parsed.wrapper.algorithm == XWING and parsed.advertised_wrapper
+    assert len(parsed.wrapper.public_key) == 1216
+    assert parsed.pointee_aead_types == (3,)
+    assert parsed.last_resort
+    kp = parsed.key_package
+    assert kp.cipher_suite == 3 and kp.leaf_node.capabilities.cipher_suites == (3,)
+    assert [e.extension_type for e in kp.extensions] == [
+        EXT_LAST_RESORT,
+        EXT_WELCOME_POINTEE_AEAD_TYPES,
+        EXT_WELCOME_WRAPPER_ENCRYPTION,
+    ]
+    lifetime = kp.leaf_node.lifetime
+    assert lifetime is not None and lifetime.not_after - lifetime.not_before == 84 * 86400 + 3600
+    # libxmtp 1.9.1 (node-sdk 5.5.0): no AppDataDictionary / AppDataUpdate yet.
+    assert kp.leaf_node.capabilities.extensions == LIBXMTP_1_9_CAPABILITY_EXTENSIONS
+    assert kp.leaf_node.capabilities.proposals == (7,)
+    assert kp.leaf_node.extensions == (application_id_extension(alice.inbox_id),)
+
+
+async def test_libxmtp_accepts_python_key_package_and_sends_an_xwing_welcome(
+    peer: LibxmtpPeer, devnode_url: str
+) -> None:
+    target = _target(devnode_url)
+    alice = await peer.create("alice", devnode_url)
+    wallet, inbox_id, bundle = await _register_python_installation(target)
+
+    assert await _fetch_key_package(target, bundle.installation_key) == bundle.tls_bytes
+    reach = await peer.can_message("alice", [wallet.identifier.text()])
+    assert reach == {wallet.identifier.text(): True}
+
+    dm = await peer.create_dm("alice", inbox_id)
+    assert dm["type"] == "dm" and dm["peerInboxId"] == inbox_id
+
+    welcomes = await _welcomes(target, bundle.installation_key)
+    assert len(welcomes) == 1
+    assert welcomes[0].WhichOneof("version") == "v1"
+    v1 = welcomes[0].v1
+    assert v1.wrapper_algorithm == XWING
+    assert v1.hpke_public_key == bundle.xwing_public_key
+    assert bytes(v1.data[:2]) == b"\x44\x60"
+
+    unwrapped = unwrap_welcome(bytes(v1.data), bytes(v1.welcome_metadata), bundle.xwing_seed or b"", XWING)
+    metadata = mls_pb2.WelcomeMetadata()
+    metadata.ParseFromString(unwrapped.welcome_metadata)
+    assert metadata.message_cursor > 0
+    message = MLSMessage.from_bytes(unwrapped.welcome)
+    assert isinstance(message.body, Welcome)
+    suite = get_cipher_suite(3)
+    secrets = decrypt_group_secrets(suite, message.body, bundle.ref, bundle.init_private_key)
+    group_info = decrypt_group_info(suite, message.body, secrets.joiner_secret)
+
+    context_exts = group_info.group_context.extensions
+    # libxmtp's order: the membership extension is re-appended by the commit that adds the peer.
+    assert [e.extension_type for e in context_exts] == [
+        EXT_IMMUTABLE_METADATA,
+        EXT_MUTABLE_METADATA,
+        EXT_GROUP_PERMISSIONS,
+        EXT_REQUIRED_CAPABILITIES,
+        EXT_GROUP_MEMBERSHIP,
+    ]
+    assert find_extension(context_exts, EXT_REQUIRED_CAPABILITIES) == required_capabilities().to_extension()
+    assert [e.extension_type for e in group_info.extensions] == [0x0002]  # ratchet tree in every Welcome
+    view = parse_group_extensions(context_exts)
+    assert view.conversation_type == ConversationType.DM
+    assert view.metadata.creator_inbox_id == alice.inbox_id
+    assert set(view.metadata.dm_members or ()) == {alice.inbox_id, inbox_id}
+    assert dm_peer_inbox_id(view.metadata, inbox_id) == alice.inbox_id
+    assert view.mutable.admins == () and view.mutable.super_admins == ()
+    assert set(view.membership.members) == {alice.inbox_id, inbox_id}
+    assert view.membership.members[inbox_id] >= 1
+    policy = view.permissions
+    assert policy.add_member == policy.remove_member == base(MembershipBase.DENY)
+    assert policy.add_admin == policy.remove_admin == policy.update_permissions == base(PermissionsBase.DENY)
+    assert policy.update_metadata and all(p == base(MetadataBase.ALLOW) for p in policy.update_metadata.values())
+    assert view.required is not None
+    assert view.required.extension_types == GROUP_REQUIRED_EXTENSIONS
+    assert MetadataField.COMMIT_LOG_SIGNER in view.mutable.attributes  # libxmtp 1.9.1 enables the commit log
