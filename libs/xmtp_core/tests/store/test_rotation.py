@@ -143,3 +143,17 @@ def test_cli_rejects_bad_keys_clearly(tmp_path: Any) -> None:
     assert bad not in result.stderr
     missing = _cli({"DATABASE_URL": "postgresql://127.0.0.1:1/none", "XMTP_DB_ENCRYPTION_KEY_NEW": bad + "cd"})
     assert missing.returncode == 2 and "XMTP_DB_ENCRYPTION_KEY_OLD" in missing.stderr
+
+
+def test_cli_reports_unreachable_database() -> None:
+    old, new = os.urandom(32).hex(), os.urandom(32).hex()
+    result = _cli(
+        {
+            "DATABASE_URL": "postgresql://127.0.0.1:1/none",
+            "XMTP_DB_ENCRYPTION_KEY_OLD": old,
+            "XMTP_DB_ENCRYPTION_KEY_NEW": new,
+        }
+    )
+    assert result.returncode == 1
+    assert "database unchanged" in result.stderr and "Traceback" not in result.stderr
+    assert old not in result.stderr + result.stdout and new not in result.stderr + result.stdout

@@ -98,7 +98,7 @@ class KeyRing:
         return list(self._by_id)
 
     def __repr__(self) -> str:
-        ids = ", ".join(k.hex() for k in self._by_id)
+        ids = ", ".join(key_id.hex() for key_id in self._by_id)
         return f"KeyRing(current={self.current.key_id.hex()}, known=[{ids}])"
 
     @classmethod

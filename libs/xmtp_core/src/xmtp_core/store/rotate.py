@@ -14,6 +14,8 @@ import os
 import sys
 from collections.abc import Mapping
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from xmtp_core.store.errors import KeyConfigError, StoreError
 from xmtp_core.store.keys import key_from_env, keys_from_env
 from xmtp_core.store.rotation import rotate_database
@@ -36,6 +38,10 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     except StoreError as exc:
         print(f"rotation failed: {exc}", file=sys.stderr)
         return 2
+    except (OSError, SQLAlchemyError) as exc:
+        # Nothing was committed: the rotation is one transaction.
+        print(f"rotation failed, database unchanged: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     print(
         f"rotated to key {new_key.key_id.hex()}: "
         f"{report.values_reencrypted} of {report.values_seen} values re-encrypted"
