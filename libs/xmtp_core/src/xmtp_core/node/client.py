@@ -100,7 +100,8 @@ class NodeClient:
         options = settings.channel_options()
         endpoint = settings.endpoint
         if endpoint.secure:
-            self._channel = grpc.aio.secure_channel(endpoint.target, grpc.ssl_channel_credentials(), options)
+            credentials = grpc.ssl_channel_credentials(root_certificates=settings.root_certificates)
+            self._channel = grpc.aio.secure_channel(endpoint.target, credentials, options)
         else:
             self._channel = grpc.aio.insecure_channel(endpoint.target, options)
         self._metadata = settings.metadata()

@@ -99,6 +99,7 @@ class NodeSettings:
     call_timeout_s: float | None = DEFAULT_CALL_TIMEOUT_S
     min_reconnect_backoff_ms: int = DEFAULT_MIN_RECONNECT_BACKOFF_MS
     max_reconnect_backoff_ms: int = DEFAULT_MAX_RECONNECT_BACKOFF_MS
+    root_certificates: bytes | None = None  # PEM; None = the system's roots (only used for https://)
     extra_options: tuple[tuple[str, int | str], ...] = field(default=())
 
     def __post_init__(self) -> None:
