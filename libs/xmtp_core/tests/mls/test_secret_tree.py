@@ -1,11 +1,14 @@
-"""Secret tree (RFC 9420 §9): sender/receiver agreement, out-of-order window, replay and distance limits."""
+"""Secret tree (RFC 9420 §9): sender/receiver agreement, out-of-order window, replay and distance limits,
+state export and restore."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 from xmtp_core.mls.cipher_suite import get_cipher_suite
 from xmtp_core.mls.errors import GenerationError, ValidationError
-from xmtp_core.mls.secret_tree import RatchetType, SecretTree
+from xmtp_core.mls.secret_tree import RatchetState, RatchetType, SecretTree
 
 CS = get_cipher_suite(3)
 SECRET = bytes(range(32))
@@ -94,3 +97,48 @@ def test_peek_then_consume() -> None:
     with pytest.raises(GenerationError):
         receiver.consume(1, HS, 2)
     assert receiver.key_for(1, HS, 0).key == sent[0].key
+
+
+def test_state_round_trip_keeps_window_replay_and_pending_keys() -> None:
+    sender, receiver = tree(), tree()
+    sent = [sender.next_key(1, APP) for _ in range(6)]
+    receiver.key_for(1, APP, 5)  # generations 0-4 are now stored as skipped keys
+    receiver.key_for(1, APP, 2)
+    receiver.key_for(1, APP, 3, consume=False)
+    restored = SecretTree.from_state(CS, receiver.to_state())
+    assert restored.to_state() == receiver.to_state()
+    with pytest.raises(GenerationError, match="already used"):
+        restored.key_for(1, APP, 2)
+    with pytest.raises(GenerationError, match="already used"):
+        restored.key_for(1, APP, 5)
+    restored.consume(1, APP, 3)
+    assert restored.key_for(1, APP, 4).key == sent[4].key
+    # Leaves never asked for are still derivable from the stored node secrets.
+    assert restored.key_for(3, HS, 0).key == sender.key_for(3, HS, 0).key
+
+
+def test_restored_tree_is_independent_of_the_original() -> None:
+    original = tree()
+    original.key_for(0, APP, 3)
+    restored = SecretTree.from_state(CS, original.to_state())
+    restored.key_for(0, APP, 1)
+    assert original.key_for(0, APP, 1).generation == 1
+
+
+def test_state_uses_restore_policy_not_saved_one() -> None:
+    saved = tree(maximum_forward_distance=1000)
+    saved.key_for(0, APP, 0)
+    restored = SecretTree.from_state(CS, saved.to_state(), maximum_forward_distance=2)
+    with pytest.raises(GenerationError, match="ahead"):
+        restored.key_for(0, APP, 10)
+
+
+def test_state_with_out_of_range_indices_rejected() -> None:
+    state = tree().to_state()
+    with pytest.raises(ValidationError):
+        SecretTree.from_state(CS, replace(state, node_secrets=((7, SECRET),)))
+    ratchet = RatchetState(0, SECRET, ())
+    with pytest.raises(ValidationError):
+        SecretTree.from_state(CS, replace(state, ratchets=((4, APP, ratchet),)))
+    with pytest.raises(ValidationError):
+        SecretTree.from_state(CS, replace(state, ratchets=((0, APP, replace(ratchet, generation=-1)),)))

@@ -1,8 +1,8 @@
 """Binary persistence of :class:`~xmtp_core.mls.group.Group` (this library's own format, versioned).
 
 Everything needed to continue the group is stored: current epoch secrets, tree, private path keys, the
-secret-tree ratchets (so used generations stay used), retained past epochs and pending proposals. The
-secret tree's internals are read through its attributes because ``secret_tree`` exposes no export API.
+secret-tree ratchets (so used generations stay used), retained past epochs and pending proposals. The secret
+tree goes through its public :class:`~xmtp_core.mls.secret_tree.SecretTreeState` export.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from xmtp_core.mls.group import EpochState, Group, GroupConfig, PastEpoch, Pendi
 from xmtp_core.mls.group_context import GroupContext
 from xmtp_core.mls.proposals import Proposal
 from xmtp_core.mls.ratchet_tree import RatchetTree
-from xmtp_core.mls.secret_tree import HashRatchet, RatchetKey, RatchetType, SecretTree
+from xmtp_core.mls.secret_tree import RatchetKey, RatchetState, RatchetType, SecretTree, SecretTreeState
 from xmtp_core.mls.treekem import PathKeys
 
 FORMAT_VERSION = 1
@@ -126,38 +126,35 @@ def _decode_pending(r: Reader) -> PendingProposal:
 
 
 def _encode_secret_tree(w: Writer, tree: SecretTree) -> None:
-    w.u32(tree.n_leaves)
-    w.vec_items(tree._nodes.items(), lambda ww, kv: ww.u32(kv[0]).vec(kv[1]))
-    w.vec_items(tree._ratchets.items(), _encode_ratchet)
+    state = tree.to_state()
+    w.u32(state.n_leaves)
+    w.vec_items(state.node_secrets, lambda ww, kv: ww.u32(kv[0]).vec(kv[1]))
+    w.vec_items(state.ratchets, _encode_ratchet)
 
 
-def _encode_ratchet(w: Writer, item: tuple[tuple[int, RatchetType], HashRatchet]) -> None:
-    (leaf, rt), ratchet = item
-    w.u32(leaf).vec(rt.value).u32(ratchet.generation).vec(ratchet._secret)
-    w.vec_items(ratchet._skipped.values(), lambda ww, k: ww.u32(k.generation).vec(k.key).vec(k.nonce))
+def _encode_ratchet(w: Writer, item: tuple[int, RatchetType, RatchetState]) -> None:
+    leaf, rt, ratchet = item
+    w.u32(leaf).vec(rt.value).u32(ratchet.generation).vec(ratchet.secret)
+    w.vec_items(ratchet.stored_keys, lambda ww, k: ww.u32(k.generation).vec(k.key).vec(k.nonce))
 
 
 def _decode_secret_tree(r: Reader, suite: CipherSuite, config: GroupConfig) -> SecretTree:
     n_leaves = r.u32()
-    tree = SecretTree(
-        suite, bytes(suite.hash_len), n_leaves,
+    nodes = tuple(r.vec_items(lambda rr: (rr.u32(), rr.vec())))
+    ratchets = tuple(r.vec_items(_decode_ratchet))
+    return SecretTree.from_state(
+        suite, SecretTreeState(n_leaves, nodes, ratchets),
         out_of_order_tolerance=config.out_of_order_tolerance,
         maximum_forward_distance=config.maximum_forward_distance,
     )  # fmt: skip
-    tree._nodes = dict(r.vec_items(lambda rr: (rr.u32(), rr.vec())))
-    for leaf, rt, ratchet in r.vec_items(lambda rr: _decode_ratchet(rr, suite, config)):
-        tree._ratchets[(leaf, rt)] = ratchet
-    return tree
 
 
-def _decode_ratchet(r: Reader, suite: CipherSuite, config: GroupConfig) -> tuple[int, RatchetType, HashRatchet]:
+def _decode_ratchet(r: Reader) -> tuple[int, RatchetType, RatchetState]:
     leaf = r.u32()
     rt = _RATCHET_TYPES.get(r.vec())
     if rt is None:
         raise DecodeError("unknown ratchet type in group state")
     generation = r.u32()
-    ratchet = HashRatchet(suite, r.vec(), config.out_of_order_tolerance, config.maximum_forward_distance)
-    ratchet.generation = generation
-    for key in r.vec_items(lambda rr: RatchetKey(rr.u32(), rr.vec(), rr.vec())):
-        ratchet._skipped[key.generation] = key
-    return leaf, rt, ratchet
+    secret = r.vec()
+    stored = tuple(r.vec_items(lambda rr: RatchetKey(rr.u32(), rr.vec(), rr.vec())))
+    return leaf, rt, RatchetState(generation, secret, stored)

@@ -4,6 +4,9 @@ Node secrets are derived lazily from ``encryption_secret`` and deleted as soon a
 Each leaf has a handshake and an application ratchet. A receiver may ask for generations out of order within
 ``out_of_order_tolerance`` behind the newest one and at most ``maximum_forward_distance`` ahead; every key is
 deleted once returned, so a replayed generation raises :class:`GenerationError`.
+
+``SecretTree.to_state`` / ``SecretTree.from_state`` export and restore the whole tree as plain dataclasses
+(:class:`SecretTreeState`, :class:`RatchetState`) for persistence; nothing outside this module touches internals.
 """
 
 from __future__ import annotations
@@ -31,6 +34,24 @@ class RatchetKey:
     nonce: bytes
 
 
+@dataclass(frozen=True)
+class RatchetState:
+    """A :class:`HashRatchet` at rest: the next unused generation, its secret and the keys still stored."""
+
+    generation: int
+    secret: bytes
+    stored_keys: tuple[RatchetKey, ...]  # skipped or fetched-but-not-consumed keys, in insertion order
+
+
+@dataclass(frozen=True)
+class SecretTreeState:
+    """A :class:`SecretTree` at rest: undeleted node secrets and the ratchets of leaves already used."""
+
+    n_leaves: int
+    node_secrets: tuple[tuple[int, bytes], ...]  # (node index, secret)
+    ratchets: tuple[tuple[int, RatchetType, RatchetState], ...]  # (leaf index, type, ratchet)
+
+
 class HashRatchet:
     """One sender's ratchet: ``secret`` is the secret of generation ``generation`` (not yet used)."""
 
@@ -41,6 +62,18 @@ class HashRatchet:
         self._tolerance = tolerance
         self._max_forward = max_forward
         self._skipped: dict[int, RatchetKey] = {}
+
+    def to_state(self) -> RatchetState:
+        return RatchetState(self.generation, self._secret, tuple(self._skipped.values()))
+
+    @classmethod
+    def from_state(cls, cs: CipherSuite, state: RatchetState, tolerance: int, max_forward: int) -> HashRatchet:
+        if not 0 <= state.generation <= 0xFFFF_FFFF:
+            raise ValidationError(f"ratchet generation {state.generation} outside 0..2^32-1 (RFC 9420 §9.1)")
+        ratchet = cls(cs, state.secret, tolerance, max_forward)
+        ratchet.generation = state.generation
+        ratchet._skipped = {key.generation: key for key in state.stored_keys}
+        return ratchet
 
     def _current_key(self) -> RatchetKey:
         cs, g = self._cs, self.generation
@@ -122,6 +155,36 @@ class SecretTree:
         self._max_forward = maximum_forward_distance
         self._nodes: dict[int, bytes] = {tree_math.root(n_leaves): encryption_secret}
         self._ratchets: dict[tuple[int, RatchetType], HashRatchet] = {}
+
+    def to_state(self) -> SecretTreeState:
+        """Everything needed to continue this epoch's ratchets, so used generations stay used after a restore."""
+        ratchets = tuple((leaf, rt, r.to_state()) for (leaf, rt), r in self._ratchets.items())
+        return SecretTreeState(self.n_leaves, tuple(self._nodes.items()), ratchets)
+
+    @classmethod
+    def from_state(
+        cls,
+        cs: CipherSuite,
+        state: SecretTreeState,
+        *,
+        out_of_order_tolerance: int = DEFAULT_OUT_OF_ORDER_TOLERANCE,
+        maximum_forward_distance: int = DEFAULT_MAXIMUM_FORWARD_DISTANCE,
+    ) -> SecretTree:
+        """Rebuild a tree saved with :meth:`to_state`; the tolerances are local policy and not part of the state."""
+        # The root secret passed here is replaced at once by the saved node secrets.
+        tree = cls(
+            cs, b"", state.n_leaves,
+            out_of_order_tolerance=out_of_order_tolerance, maximum_forward_distance=maximum_forward_distance,
+        )  # fmt: skip
+        width = tree_math.node_width(state.n_leaves)
+        if any(not 0 <= node < width for node, _ in state.node_secrets):
+            raise ValidationError(f"secret tree node outside a tree of {state.n_leaves} leaves")
+        tree._nodes = dict(state.node_secrets)
+        for leaf, rt, ratchet in state.ratchets:
+            if not 0 <= leaf < state.n_leaves:
+                raise ValidationError(f"ratchet of leaf {leaf} outside a tree of {state.n_leaves} leaves")
+            tree._ratchets[(leaf, rt)] = HashRatchet.from_state(cs, ratchet, tree._tolerance, tree._max_forward)
+        return tree
 
     def _leaf_secret(self, leaf: int) -> bytes:
         target = tree_math.leaf_to_node(leaf)
