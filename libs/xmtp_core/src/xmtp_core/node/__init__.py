@@ -6,6 +6,15 @@
 - `errors`: `NodeError`, `NodeUnavailable` (retryable), `NodeRejected` (not retryable).
 
 No MLS or identity logic lives here: payloads go through as bytes or protos.
+
+Typical use (ingest)::
+
+    async with NodeClient.from_env(app_version="switchboard/0.1") as node:
+        async with node.subscribe_group_messages(saved_cursors) as sub:
+            async for message in sub:  # ascending per group; resumes after restarts and reconnects
+                handle(message)
+                save_cursor(message.group_id, message.id)
+                # sub.add(new_group_id) / sub.remove(group_id) at any time
 """
 
 from xmtp_core.node.backoff import Backoff, BackoffPolicy, retry
