@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 
 import grpc
 import pytest
 from peer import LibxmtpPeer
+from xmtp_core.content.codecs.text import TextCodec
+from xmtp_core.content.envelope import encode_plaintext_envelope, new_idempotency_key
 from xmtp_core.identity import InstallationKeySigner, LocalWalletSigner, build_register
 from xmtp_core.mls.cipher_suite import get_cipher_suite
 from xmtp_core.mls.extensions import find_extension
 from xmtp_core.mls.framing import MLSMessage
+from xmtp_core.mls.group import Group
+from xmtp_core.mls.key_packages import KeyPackageBundle as MlsKeyPackageBundle
 from xmtp_core.mls.welcome import Welcome
 from xmtp_core.mls.welcome_crypto import decrypt_group_info, decrypt_group_secrets
 from xmtp_core.protos.identity.api.v1 import identity_pb2, identity_pb2_grpc
@@ -45,6 +50,7 @@ from xmtp_core.xmtp_mls.extensions import (
 )
 from xmtp_core.xmtp_mls.key_package import KeyPackageBundle, build_key_package, parse_key_package
 from xmtp_core.xmtp_mls.policies import MembershipBase, MetadataBase, MetadataField, PermissionsBase, base
+from xmtp_core.xmtp_mls.sender_hmac import generate_hmac_key, sender_hmac
 from xmtp_core.xmtp_mls.welcome_wrapper import WrapperAlgorithm, unwrap_welcome
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(600)]
@@ -64,7 +70,9 @@ async def _fetch_key_package(target: str, installation_key: bytes) -> bytes:
     return bytes(response.key_packages[0].key_package_tls_serialized)
 
 
-async def _register_python_installation(target: str) -> tuple[LocalWalletSigner, str, KeyPackageBundle]:
+async def _register_python_installation(
+    target: str,
+) -> tuple[LocalWalletSigner, InstallationKeySigner, str, KeyPackageBundle]:
     """libxmtp's order: upload the key package, then publish the identity registration."""
     wallet, installation = LocalWalletSigner.generate(), InstallationKeySigner.generate()
     register = await build_register(wallet, installation)
@@ -77,7 +85,7 @@ async def _register_python_installation(target: str) -> tuple[LocalWalletSigner,
         await mls_pb2_grpc.MlsApiStub(channel).UploadKeyPackage(upload)
         publish = identity_pb2.PublishIdentityUpdateRequest(identity_update=register)
         await identity_pb2_grpc.IdentityApiStub(channel).PublishIdentityUpdate(publish)
-    return wallet, register.inbox_id, bundle
+    return wallet, installation, register.inbox_id, bundle
 
 
 async def _welcomes(target: str, installation_key: bytes, *, wait: float = 30.0) -> list[Any]:
@@ -124,7 +132,7 @@ async def test_libxmtp_accepts_python_key_package_and_sends_an_xwing_welcome(
 ) -> None:
     target = _target(devnode_url)
     alice = await peer.create("alice", devnode_url)
-    wallet, inbox_id, bundle = await _register_python_installation(target)
+    wallet, installation, inbox_id, bundle = await _register_python_installation(target)
 
     assert await _fetch_key_package(target, bundle.installation_key) == bundle.tls_bytes
     reach = await peer.can_message("alice", [wallet.identifier.text()])
@@ -177,3 +185,24 @@ async def test_libxmtp_accepts_python_key_package_and_sends_an_xwing_welcome(
     assert view.required is not None
     assert view.required.extension_types == GROUP_REQUIRED_EXTENSIONS
     assert MetadataField.COMMIT_LOG_SIGNER in view.mutable.attributes  # libxmtp 1.9.1 enables the commit log
+
+    # The Welcome is complete: the MLS engine joins from it, and libxmtp reads the text we send back.
+    mls_bundle = MlsKeyPackageBundle(
+        bundle.key_package, bundle.init_private_key, bundle.encryption_private_key, installation.private_seed
+    )
+    group = Group.join(message, mls_bundle)
+    assert group.extensions == context_exts
+    text = f"hello from python {uuid.uuid4().hex[:8]}"
+    envelope = encode_plaintext_envelope(TextCodec().encode(text).to_bytes(), new_idempotency_key())
+    data = group.encrypt_application(envelope).to_bytes()
+    hmac_value = sender_hmac(generate_hmac_key(), group.group_id, data)
+    await _send_group_message(target, data, hmac_value)
+    texts = [m["content"] for m in await peer.messages("alice", dm["id"]) if m["senderInboxId"] == inbox_id]
+    assert texts == [text]
+
+
+async def _send_group_message(target: str, data: bytes, hmac_value: bytes) -> None:
+    V1 = mls_pb2.GroupMessageInput.V1
+    message = mls_pb2.GroupMessageInput(v1=V1(data=data, sender_hmac=hmac_value, should_push=True))
+    async with grpc.aio.insecure_channel(target) as channel:
+        await mls_pb2_grpc.MlsApiStub(channel).SendGroupMessages(mls_pb2.SendGroupMessagesRequest(messages=[message]))
