@@ -217,3 +217,22 @@ async def test_queue_is_bounded_by_bytes_too() -> None:
     broker.publish([Row(3, b"t", size=4), Row(4, b"t", size=4)])
     assert [r.id for r in sub.get_ready() if isinstance(r, Row)] == [3, 4]
     sub.close()
+
+
+async def test_idle_stream_survives_client_keepalive_pings(node: RunningNode) -> None:
+    # libxmtp keeps pinging while a subscription is idle; gRPC's default server policy would answer the
+    # third early ping with GOAWAY "too_many_pings" and kill the stream.
+    options = [
+        ("grpc.keepalive_time_ms", 200),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),  # like tonic: keep pinging however long it is idle
+    ]
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{node.port}", options=options) as channel:
+        mls = MlsApiStub(channel)
+        call = subscribe(mls, (b"g", 0))
+        await call.initial_metadata()
+        await asyncio.sleep(5)  # idle: the client pings about once a second meanwhile
+        await mls.SendGroupMessages(send_request(private_message(b"g", ciphertext=b"after idle")))
+        got = await collect(call, 1)
+        assert got[0].v1.data.endswith(b"after idle")
+        call.cancel()

@@ -22,6 +22,18 @@ from devnode.store import Store
 
 log = logging.getLogger("devnode")
 STOP_GRACE_S = 5.0
+SERVER_OPTIONS = [
+    ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", GRPC_MAX_MESSAGE_BYTES),
+    # libxmtp pings every 16-45 s even while a stream is idle. gRPC's server defaults (one ping per
+    # 5 min, 2 strikes) answer that with GOAWAY "too_many_pings", which kills every open subscription.
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 1000),
+    ("grpc.http2.max_ping_strikes", 0),
+    # Our own pings find clients that vanished without closing, so their subscriptions are released.
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+]
 
 
 @dataclass
@@ -59,12 +71,7 @@ async def start(listen: str, database_url: str) -> RunningNode:
     try:
         await migrate(engine)
         node = Node(Store(engine))
-        server = grpc.aio.server(
-            options=[
-                ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES),
-                ("grpc.max_send_message_length", GRPC_MAX_MESSAGE_BYTES),
-            ]
-        )
+        server = grpc.aio.server(options=SERVER_OPTIONS)
         mls_pb2_grpc.add_MlsApiServicer_to_server(MlsApi(node), server)  # type: ignore[no-untyped-call]
         identity_pb2_grpc.add_IdentityApiServicer_to_server(IdentityApi(node), server)  # type: ignore[no-untyped-call]
         port = server.add_insecure_port(listen)
