@@ -1,4 +1,5 @@
-"""The ``python -m xmtp_core.mls.conformance`` runner: counting, failure lines, missing handlers, exit code."""
+"""The ``python -m xmtp_core.mls.conformance`` runner: counting, failure lines, missing handlers, exit code;
+the handlers' HPKE private-key import."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from xmtp_core.mls.cipher_suite import get_cipher_suite
 from xmtp_core.mls.conformance import handler_module_name
 from xmtp_core.mls.conformance.__main__ import main
+from xmtp_core.mls.conformance.util import hpke_private_key
 
 VECTORS = Path(__file__).parent / "vectors"
 
@@ -44,3 +47,14 @@ def test_missing_handler_fails_every_case(tmp_path: Path, capsys: pytest.Capture
 
 def test_usage_without_arguments() -> None:
     assert main([]) == 2
+
+
+def test_hpke_private_key_pads_only_short_nist_scalars() -> None:
+    p521 = get_cipher_suite(5)
+    sk, pk = next(kp for i in range(64) if (kp := p521.kem.derive_key_pair(bytes([i]) * 66))[0][0] == 0)
+    assert hpke_private_key(p521, sk[1:].hex()) == sk  # the vectors' 65-byte form of this scalar
+    assert p521.kem.public_key(hpke_private_key(p521, sk[1:].hex())) == pk
+    assert hpke_private_key(p521, sk.hex()) == sk
+    x25519 = get_cipher_suite(1)
+    short = bytes(range(31))  # raw X25519 keys are never padded: a short one stays short (and the KEM rejects it)
+    assert hpke_private_key(x25519, short.hex()) == short

@@ -90,6 +90,27 @@ def test_invalid_nist_public_key_rejected(suite: int) -> None:
         cs.hpke_seal(pk[:-1], b"", b"", b"x")
 
 
+def p521_key_with_leading_zero() -> bytes:
+    """A P-521 HPKE private key whose fixed-width form starts with 0x00 (about every second key does)."""
+    kem = get_cipher_suite(5).kem
+    for i in range(64):
+        sk, _ = kem.derive_key_pair(bytes([i]) * 66)
+        if sk[0] == 0:
+            return sk
+    raise AssertionError("no P-521 key with a leading zero byte in 64 tries")
+
+
+def test_nist_private_key_must_be_exactly_nsk_bytes() -> None:
+    kem = get_cipher_suite(5).kem
+    sk = p521_key_with_leading_zero()
+    assert len(sk) == kem.n_sk == 66
+    kem.public_key(sk)
+    with pytest.raises(CryptoError, match="66 bytes"):
+        kem.public_key(sk[1:])  # the same scalar without its leading zero (RFC 9180 §7.1.2 wants Nsk bytes)
+    with pytest.raises(CryptoError, match="66 bytes"):
+        kem.public_key(b"\x00" + sk)
+
+
 @pytest.mark.parametrize("suite", SUITES)
 def test_aead_tamper_raises_crypto_error(suite: int) -> None:
     cs = get_cipher_suite(suite)

@@ -2,6 +2,10 @@
 
 Keys are bytes in HPKE Serialize{Private,Public}Key form: raw 32/56 bytes for X25519/X448; for the NIST curves
 the private key is the big-endian scalar padded to Nsk and the public key the uncompressed SEC1 point.
+Private keys of any other length are rejected, including NIST scalars written without their leading zero bytes:
+RFC 9180 §7.1.2 defines SerializePrivateKey as the fixed-width SECG Field-Element-to-Octet-String conversion,
+and every key this library generates has that width. Keys from encoders that drop the zeros are padded where
+they enter (the conformance runner's ``hpke_private_key``), not here.
 The ``Kem`` protocol is what HPKE and cipher suites plug in; ``xwing`` provides a further implementation.
 """
 
@@ -181,7 +185,9 @@ class NistKem(DHKem):
 
     def private_key_object(self, sk: bytes) -> ec.EllipticCurvePrivateKey:
         if len(sk) != self.n_sk:
-            raise CryptoError(f"private key must be {self.n_sk} bytes, got {len(sk)}")
+            raise CryptoError(
+                f"private key must be {self.n_sk} bytes (the scalar left-padded to Nsk, RFC 9180 §7.1.2), got {len(sk)}"
+            )
         scalar = int.from_bytes(sk, "big")
         if not 0 < scalar < self.order:
             raise CryptoError("private scalar out of range")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from xmtp_core.mls.cipher_suite import CipherSuite, get_cipher_suite
-from xmtp_core.mls.conformance.util import check, h
+from xmtp_core.mls.conformance.util import check, h, hpke_private_key
 
 
 def run_case(case: dict[str, Any]) -> None:
@@ -51,7 +51,8 @@ def _sign_with_label(cs: CipherSuite, v: dict[str, Any]) -> None:
 
 
 def _encrypt_with_label(cs: CipherSuite, v: dict[str, Any]) -> None:
-    label, context, priv, pub = v["label"].encode(), h(v["context"]), h(v["priv"]), h(v["pub"])
+    label, context, pub = v["label"].encode(), h(v["context"]), h(v["pub"])
+    priv = hpke_private_key(cs, v["priv"])
     check("encrypt_with_label public key", cs.kem.public_key(priv), pub)
     pt = cs.decrypt_with_label(priv, label, context, h(v["kem_output"]), h(v["ciphertext"]))
     check("decrypt_with_label", pt, h(v["plaintext"]))

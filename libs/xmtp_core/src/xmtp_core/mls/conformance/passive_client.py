@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from xmtp_core.mls.cipher_suite import get_cipher_suite
-from xmtp_core.mls.conformance.util import check, h
+from xmtp_core.mls.conformance.util import check, h, hpke_private_key
 from xmtp_core.mls.framing import MLSMessage
 from xmtp_core.mls.group import Group, StagedCommit
 from xmtp_core.mls.key_package import KeyPackage
@@ -20,10 +20,8 @@ def run_case(case: dict[str, Any]) -> None:
     assert isinstance(kp, KeyPackage)
     sig_priv = h(case["signature_priv"])
     check("signature key", suite.signature_public_key(sig_priv), kp.leaf_node.signature_key)
-    # Some vectors write P-521 HPKE private keys without their leading zero byte; restore the fixed width.
-    n_sk = suite.kem.n_sk
-    init_priv = h(case["init_priv"]).rjust(n_sk, b"\x00")
-    enc_priv = h(case["encryption_priv"]).rjust(n_sk, b"\x00")
+    init_priv = hpke_private_key(suite, case["init_priv"])
+    enc_priv = hpke_private_key(suite, case["encryption_priv"])
     bundle = KeyPackageBundle(kp, init_priv, enc_priv, sig_priv)
     tree = RatchetTree.from_extension_data(h(case["ratchet_tree"])) if case.get("ratchet_tree") else None
     psks = {h(p["psk_id"]): h(p["psk"]) for p in case.get("external_psks", [])}

@@ -7,7 +7,7 @@ from typing import Any
 
 from xmtp_core.mls import tree_math as tm
 from xmtp_core.mls.cipher_suite import CipherSuite, get_cipher_suite
-from xmtp_core.mls.conformance.util import check, h
+from xmtp_core.mls.conformance.util import check, h, hpke_private_key
 from xmtp_core.mls.extensions import PROTOCOL_MLS10
 from xmtp_core.mls.group_context import GroupContext
 from xmtp_core.mls.ratchet_tree import RatchetTree
@@ -25,7 +25,9 @@ def _context(case: dict[str, Any], suite: CipherSuite, tree_hash: bytes) -> byte
 def _private_keys(suite: CipherSuite, case: dict[str, Any]) -> dict[int, PathKeys]:
     out: dict[int, PathKeys] = {}
     for entry in case["leaves_private"]:
-        keys = PathKeys(entry["index"], {tm.leaf_to_node(entry["index"]): h(entry["encryption_priv"])})
+        keys = PathKeys(
+            entry["index"], {tm.leaf_to_node(entry["index"]): hpke_private_key(suite, entry["encryption_priv"])}
+        )
         for ps in entry["path_secrets"]:
             keys.keys[ps["node"]] = node_key_pair(suite, h(ps["path_secret"]))[0]
         out[entry["index"]] = keys
