@@ -4,7 +4,10 @@
 * A Python-built key package (plus a Python-built identity registration) is accepted: the node returns it,
   libxmtp's ``canMessage`` says yes, and libxmtp creates a DM with the Python inbox. The Welcome libxmtp then
   sends is unwrapped with our X-Wing seed, decrypted with our init key, and its group-context extensions parse
-  as a DM with the DM policy set.
+  as a DM with the DM policy set; the MLS engine joins from it and libxmtp reads the text we send back.
+* The other way round: a Python-built DM (our extensions, one Add + GCE commit) with the Welcome X-Wing-wrapped
+  (kem_id 0x004D) to libxmtp's 0xFF03 key is joined by libxmtp; its key-update commit passes our policy check
+  and its text decrypts on our side.
 """
 
 from __future__ import annotations
@@ -12,23 +15,33 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import grpc
 import pytest
 from peer import LibxmtpPeer
+from xmtp_core.content import GroupUpdated
 from xmtp_core.content.codecs.text import TextCodec
-from xmtp_core.content.envelope import encode_plaintext_envelope, new_idempotency_key
+from xmtp_core.content.envelope import (
+    PlaintextEnvelope,
+    decode_plaintext_envelope,
+    encode_plaintext_envelope,
+    new_idempotency_key,
+)
+from xmtp_core.content.types import EncodedContent
 from xmtp_core.identity import InstallationKeySigner, LocalWalletSigner, build_register
 from xmtp_core.mls.cipher_suite import get_cipher_suite
 from xmtp_core.mls.extensions import find_extension
 from xmtp_core.mls.framing import MLSMessage
-from xmtp_core.mls.group import Group
+from xmtp_core.mls.group import ApplicationMessage, Group, StagedCommit
 from xmtp_core.mls.key_packages import KeyPackageBundle as MlsKeyPackageBundle
+from xmtp_core.mls.proposals import Proposal
 from xmtp_core.mls.welcome import Welcome
 from xmtp_core.mls.welcome_crypto import decrypt_group_info, decrypt_group_secrets
 from xmtp_core.protos.identity.api.v1 import identity_pb2, identity_pb2_grpc
 from xmtp_core.protos.mls.api.v1 import mls_pb2, mls_pb2_grpc
+from xmtp_core.xmtp_mls.changes import summarize_commit
 from xmtp_core.xmtp_mls.constants import (
     EXT_GROUP_MEMBERSHIP,
     EXT_GROUP_PERMISSIONS,
@@ -41,17 +54,32 @@ from xmtp_core.xmtp_mls.constants import (
     GROUP_REQUIRED_EXTENSIONS,
     LIBXMTP_1_9_CAPABILITY_EXTENSIONS,
 )
-from xmtp_core.xmtp_mls.credential import application_id_extension
+from xmtp_core.xmtp_mls.credential import application_id_extension, build_credential
 from xmtp_core.xmtp_mls.extensions import (
     ConversationType,
+    GroupMembership,
     dm_peer_inbox_id,
+    new_dm_extensions,
     parse_group_extensions,
     required_capabilities,
 )
-from xmtp_core.xmtp_mls.key_package import KeyPackageBundle, build_key_package, parse_key_package
-from xmtp_core.xmtp_mls.policies import MembershipBase, MetadataBase, MetadataField, PermissionsBase, base
+from xmtp_core.xmtp_mls.group_updated import group_updated_from_commit, is_empty
+from xmtp_core.xmtp_mls.key_package import (
+    KeyPackageBundle,
+    build_key_package,
+    parse_key_package,
+    xmtp_capabilities,
+)
+from xmtp_core.xmtp_mls.policies import (
+    MembershipBase,
+    MetadataBase,
+    MetadataField,
+    PermissionsBase,
+    base,
+    evaluate_commit,
+)
 from xmtp_core.xmtp_mls.sender_hmac import generate_hmac_key, sender_hmac
-from xmtp_core.xmtp_mls.welcome_wrapper import WrapperAlgorithm, unwrap_welcome
+from xmtp_core.xmtp_mls.welcome_wrapper import WrapperAlgorithm, unwrap_welcome, wrap_welcome
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(600)]
 
@@ -206,3 +234,103 @@ async def _send_group_message(target: str, data: bytes, hmac_value: bytes) -> No
     message = mls_pb2.GroupMessageInput(v1=V1(data=data, sender_hmac=hmac_value, should_push=True))
     async with grpc.aio.insecure_channel(target) as channel:
         await mls_pb2_grpc.MlsApiStub(channel).SendGroupMessages(mls_pb2.SendGroupMessagesRequest(messages=[message]))
+
+
+async def _latest_sequence_id(target: str, inbox_id: str) -> int:
+    async with grpc.aio.insecure_channel(target) as channel:
+        request = identity_pb2.GetIdentityUpdatesRequest(
+            requests=[identity_pb2.GetIdentityUpdatesRequest.Request(inbox_id=inbox_id, sequence_id=0)]
+        )
+        response = await identity_pb2_grpc.IdentityApiStub(channel).GetIdentityUpdates(request)
+    return max(entry.sequence_id for entry in response.responses[0].updates)
+
+
+async def _group_messages(target: str, group_id: bytes) -> list[Any]:
+    async with grpc.aio.insecure_channel(target) as channel:
+        api = mls_pb2_grpc.MlsApiStub(channel)
+        response = await api.QueryGroupMessages(mls_pb2.QueryGroupMessagesRequest(group_id=group_id))
+    return sorted(response.messages, key=lambda m: m.v1.id)
+
+
+async def test_libxmtp_joins_a_python_dm_from_an_xwing_wrapped_welcome(peer: LibxmtpPeer, devnode_url: str) -> None:
+    target = _target(devnode_url)
+    alice = await peer.create("alice", devnode_url)
+    _, installation, inbox_id, _ = await _register_python_installation(target)
+    alice_kp = parse_key_package(
+        await _fetch_key_package(target, bytes.fromhex(alice.installation_id)), expected_inbox_id=alice.inbox_id
+    )
+    assert alice_kp.wrapper.algorithm == XWING
+
+    # A DM the way libxmtp builds one: creator alone at epoch 0, then one commit adding the peer's installation
+    # with a GroupContextExtensions proposal that puts both inboxes (at their sequence ids) in the membership.
+    ours = new_dm_extensions(inbox_id, alice.inbox_id, await _latest_sequence_id(target, inbox_id))
+    group = Group.create(
+        3,
+        installation.private_seed,
+        build_credential(inbox_id),
+        extensions=ours.to_extensions(),
+        capabilities=xmtp_capabilities(),
+        leaf_extensions=(application_id_extension(inbox_id),),
+    )
+    members = {**ours.membership.members, alice.inbox_id: await _latest_sequence_id(target, alice.inbox_id)}
+    updated = replace(ours, membership=GroupMembership(members))
+    staged = group.commit(
+        [Proposal.add(alice_kp.key_package), Proposal.group_context_extensions(updated.to_extensions())],
+        force_path=True,
+    )
+    group.merge_staged_commit(staged)
+    assert staged.message is not None and staged.welcome is not None
+    commit_bytes = staged.message.to_bytes()
+    await _send_group_message(target, commit_bytes, sender_hmac(generate_hmac_key(), group.group_id, commit_bytes))
+    commit_id = (await _group_messages(target, group.group_id))[-1].v1.id
+
+    metadata = mls_pb2.WelcomeMetadata(message_cursor=commit_id).SerializeToString()
+    wrapped = wrap_welcome(staged.welcome.to_bytes(), metadata, alice_kp.wrapper.public_key, XWING)
+    V1 = mls_pb2.WelcomeMessageInput.V1
+    welcome = mls_pb2.WelcomeMessageInput(
+        v1=V1(
+            installation_key=alice_kp.installation_key,
+            data=wrapped.data,
+            hpke_public_key=alice_kp.wrapper.public_key,
+            wrapper_algorithm=XWING,
+            welcome_metadata=wrapped.welcome_metadata,
+        )
+    )
+    async with grpc.aio.insecure_channel(target) as channel:
+        await mls_pb2_grpc.MlsApiStub(channel).SendWelcomeMessages(
+            mls_pb2.SendWelcomeMessagesRequest(messages=[welcome])
+        )
+
+    conversations = await peer.list_conversations("alice")
+    dms = [c for c in conversations if c["id"] == group.group_id.hex()]
+    assert len(dms) == 1, f"libxmtp did not join the Python DM: {conversations}"
+    assert dms[0]["type"] == "dm" and dms[0]["peerInboxId"] == inbox_id
+
+    text = f"hello python {uuid.uuid4().hex[:8]}"
+    await peer.send_text("alice", dms[0]["id"], text)
+    received, commits = [], []
+    for row in await _group_messages(target, group.group_id):
+        if row.v1.id <= commit_id:
+            continue
+        result = group.process_message(MLSMessage.from_bytes(bytes(row.v1.data)))
+        if isinstance(result, StagedCommit):
+            commits.append(_check_libxmtp_commit(group, result, alice.inbox_id))
+            group.merge_staged_commit(result)
+        elif isinstance(result, ApplicationMessage):
+            envelope = decode_plaintext_envelope(result.data)
+            assert isinstance(envelope, PlaintextEnvelope)
+            received.append(envelope.content)
+    texts = [TextCodec().decode(EncodedContent.from_bytes(content)) for content in received]
+    assert texts == [text]
+    # libxmtp 1.9.1 makes a key-update commit (no extension changes) after joining, before it sends.
+    assert commits and all(is_empty(c) and c.initiated_by_inbox_id == alice.inbox_id for c in commits)
+
+
+def _check_libxmtp_commit(group: Group, staged: StagedCommit, committer_inbox: str) -> GroupUpdated:
+    """Run our commit summary and policy check over a commit libxmtp made in our DM."""
+    before = parse_group_extensions(group.extensions)
+    after = parse_group_extensions(staged.new_epoch.context.extensions)
+    summary = summarize_commit(before, after, committer_inbox)
+    decision = evaluate_commit(before.permissions, summary)
+    assert decision.allowed, decision.violations
+    return group_updated_from_commit(summary)
