@@ -22,6 +22,7 @@ import grpc
 import pytest
 from peer import LibxmtpPeer
 from xmtp_core.content import GroupUpdated
+from xmtp_core.content.codecs.group import MetadataFieldChange
 from xmtp_core.content.codecs.text import TextCodec
 from xmtp_core.content.envelope import (
     PlaintextEnvelope,
@@ -77,9 +78,16 @@ from xmtp_core.xmtp_mls.policies import (
     PermissionsBase,
     base,
     evaluate_commit,
+    preset_name,
 )
 from xmtp_core.xmtp_mls.sender_hmac import generate_hmac_key, sender_hmac
-from xmtp_core.xmtp_mls.welcome_wrapper import WrapperAlgorithm, unwrap_welcome, wrap_welcome
+from xmtp_core.xmtp_mls.welcome_wrapper import (
+    WrapperAlgorithm,
+    decrypt_pointee,
+    unwrap_welcome,
+    unwrap_welcome_pointer,
+    wrap_welcome,
+)
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(600)]
 
@@ -334,3 +342,77 @@ def _check_libxmtp_commit(group: Group, staged: StagedCommit, committer_inbox: s
     decision = evaluate_commit(before.permissions, summary)
     assert decision.allowed, decision.violations
     return group_updated_from_commit(summary)
+
+
+async def _open_welcome(target: str, bundle: KeyPackageBundle) -> tuple[str, MLSMessage]:
+    """Fetch and open this installation's one Welcome, following a pointer if libxmtp sent one."""
+    welcomes = await _welcomes(target, bundle.installation_key)
+    assert len(welcomes) == 1
+    kind = welcomes[0].WhichOneof("version")
+    if kind == "v1":
+        v1 = welcomes[0].v1
+        unwrapped = unwrap_welcome(bytes(v1.data), bytes(v1.welcome_metadata), bundle.xwing_seed or b"", XWING)
+    else:
+        wp = welcomes[0].welcome_pointer
+        assert wp.wrapper_algorithm == XWING and wp.hpke_public_key == bundle.xwing_public_key
+        pointer = unwrap_welcome_pointer(bytes(wp.welcome_pointer), bundle.xwing_seed or b"")
+        pointees = await _welcomes(target, pointer.destination)
+        assert len(pointees) == 1 and pointees[0].v1.wrapper_algorithm == WrapperAlgorithm.SYMMETRIC_KEY
+        pointee = pointees[0].v1
+        unwrapped = decrypt_pointee(pointer, bytes(pointee.data), bytes(pointee.welcome_metadata))
+    return kind, MLSMessage.from_bytes(unwrapped.welcome)
+
+
+async def test_libxmtp_group_welcome_pointers_and_group_updated(peer: LibxmtpPeer, devnode_url: str) -> None:
+    target = _target(devnode_url)
+    await peer.create("alice", devnode_url)
+    joiners = [await _register_python_installation(target) for _ in range(3)]
+    group_name = f"profile {uuid.uuid4().hex[:6]}"
+    created = await peer.create_group("alice", [inbox for _, _, inbox, _ in joiners], group_name)
+
+    opened = [await _open_welcome(target, bundle) for _, _, _, bundle in joiners]
+    # More than two recipients advertise 0xFF04, so libxmtp sends each a pointer to one shared pointee.
+    assert [kind for kind, _ in opened] == ["welcome_pointer"] * 3
+
+    _, installation, _, bundle = joiners[0]
+    group = Group.join(
+        opened[0][1],
+        MlsKeyPackageBundle(
+            bundle.key_package, bundle.init_private_key, bundle.encryption_private_key, installation.private_seed
+        ),
+    )
+    assert group.group_id.hex() == created["id"]
+    view = parse_group_extensions(group.extensions)
+    assert view.conversation_type == ConversationType.GROUP and not view.is_dm
+    assert view.mutable.attributes[MetadataField.GROUP_NAME] == group_name
+    assert view.mutable.super_admins == (created["creatorInboxId"],)
+    assert preset_name(view.permissions) == "all_members"
+    assert set(view.membership.members) == {created["creatorInboxId"], *(i for _, _, i, _ in joiners)}
+
+    # A rename by libxmtp: our summary, policy check and GroupUpdated match what libxmtp records.
+    cursor = (await _group_messages(target, group.group_id))[-1].v1.id
+    new_name = f"renamed {uuid.uuid4().hex[:6]}"
+    await peer.update_name("alice", created["id"], new_name)
+    ours: list[GroupUpdated] = []
+    for row in await _group_messages(target, group.group_id):
+        if row.v1.id > cursor:
+            result = group.process_message(MLSMessage.from_bytes(bytes(row.v1.data)))
+            assert isinstance(result, StagedCommit)
+            ours.append(_check_libxmtp_commit(group, result, created["creatorInboxId"]))
+            group.merge_staged_commit(result)
+    assert [u.metadata_field_changes for u in ours if not is_empty(u)] == [
+        (MetadataFieldChange(MetadataField.GROUP_NAME, group_name, new_name),)
+    ]
+    theirs = [
+        m["content"]
+        for m in await peer.messages("alice", created["id"])
+        if m["contentType"] == "xmtp.org/group_updated:1.0" and m["content"].get("metadataFieldChanges")
+    ]
+    assert len(theirs) == 1
+    change = theirs[0]["metadataFieldChanges"][0]
+    assert (change["fieldName"], change["oldValue"], change["newValue"]) == (
+        MetadataField.GROUP_NAME,
+        group_name,
+        new_name,
+    )
+    assert theirs[0]["initiatedByInboxId"] == ours[-1].initiated_by_inbox_id
