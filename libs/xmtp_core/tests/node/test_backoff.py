@@ -282,3 +282,39 @@ async def test_retry_gives_up_and_never_retries_rejections() -> None:
     with pytest.raises(NodeRejected):
         await retry(rejected, BackoffPolicy(max_retries=2), sleep=time.sleep)
     assert len(time.sleeps) == 2
+
+
+# --- the reader's own cancellation ---
+
+
+class GatedStream(FakeStream):
+    """Each read waits for the test to release one envelope."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queue: asyncio.Queue[Env] = asyncio.Queue()
+
+    async def read(self) -> Env | None:
+        return await self.queue.get()
+
+
+async def test_a_cancelled_read_loses_nothing() -> None:
+    stream = GatedStream()
+    node = FakeNode(stream)
+    sub = subscription(node, FakeTime(), BackoffPolicy())
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(anext(sub), 0.01)  # the reader gives up waiting (e.g. a shutdown check)
+    stream.queue.put_nowait(Env(b"a", 1))
+    assert [e.id for e in await take(sub, 1)] == [1]
+    assert len(node.opened) == 1 and not stream.cancelled
+
+
+async def test_a_second_concurrent_reader_is_refused() -> None:
+    sub = subscription(FakeNode(GatedStream()), FakeTime(), BackoffPolicy())
+    first = asyncio.create_task(anext(sub))
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="one reader"):
+        await anext(sub)
+    await sub.aclose()
+    with pytest.raises(StopAsyncIteration):
+        await first

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from devnode.main import RunningNode, start
 from nodekit import FAST_BACKOFF, FAST_CHANNEL, group_message
-from xmtp_core.node import GroupMessage, NewWelcome, NodeClient, Subscription
+from xmtp_core.node import GroupMessage, NewWelcome, NodeClient, Subscription, retry
 
 # Only a guard against hanging forever when something is broken; no test asserts on time.
 HANG_GUARD_S = 60.0
@@ -23,8 +23,9 @@ async def take(sub: Subscription[E], n: int) -> list[E]:
 
 
 async def send(client: NodeClient, group_id: bytes, *bodies: bytes) -> list[bytes]:
+    """Publish, retrying while the node is unreachable (the node drops duplicates, so a retry is safe)."""
     datas = [group_message(group_id, body) for body in bodies]
-    await client.send_group_messages(datas)
+    await retry(lambda: client.send_group_messages(datas), FAST_BACKOFF)
     return datas
 
 
@@ -110,7 +111,7 @@ async def test_node_restart_resumes_from_cursor(database_url: str) -> None:
             await node.stop(grace=1.0)
             node = await start(f"127.0.0.1:{port}", database_url)  # same port, same database
 
-            after = await send(client, b"g", b"3", b"4")  # likely while the subscription is still reconnecting
+            after = await send(client, b"g", b"3", b"4")  # likely while the subscription still backs off
             after += await send(client, b"g", b"5")
             got = await reading
             assert [m.data for m in got] == after
@@ -153,3 +154,44 @@ async def test_close_ends_iteration(client: NodeClient) -> None:
     done = await asyncio.wait_for(asyncio.gather(waiting, return_exceptions=True), HANG_GUARD_S)
     assert isinstance(done[0], StopAsyncIteration)
     assert [m async for m in sub] == []
+
+
+async def test_topic_added_while_the_node_is_down(database_url: str) -> None:
+    node: RunningNode = await start("127.0.0.1:0", database_url)
+    port = node.port
+    try:
+        async with NodeClient.for_url(f"http://127.0.0.1:{port}", **FAST_CHANNEL) as client:
+            g1 = await send(client, b"g1", b"1")
+            g2 = await send(client, b"g2", b"1")
+            async with client.subscribe_group_messages({b"g1": 0}, backoff=FAST_BACKOFF) as sub:
+                assert [m.data for m in await take(sub, 1)] == g1
+                reading = asyncio.create_task(take(sub, 3))
+                await node.stop(grace=1.0)
+                sub.add(b"g2")  # the set changes while there is no node to talk to
+                node = await start(f"127.0.0.1:{port}", database_url)
+                g1 += await send(client, b"g1", b"2")
+                g2 += await send(client, b"g2", b"2")
+                got = await reading
+                assert sorted(m.data for m in got) == sorted(g1[1:] + g2)
+                assert [m.data for m in got if m.topic == b"g2"] == g2
+                last = {m.topic: m.id for m in got}
+                assert sub.cursors == last
+    finally:
+        await node.stop(grace=1.0)
+
+
+async def test_wait_for_ready_calls_ride_out_a_restart(database_url: str) -> None:
+    node: RunningNode = await start("127.0.0.1:0", database_url)
+    port = node.port
+    try:
+        async with NodeClient.for_url(f"http://127.0.0.1:{port}", wait_for_ready=True, **FAST_CHANNEL) as client:
+            await client.send_group_messages([group_message(b"g", b"before")])
+            await node.stop(grace=1.0)
+            pending = asyncio.create_task(client.send_group_messages([group_message(b"g", b"during")]))
+            await asyncio.sleep(0)
+            node = await start(f"127.0.0.1:{port}", database_url)
+            await asyncio.wait_for(pending, HANG_GUARD_S)
+            page = await client.query_group_messages(b"g")
+            assert len(page.items) == 2
+    finally:
+        await node.stop(grace=1.0)

@@ -133,7 +133,12 @@ class NodeClient:
             )
             self._unary_calls[path] = rpc
         try:
-            result: ResponseT = await rpc(request, timeout=self.settings.call_timeout_s, metadata=self._metadata)
+            result: ResponseT = await rpc(
+                request,
+                timeout=self.settings.call_timeout_s,
+                metadata=self._metadata,
+                wait_for_ready=self.settings.wait_for_ready,
+            )
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(_method_name(path), exc) from exc
         except grpc.aio.UsageError as exc:

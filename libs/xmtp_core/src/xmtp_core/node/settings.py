@@ -97,6 +97,9 @@ class NodeSettings:
     keepalive_time_ms: int = DEFAULT_KEEPALIVE_TIME_MS
     keepalive_timeout_ms: int = DEFAULT_KEEPALIVE_TIMEOUT_MS
     call_timeout_s: float | None = DEFAULT_CALL_TIMEOUT_S
+    # False: a call fails at once (NodeUnavailable) while the node is unreachable. True: it waits for the
+    # connection until its timeout, which rides out a node restart but hides a wrong URL until then.
+    wait_for_ready: bool = False
     min_reconnect_backoff_ms: int = DEFAULT_MIN_RECONNECT_BACKOFF_MS
     max_reconnect_backoff_ms: int = DEFAULT_MAX_RECONNECT_BACKOFF_MS
     root_certificates: bytes | None = None  # PEM; None = the system's roots (only used for https://)

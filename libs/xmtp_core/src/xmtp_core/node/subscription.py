@@ -81,6 +81,7 @@ class Subscription(Generic[EnvelopeT]):
         self._opened_at = 0.0
         self._stale = False  # the topic set changed since the current stream was opened
         self._closed = False
+        self._busy = False
         self._wake = asyncio.Event()
         self.reconnects = 0  # streams re-opened after a failure or a node-side end (not topic changes)
         self.opens = 0  # every stream opened, for any reason
@@ -133,6 +134,15 @@ class Subscription(Generic[EnvelopeT]):
         return self
 
     async def __anext__(self) -> EnvelopeT:
+        if self._busy:
+            raise RuntimeError("a Subscription has one reader: __anext__ is already running in another task")
+        self._busy = True
+        try:
+            return await self._next()
+        finally:
+            self._busy = False
+
+    async def _next(self) -> EnvelopeT:
         while not self._closed:
             if self._stale:
                 self._drop_stream()
