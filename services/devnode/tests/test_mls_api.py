@@ -305,3 +305,11 @@ async def test_database_outage_is_unavailable_not_unknown(mls: MlsApiStub, datab
     with pytest.raises(grpc.aio.AioRpcError) as excinfo:
         await mls.QueryGroupMessages(query(b"g"))
     assert excinfo.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_cursor_beyond_bigint_means_after_everything(mls: MlsApiStub) -> None:
+    await send_many(mls, b"g", 2)
+    asc = await mls.QueryGroupMessages(query(b"g", ASC, cursor=2**64 - 1))
+    assert list(asc.messages) == []
+    desc = await mls.QueryGroupMessages(query(b"g", DESC, cursor=2**64 - 1))
+    assert len(desc.messages) == 2

@@ -9,6 +9,7 @@ from xmtp_core.protos.mls.message_contents import commit_log_pb2
 from devnode.limits import MAX_PAGE_SIZE
 from devnode.models import CommitLogRow, GroupMessageRow, Paging, WelcomeKind, WelcomeRow
 
+MAX_ID = 2**63 - 1  # ids are Postgres bigints; a larger uint64 cursor means "after everything"
 ASC = mls_pb2.SORT_DIRECTION_ASCENDING
 DESC = mls_pb2.SORT_DIRECTION_DESCENDING
 
@@ -22,7 +23,7 @@ def paging_from(info: mls_pb2.PagingInfo, *, default_ascending: bool = False) ->
     else:
         ascending = default_ascending
     limit = info.limit if 0 < info.limit <= MAX_PAGE_SIZE else MAX_PAGE_SIZE
-    return Paging(ascending=ascending, limit=limit, cursor=info.id_cursor)
+    return Paging(ascending=ascending, limit=limit, cursor=min(info.id_cursor, MAX_ID))
 
 
 def paging_reply(paging: Paging, ids: list[int], truncated: bool = False) -> mls_pb2.PagingInfo:

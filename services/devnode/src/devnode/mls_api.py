@@ -117,6 +117,7 @@ def _cursors(filters: list[tuple[bytes, int]], what: str) -> dict[bytes, int]:
         if not topic:
             raise InvalidInput(f"filters[{index}].{what} is empty")
         # A topic listed twice replays from the smaller cursor; the high-water mark prevents duplicates.
+        cursor = min(cursor, convert.MAX_ID)
         cursors[topic] = min(cursor, cursors.get(topic, cursor))
     return cursors
 
