@@ -200,3 +200,22 @@ def _closed_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+async def test_raw_stream_connects_then_replays(client: NodeClient) -> None:
+    sent = group_message(b"raw", b"one")
+    await client.send_group_messages([sent])
+    stream = client.open_group_stream({b"raw": 0})
+    try:
+        await stream.wait_connected()
+        first = await stream.read()
+        assert first is not None and first.data == sent
+    finally:
+        stream.cancel()
+
+
+async def test_raw_stream_to_a_closed_port_is_unavailable() -> None:
+    async with NodeClient.for_url(f"http://127.0.0.1:{_closed_port()}") as nowhere:
+        stream = nowhere.open_welcome_stream({b"k": 0})
+        with pytest.raises(NodeUnavailable):
+            await stream.wait_connected()
