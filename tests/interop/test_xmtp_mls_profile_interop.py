@@ -359,6 +359,7 @@ async def _open_welcome(target: str, bundle: KeyPackageBundle) -> tuple[str, MLS
         pointees = await _welcomes(target, pointer.destination)
         assert len(pointees) == 1 and pointees[0].v1.wrapper_algorithm == WrapperAlgorithm.SYMMETRIC_KEY
         pointee = pointees[0].v1
+        assert not pointee.hpke_public_key  # libxmtp leaves it empty for the symmetric pointee
         unwrapped = decrypt_pointee(pointer, bytes(pointee.data), bytes(pointee.welcome_metadata))
     return kind, MLSMessage.from_bytes(unwrapped.welcome)
 
