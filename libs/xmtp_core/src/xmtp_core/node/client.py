@@ -15,7 +15,7 @@ import grpc
 from google.protobuf import empty_pb2
 from google.protobuf.message import Message
 
-from xmtp_core.node.errors import NodeRejected, bad_response, client_closed, from_rpc_error
+from xmtp_core.node.errors import NodeRejected, bad_response, client_closed, from_rpc_error, from_status
 from xmtp_core.node.models import (
     ETHEREUM,
     CommitLogEntry,
@@ -68,9 +68,16 @@ class MessageStream(Generic[ItemT]):
         self._convert: Callable[[Any], ItemT] = convert
 
     async def wait_connected(self) -> None:
-        """Wait for the node's response headers (node-go and devnode send `subscribed: true` at once)."""
+        """Wait for the node's response headers (node-go and devnode send `subscribed: true` at once).
+
+        A call that failed before any headers came back raises its error here.
+        """
         try:
             await self._call.initial_metadata()
+            if self._call.done():
+                code = await self._call.code()
+                if code != grpc.StatusCode.OK:
+                    raise from_status(self._method, code, await self._call.details())
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(self._method, exc) from exc
 

@@ -65,8 +65,11 @@ class NodeRejected(NodeError):
 
 
 def from_rpc_error(method: str, error: grpc.aio.AioRpcError) -> NodeError:
-    code = error.code()
-    message = error.details() or code.name
+    return from_status(method, error.code(), error.details())
+
+
+def from_status(method: str, code: grpc.StatusCode, details: str | None) -> NodeError:
+    message = details or code.name
     if code in _UNAVAILABLE:
         return NodeUnavailable(method, message, code)
     if code in _REJECTED:
