@@ -61,6 +61,7 @@ from xmtp_core.xmtp_mls.extensions import (
     GroupMembership,
     dm_peer_inbox_id,
     new_dm_extensions,
+    new_group_extensions,
     parse_group_extensions,
     required_capabilities,
 )
@@ -81,6 +82,7 @@ from xmtp_core.xmtp_mls.policies import (
     preset_name,
 )
 from xmtp_core.xmtp_mls.sender_hmac import generate_hmac_key, sender_hmac
+from xmtp_core.xmtp_mls.welcome_delivery import welcome_inputs
 from xmtp_core.xmtp_mls.welcome_wrapper import (
     WrapperAlgorithm,
     decrypt_pointee,
@@ -417,3 +419,52 @@ async def test_libxmtp_group_welcome_pointers_and_group_updated(peer: LibxmtpPee
         new_name,
     )
     assert theirs[0]["initiatedByInboxId"] == ours[-1].initiated_by_inbox_id
+
+
+async def test_libxmtp_joins_a_python_group_through_welcome_pointers(peer: LibxmtpPeer, devnode_url: str) -> None:
+    target = _target(devnode_url)
+    clients = [await peer.create(name, devnode_url) for name in ("bo", "cy", "di")]
+    _, installation, inbox_id, _ = await _register_python_installation(target)
+    peers = [
+        parse_key_package(
+            await _fetch_key_package(target, bytes.fromhex(c.installation_id)), expected_inbox_id=c.inbox_id
+        )
+        for c in clients
+    ]
+
+    name = f"python group {uuid.uuid4().hex[:6]}"
+    ours = new_group_extensions(
+        inbox_id, await _latest_sequence_id(target, inbox_id), attributes={MetadataField.GROUP_NAME: name}
+    )
+    group = Group.create(
+        3,
+        installation.private_seed,
+        build_credential(inbox_id),
+        extensions=ours.to_extensions(),
+        capabilities=xmtp_capabilities(),
+        leaf_extensions=(application_id_extension(inbox_id),),
+    )
+    members = dict(ours.membership.members)
+    for client in clients:
+        members[client.inbox_id] = await _latest_sequence_id(target, client.inbox_id)
+    updated = replace(ours, membership=GroupMembership(members))
+    proposals = [Proposal.add(p.key_package) for p in peers]
+    staged = group.commit([*proposals, Proposal.group_context_extensions(updated.to_extensions())], force_path=True)
+    group.merge_staged_commit(staged)
+    assert staged.message is not None and staged.welcome is not None
+    commit_bytes = staged.message.to_bytes()
+    await _send_group_message(target, commit_bytes, sender_hmac(generate_hmac_key(), group.group_id, commit_bytes))
+    commit_id = (await _group_messages(target, group.group_id))[-1].v1.id
+
+    metadata = mls_pb2.WelcomeMetadata(message_cursor=commit_id).SerializeToString()
+    inputs = welcome_inputs(staged.welcome.to_bytes(), metadata, peers)
+    assert [i.WhichOneof("version") for i in inputs] == ["v1", "welcome_pointer", "welcome_pointer", "welcome_pointer"]
+    async with grpc.aio.insecure_channel(target) as channel:
+        await mls_pb2_grpc.MlsApiStub(channel).SendWelcomeMessages(mls_pb2.SendWelcomeMessagesRequest(messages=inputs))
+
+    for client in clients:
+        found = [c for c in await peer.list_conversations(client.name) if c["id"] == group.group_id.hex()]
+        assert len(found) == 1, f"{client.name} did not join the Python group through its Welcome pointer"
+        assert found[0]["type"] == "group" and found[0]["name"] == name
+        assert found[0]["creatorInboxId"] == inbox_id
+        assert found[0]["memberInboxIds"] == sorted([inbox_id, *(c.inbox_id for c in clients)])
