@@ -238,12 +238,8 @@ class Group:
             PROTOCOL_MLS10, suite_id, group_id or os.urandom(16), 0, tree.tree_hash(suite), b"", extensions
         )
         secrets = ks.epoch_secrets(suite, os.urandom(suite.hash_len), None, None, context.to_bytes())
-        tag = ks.confirmation_tag(suite, secrets.confirmation_key, b"")
         cfg = config or GroupConfig()
-        state = EpochState(
-            context, tree, PathKeys(0, {0: enc_priv}), secrets, _secret_tree(suite, secrets, tree, cfg),
-            ks.interim_transcript_hash(suite, b"", tag), tag,
-        )  # fmt: skip
+        state = _epoch_state(suite, cfg, context, tree, PathKeys(0, {0: enc_priv}), secrets)
         return cls(suite, signature_priv, state, cfg)
 
     @classmethod
@@ -276,17 +272,13 @@ class Group:
         if own is None:
             raise ValidationError("RFC 9420 §12.4.3.1: own KeyPackage leaf not found in the tree")
         secrets = ks.epoch_secrets_from_joiner(suite, secrets_in.joiner_secret, psk, context.to_bytes())
-        tag = ks.confirmation_tag(suite, secrets.confirmation_key, context.confirmed_transcript_hash)
-        if tag != info.confirmation_tag:
-            raise ValidationError("RFC 9420 §12.4.3.1: GroupInfo confirmation_tag does not verify")
         keys = PathKeys(own, {tm.leaf_to_node(own): bundle.encryption_priv})
+        cfg = config or GroupConfig()
+        state = _epoch_state(suite, cfg, context, tree, keys, secrets)
+        if state.confirmation_tag != info.confirmation_tag:
+            raise ValidationError("RFC 9420 §12.4.3.1: GroupInfo confirmation_tag does not verify")
         if secrets_in.path_secret is not None:
             _learn_path_secret(suite, tree, keys, info.signer, secrets_in.path_secret)
-        cfg = config or GroupConfig()
-        state = EpochState(
-            context, tree, keys, secrets, _secret_tree(suite, secrets, tree, cfg),
-            ks.interim_transcript_hash(suite, context.confirmed_transcript_hash, tag), tag,
-        )  # fmt: skip
         return cls(suite, bundle.signature_priv, state, cfg, external_psks=psks_known)
 
     # ---- read-only views ------------------------------------------------------------------------------
@@ -460,11 +452,15 @@ class Group:
         init_secret: bytes | None = None,
     ) -> EpochState:
         s = self.epoch_state
-        psk = _psk_secret(self.suite, applied.psks, self.external_psks, self._resumption_psks(), self.group_id)
         return derive_epoch_state(
             self.suite, self.config, s.context, s.interim_transcript_hash,
-            init_secret if init_secret is not None else s.secrets.init_secret, psk, applied, commit_secret, ac, keys,
+            init_secret if init_secret is not None else s.secrets.init_secret, self._commit_psk_secret(applied),
+            applied, commit_secret, ac, keys,
         )  # fmt: skip
+
+    def _commit_psk_secret(self, applied: AppliedProposals) -> bytes | None:
+        """psk_secret of the PreSharedKey proposals a commit covers (RFC 9420 §8.4), None without any."""
+        return _psk_secret(self.suite, applied.psks, self.external_psks, self._resumption_psks(), self.group_id)
 
     def _resumption_psks(self) -> dict[int, bytes]:
         out = {p.context.epoch: p.resumption_psk for p in self.past_epochs}
@@ -479,7 +475,7 @@ class Group:
         for leaf_index, kp in applied.added:
             node = next((p for p in sorted(path_secrets, key=tm.level) if leaf_index in tm.subtree_leaves(p)), None)
             recipients.append(WelcomeRecipient(kp, path_secrets.get(node) if node is not None else None))
-        psk = _psk_secret(self.suite, applied.psks, self.external_psks, self._resumption_psks(), self.group_id)
+        psk = self._commit_psk_secret(applied)
         welcome = encrypt_welcome(self.suite, info, state.secrets.joiner_secret, recipients, tuple(applied.psks), psk)
         return info, MLSMessage.wrap(welcome)
 
@@ -528,15 +524,22 @@ class Group:
         if body.epoch == self.epoch:
             secret = self.epoch_state.secrets.sender_data_secret
         else:
-            past = next((p for p in self.past_epochs if p.context.epoch == body.epoch), None)
-            if past is None:
-                raise EpochError(f"RFC 9420 §6: message for epoch {body.epoch}, group is at epoch {self.epoch}")
-            secret = past.sender_data_secret
+            secret = self._past_epoch(body.epoch).sender_data_secret
         return Sender.member(decrypt_sender_data(self.suite, body, secret).leaf_index)
 
     def _check_group(self, group_id: bytes) -> None:
         if group_id != self.group_id:
             raise ValidationError("RFC 9420 §6: message is for another group")
+
+    def _wrong_epoch(self, epoch: int) -> EpochError:
+        return EpochError(f"RFC 9420 §6: message for epoch {epoch}, group is at epoch {self.epoch}")
+
+    def _past_epoch(self, epoch: int) -> PastEpoch:
+        """A retained earlier epoch; EpochError if ``epoch`` is neither retained nor current."""
+        past = next((p for p in self.past_epochs if p.context.epoch == epoch), None)
+        if past is None:
+            raise self._wrong_epoch(epoch)
+        return past
 
     def _open_private(self, msg: PrivateMessage) -> AuthenticatedContent:
         self._check_group(msg.group_id)
@@ -545,9 +548,9 @@ class Group:
             ac = decrypt_private(self.suite, msg, s.secret_tree, s.secrets.sender_data_secret)
             verify_content(self.suite, self._signature_key(ac.content.sender), ac, s.context)
             return ac
-        past = next((p for p in self.past_epochs if p.context.epoch == msg.epoch), None)
-        if past is None or msg.content_type != CONTENT_APPLICATION:
-            raise EpochError(f"RFC 9420 §6: message for epoch {msg.epoch}, group is at epoch {self.epoch}")
+        if msg.content_type != CONTENT_APPLICATION:
+            raise self._wrong_epoch(msg.epoch)  # only application messages are read in past epochs
+        past = self._past_epoch(msg.epoch)
         ac = decrypt_private(self.suite, msg, past.secret_tree, past.sender_data_secret)
         key = past.signature_keys.get(ac.content.sender.index)
         if key is None:
@@ -558,7 +561,7 @@ class Group:
     def _open_public(self, msg: PublicMessage) -> AuthenticatedContent:
         self._check_group(msg.content.group_id)
         if msg.content.epoch != self.epoch:
-            raise EpochError(f"RFC 9420 §6: message for epoch {msg.content.epoch}, group is at epoch {self.epoch}")
+            raise self._wrong_epoch(msg.content.epoch)
         s = self.epoch_state
         ac = from_public_message(self.suite, msg, s.secrets.membership_key, s.context)
         content = ac.content
@@ -722,19 +725,27 @@ def derive_epoch_state(
         confirmed_transcript_hash=cth, extensions=applied.extensions,
     )  # fmt: skip
     secrets = ks.epoch_secrets(suite, init_secret, commit_secret, psk, context.to_bytes())
+    return _epoch_state(suite, config, context, applied.tree, keys, secrets)
+
+
+def _epoch_state(
+    suite: CipherSuite,
+    config: GroupConfig,
+    context: GroupContext,
+    tree: RatchetTree,
+    keys: PathKeys,
+    secrets: ks.EpochSecrets,
+) -> EpochState:
+    """An epoch's state once its context and secrets are known: confirmation tag, interim transcript hash (§8.2)
+    and a fresh secret tree (§9)."""
+    cth = context.confirmed_transcript_hash
     tag = ks.confirmation_tag(suite, secrets.confirmation_key, cth)
-    return EpochState(
-        context, applied.tree, keys, secrets, _secret_tree(suite, secrets, applied.tree, config),
-        ks.interim_transcript_hash(suite, cth, tag), tag,
-    )  # fmt: skip
-
-
-def _secret_tree(suite: CipherSuite, secrets: ks.EpochSecrets, tree: RatchetTree, config: GroupConfig) -> SecretTree:
-    return SecretTree(
+    secret_tree = SecretTree(
         suite, secrets.encryption_secret, tree.n_leaves,
         out_of_order_tolerance=config.out_of_order_tolerance,
         maximum_forward_distance=config.maximum_forward_distance,
     )  # fmt: skip
+    return EpochState(context, tree, keys, secrets, secret_tree, ks.interim_transcript_hash(suite, cth, tag), tag)
 
 
 def _check_path_leaf(

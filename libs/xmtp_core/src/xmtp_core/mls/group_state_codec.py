@@ -69,6 +69,15 @@ def _decode_pair(r: Reader) -> tuple[bytes, bytes]:
     return r.vec(), r.vec()
 
 
+def _encode_indexed(w: Writer, item: tuple[int, bytes]) -> None:
+    """A (leaf or node index, bytes) pair, as keyed maps of keys and secrets are stored."""
+    w.u32(item[0]).vec(item[1])
+
+
+def _decode_indexed(r: Reader) -> tuple[int, bytes]:
+    return r.u32(), r.vec()
+
+
 def _encode_config(w: Writer, c: GroupConfig) -> None:
     w.u32(c.max_past_epochs).u32(c.padding).u8(int(c.encrypt_handshake)).u8(int(c.ratchet_tree_extension))
     w.u32(c.out_of_order_tolerance).u32(c.maximum_forward_distance)
@@ -82,7 +91,7 @@ def _encode_epoch(w: Writer, s: EpochState) -> None:
     s.context.encode(w)
     w.vec(s.tree.to_extension_data())
     w.u32(s.path_keys.leaf_index)
-    w.vec_items(s.path_keys.keys.items(), lambda ww, kv: ww.u32(kv[0]).vec(kv[1]))
+    w.vec_items(s.path_keys.keys.items(), _encode_indexed)
     for name in _SECRET_FIELDS:
         w.vec(getattr(s.secrets, name))
     _encode_secret_tree(w, s.secret_tree)
@@ -93,7 +102,7 @@ def _encode_epoch(w: Writer, s: EpochState) -> None:
 def _decode_epoch(r: Reader, suite: CipherSuite, config: GroupConfig) -> EpochState:
     context = GroupContext.decode(r)
     tree = RatchetTree.from_extension_data(r.vec())
-    keys = PathKeys(r.u32(), dict(r.vec_items(lambda rr: (rr.u32(), rr.vec()))))
+    keys = PathKeys(r.u32(), dict(r.vec_items(_decode_indexed)))
     secrets = ks.EpochSecrets(**{name: r.vec() for name in _SECRET_FIELDS})
     secret_tree = _decode_secret_tree(r, suite, config)
     return EpochState(context, tree, keys, secrets, secret_tree, r.vec(), r.vec())
@@ -103,7 +112,7 @@ def _encode_past(w: Writer, p: PastEpoch) -> None:
     p.context.encode(w)
     _encode_secret_tree(w, p.secret_tree)
     w.vec(p.sender_data_secret)
-    w.vec_items(p.signature_keys.items(), lambda ww, kv: ww.u32(kv[0]).vec(kv[1]))
+    w.vec_items(p.signature_keys.items(), _encode_indexed)
     w.vec(p.resumption_psk)
 
 
@@ -111,7 +120,7 @@ def _decode_past(r: Reader, suite: CipherSuite, config: GroupConfig) -> PastEpoc
     context = GroupContext.decode(r)
     secret_tree = _decode_secret_tree(r, suite, config)
     sd = r.vec()
-    keys = dict(r.vec_items(lambda rr: (rr.u32(), rr.vec())))
+    keys = dict(r.vec_items(_decode_indexed))
     return PastEpoch(context, secret_tree, sd, keys, r.vec())
 
 
@@ -128,7 +137,7 @@ def _decode_pending(r: Reader) -> PendingProposal:
 def _encode_secret_tree(w: Writer, tree: SecretTree) -> None:
     state = tree.to_state()
     w.u32(state.n_leaves)
-    w.vec_items(state.node_secrets, lambda ww, kv: ww.u32(kv[0]).vec(kv[1]))
+    w.vec_items(state.node_secrets, _encode_indexed)
     w.vec_items(state.ratchets, _encode_ratchet)
 
 
@@ -140,7 +149,7 @@ def _encode_ratchet(w: Writer, item: tuple[int, RatchetType, RatchetState]) -> N
 
 def _decode_secret_tree(r: Reader, suite: CipherSuite, config: GroupConfig) -> SecretTree:
     n_leaves = r.u32()
-    nodes = tuple(r.vec_items(lambda rr: (rr.u32(), rr.vec())))
+    nodes = tuple(r.vec_items(_decode_indexed))
     ratchets = tuple(r.vec_items(_decode_ratchet))
     return SecretTree.from_state(
         suite, SecretTreeState(n_leaves, nodes, ratchets),

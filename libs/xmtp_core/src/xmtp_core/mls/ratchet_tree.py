@@ -90,6 +90,13 @@ class RatchetTree:
             raise ValidationError(f"RFC 9420 §12.1: leaf {leaf_index} is not a member")
         return leaf
 
+    def _parents(self) -> Iterator[tuple[int, ParentNode]]:
+        """Non-blank parent nodes with their node indices."""
+        for p in range(1, len(self._nodes), 2):
+            parent = self.parent_node(p)
+            if parent is not None:
+                yield p, parent
+
     def leaves(self) -> Iterator[tuple[int, LeafNode]]:
         for i in range(self.n_leaves):
             leaf = self.leaf(i)
@@ -240,10 +247,7 @@ class RatchetTree:
 
     def verify_parent_hashes(self, suite: CipherSuite) -> None:
         """Every non-blank parent must be parent-hash valid (RFC 9420 §7.9.2)."""
-        for p in range(1, len(self._nodes), 2):
-            parent = self.parent_node(p)
-            if parent is None:
-                continue
+        for p, parent in self._parents():
             excluded = frozenset(parent.unmerged_leaves)
             if not any(
                 self._has_parent_hash_link(suite, p, child, other, excluded)
@@ -279,10 +283,7 @@ class RatchetTree:
         self._validate_unique_keys()
 
     def _validate_unmerged_leaves(self) -> None:
-        for p in range(1, len(self._nodes), 2):
-            parent = self.parent_node(p)
-            if parent is None:
-                continue
+        for p, parent in self._parents():
             for u in parent.unmerged_leaves:
                 if u not in tm.subtree_leaves(p) or self.leaf(u) is None:
                     raise ValidationError(
