@@ -31,11 +31,11 @@ from xmtp_core.content.envelope import (
     new_idempotency_key,
 )
 from xmtp_core.content.types import EncodedContent
-from xmtp_core.identity import InstallationKeySigner, LocalWalletSigner, build_register
+from xmtp_core.identity import InstallationKeySigner, LocalWalletSigner, build_register, verify_log
 from xmtp_core.mls.cipher_suite import get_cipher_suite
 from xmtp_core.mls.extensions import find_extension
 from xmtp_core.mls.framing import MLSMessage
-from xmtp_core.mls.group import ApplicationMessage, Group, StagedCommit
+from xmtp_core.mls.group import ApplicationMessage, Group, StagedCommit, joined_tree
 from xmtp_core.mls.key_packages import KeyPackageBundle as MlsKeyPackageBundle
 from xmtp_core.mls.proposals import Proposal
 from xmtp_core.mls.welcome import Welcome
@@ -66,6 +66,7 @@ from xmtp_core.xmtp_mls.extensions import (
     required_capabilities,
 )
 from xmtp_core.xmtp_mls.group_updated import group_updated_from_commit, is_empty
+from xmtp_core.xmtp_mls.join_checks import check_initial_membership, leaf_identities, validate_dm
 from xmtp_core.xmtp_mls.key_package import (
     KeyPackageBundle,
     build_key_package,
@@ -224,6 +225,12 @@ async def test_libxmtp_accepts_python_key_package_and_sends_an_xwing_welcome(
     assert view.required.extension_types == GROUP_REQUIRED_EXTENSIONS
     assert MetadataField.COMMIT_LOG_SIGNER in view.mutable.attributes  # libxmtp 1.9.1 enables the commit log
 
+    # libxmtp's joiner checks, with association states replayed from the node's identity logs.
+    validate_dm(view, alice.inbox_id, inbox_id)
+    leaves = leaf_identities(leaf for _, leaf in joined_tree(suite, group_info, None).leaves())
+    states = {i: await _installations_at(target, i, seq) for i, seq in view.membership.members.items()}
+    check_initial_membership(view.membership, leaves, states)
+
     # The Welcome is complete: the MLS engine joins from it, and libxmtp reads the text we send back.
     mls_bundle = MlsKeyPackageBundle(
         bundle.key_package, bundle.init_private_key, bundle.encryption_private_key, installation.private_seed
@@ -244,6 +251,16 @@ async def _send_group_message(target: str, data: bytes, hmac_value: bytes) -> No
     message = mls_pb2.GroupMessageInput(v1=V1(data=data, sender_hmac=hmac_value, should_push=True))
     async with grpc.aio.insecure_channel(target) as channel:
         await mls_pb2_grpc.MlsApiStub(channel).SendGroupMessages(mls_pb2.SendGroupMessagesRequest(messages=[message]))
+
+
+async def _installations_at(target: str, inbox_id: str, sequence_id: int) -> list[bytes]:
+    async with grpc.aio.insecure_channel(target) as channel:
+        request = identity_pb2.GetIdentityUpdatesRequest(
+            requests=[identity_pb2.GetIdentityUpdatesRequest.Request(inbox_id=inbox_id, sequence_id=0)]
+        )
+        response = await identity_pb2_grpc.IdentityApiStub(channel).GetIdentityUpdates(request)
+    log = [entry.update for entry in response.responses[0].updates if entry.sequence_id <= sequence_id]
+    return (await verify_log(log)).installation_keys()
 
 
 async def _latest_sequence_id(target: str, inbox_id: str) -> int:
