@@ -36,7 +36,6 @@ from xmtp_core.mls.cipher_suite import get_cipher_suite
 from xmtp_core.mls.extensions import find_extension
 from xmtp_core.mls.framing import MLSMessage
 from xmtp_core.mls.group import ApplicationMessage, Group, StagedCommit, joined_tree
-from xmtp_core.mls.key_packages import KeyPackageBundle as MlsKeyPackageBundle
 from xmtp_core.mls.proposals import Proposal
 from xmtp_core.mls.welcome import Welcome
 from xmtp_core.mls.welcome_crypto import decrypt_group_info, decrypt_group_secrets
@@ -232,10 +231,7 @@ async def test_libxmtp_accepts_python_key_package_and_sends_an_xwing_welcome(
     check_initial_membership(view.membership, leaves, states)
 
     # The Welcome is complete: the MLS engine joins from it, and libxmtp reads the text we send back.
-    mls_bundle = MlsKeyPackageBundle(
-        bundle.key_package, bundle.init_private_key, bundle.encryption_private_key, installation.private_seed
-    )
-    group = Group.join(message, mls_bundle)
+    group = Group.join(message, bundle.to_mls_bundle(installation.private_seed))
     assert group.extensions == context_exts
     text = f"hello from python {uuid.uuid4().hex[:8]}"
     envelope = encode_plaintext_envelope(TextCodec().encode(text).to_bytes(), new_idempotency_key())
@@ -395,12 +391,7 @@ async def test_libxmtp_group_welcome_pointers_and_group_updated(peer: LibxmtpPee
     assert [kind for kind, _ in opened] == ["welcome_pointer"] * 3
 
     _, installation, _, bundle = joiners[0]
-    group = Group.join(
-        opened[0][1],
-        MlsKeyPackageBundle(
-            bundle.key_package, bundle.init_private_key, bundle.encryption_private_key, installation.private_seed
-        ),
-    )
+    group = Group.join(opened[0][1], bundle.to_mls_bundle(installation.private_seed))
     assert group.group_id.hex() == created["id"]
     view = parse_group_extensions(group.extensions)
     assert view.conversation_type == ConversationType.GROUP and not view.is_dm

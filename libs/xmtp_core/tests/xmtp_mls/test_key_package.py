@@ -191,3 +191,15 @@ def test_wrong_suite_is_refused(installation_seed: bytes) -> None:
     data = replace(kp, cipher_suite=1).signed(get_cipher_suite(1), installation_seed).to_bytes()
     with pytest.raises(KeyPackageError, match="0x0003"):
         parse_key_package(data, now=NOW)
+
+
+def test_mls_bundle_needs_the_matching_installation_key(installation_seed: bytes) -> None:
+    bundle = build_key_package(INBOX, installation_seed)
+    mls_bundle = bundle.to_mls_bundle(installation_seed)
+    assert mls_bundle.key_package == bundle.key_package
+    assert (mls_bundle.init_priv, mls_bundle.encryption_priv) == (
+        bundle.init_private_key,
+        bundle.encryption_private_key,
+    )
+    with pytest.raises(KeyPackageError, match="does not match"):
+        bundle.to_mls_bundle(os.urandom(32))

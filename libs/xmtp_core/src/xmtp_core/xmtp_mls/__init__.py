@@ -5,7 +5,9 @@ Modules (pure functions and plain dataclasses, no I/O):
 ours, validate peers'), ``welcome_wrapper`` (HPKE Welcome wrapper, X25519 / X-Wing, Welcome pointers),
 ``extensions`` (0xF000/0xFF00/0xFF01/0xFF02/RequiredCapabilities, DMs), ``policies`` (PolicySet presets and
 commit evaluation), ``changes`` (what a commit changed), ``group_updated`` (transcript content),
-``sender_hmac`` (push self-filter HMAC). Message ids live in ``xmtp_core.content.message_id``.
+``welcome_delivery`` (direct Welcomes or pointee + pointers as WelcomeMessageInput protos), ``join_checks``
+(DM shape, initial membership vs association states), ``sender_hmac`` (push self-filter HMAC).
+Message ids live in ``xmtp_core.content.message_id``.
 """
 
 from xmtp_core.xmtp_mls.changes import summarize_commit
@@ -30,6 +32,7 @@ from xmtp_core.xmtp_mls.extensions import (
     parse_group_extensions,
 )
 from xmtp_core.xmtp_mls.group_updated import group_updated_for_welcome, group_updated_from_commit
+from xmtp_core.xmtp_mls.join_checks import check_initial_membership, validate_dm
 from xmtp_core.xmtp_mls.key_package import KeyPackageBundle, PeerKeyPackage, build_key_package, parse_key_package
 from xmtp_core.xmtp_mls.policies import (
     PolicySet,
@@ -39,6 +42,7 @@ from xmtp_core.xmtp_mls.policies import (
     evaluate_commit,
 )
 from xmtp_core.xmtp_mls.sender_hmac import sender_hmac
+from xmtp_core.xmtp_mls.welcome_delivery import welcome_inputs
 from xmtp_core.xmtp_mls.welcome_wrapper import WrapperAlgorithm, unwrap_welcome, wrap_welcome
 
 __all__ = [
@@ -62,6 +66,7 @@ __all__ = [
     "all_members_policy",
     "build_credential",
     "build_key_package",
+    "check_initial_membership",
     "dm_policy",
     "evaluate_commit",
     "group_updated_for_welcome",
@@ -74,5 +79,7 @@ __all__ = [
     "sender_hmac",
     "summarize_commit",
     "unwrap_welcome",
+    "validate_dm",
+    "welcome_inputs",
     "wrap_welcome",
 ]

@@ -18,6 +18,7 @@ from xmtp_core.mls.cipher_suite import get_cipher_suite
 from xmtp_core.mls.errors import MLSError
 from xmtp_core.mls.extensions import Capabilities, Extension, Lifetime, RequiredCapabilities, find_extension
 from xmtp_core.mls.key_package import KeyPackage
+from xmtp_core.mls.key_packages import KeyPackageBundle as MlsKeyPackageBundle
 from xmtp_core.mls.key_packages import create_key_package
 from xmtp_core.mls.xwing import XWingKem
 from xmtp_core.protos.mls.message_contents import welcome_pointer_pb2, wrapper_encryption_pb2
@@ -97,6 +98,15 @@ class KeyPackageBundle:
     @property
     def xwing_public_key(self) -> bytes | None:
         return None if self.xwing_seed is None else XWingKem().public_key(self.xwing_seed)
+
+    def to_mls_bundle(self, installation_private_key: bytes) -> MlsKeyPackageBundle:
+        """The bundle ``xmtp_core.mls.group.Group.join`` takes (the installation key is not stored here)."""
+        suite = get_cipher_suite(XMTP_CIPHERSUITE)
+        if suite.signature_public_key(installation_private_key) != self.installation_key:
+            raise KeyPackageError("installation private key does not match this key package's signature key")
+        return MlsKeyPackageBundle(
+            self.key_package, self.init_private_key, self.encryption_private_key, installation_private_key
+        )
 
 
 def build_key_package(
