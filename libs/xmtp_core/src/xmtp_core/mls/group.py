@@ -81,12 +81,14 @@ from xmtp_core.mls.psk import psk_secret
 from xmtp_core.mls.ratchet_tree import RatchetTree
 from xmtp_core.mls.secret_tree import SecretTree
 from xmtp_core.mls.treekem import (
+    CreatedPath,
     PathKeys,
     create_update_path,
     decrypt_update_path,
     merge_update_path,
     node_key_pair,
 )
+from xmtp_core.mls.update_path import UpdatePath
 from xmtp_core.mls.welcome import Welcome
 from xmtp_core.mls.welcome_crypto import (
     WelcomeRecipient,
@@ -334,12 +336,20 @@ class Group:
         return ks.mls_exporter(self.suite, self.epoch_state.secrets.exporter_secret, label, context, length)
 
     # ---- sending --------------------------------------------------------------------------------------
-    def _framed(self, content_type: int, authenticated_data: bytes, **body: object) -> FramedContent:
+    def _framed(
+        self,
+        content_type: int,
+        authenticated_data: bytes,
+        *,
+        application_data: bytes = b"",
+        proposal: Proposal | None = None,
+        commit: Commit | None = None,
+    ) -> FramedContent:
         self._require_active()
         s = self.epoch_state
         return FramedContent(
             s.context.group_id, s.context.epoch, Sender.member(s.own_leaf), authenticated_data, content_type,
-            **body,  # type: ignore[arg-type]
+            application_data, proposal, commit,
         )  # fmt: skip
 
     def _protect(self, ac: AuthenticatedContent) -> MLSMessage:
@@ -398,6 +408,34 @@ class Group:
         self._require_active()
         s = self.epoch_state
         me = Sender.member(s.own_leaf)
+        entries, refs = self._commit_proposals(proposals, include_pending, me)
+        applied = validate_and_apply(self.suite, s.tree, self.group_id, s.context.extensions, entries, me, now=now)
+        _apply_app_data(applied, app_data_updater)
+        path: UpdatePath | None = None
+        commit_secret: bytes | None = None
+        path_secrets: dict[int, bytes] = {}
+        if applied.path_required or force_path:
+            created = self._create_path(applied)
+            path, commit_secret, path_secrets = created.update_path, created.commit_secret, created.path_secrets
+            new_keys = PathKeys(s.own_leaf, created.keys)
+        else:
+            new_keys = PathKeys(s.own_leaf, dict(s.path_keys.keys))
+            new_keys.prune(applied.tree)
+        content = self._framed(CONTENT_COMMIT, authenticated_data, commit=Commit(tuple(refs), path))
+        signed = authenticate(self.suite, self.signature_priv, self._handshake_wire_format(), content, s.context)
+        new_state = self._next_epoch(applied, commit_secret, signed, new_keys)
+        ac = replace(signed, auth=replace(signed.auth, confirmation_tag=new_state.confirmation_tag))
+        staged = StagedCommit(me, entries, applied, new_state, self.epoch, path is not None)
+        staged.committer_leaf = s.own_leaf
+        staged.message = self._protect(ac)
+        if applied.added:
+            staged.group_info, staged.welcome = self._welcome(applied, new_state, path_secrets)
+        return staged
+
+    def _commit_proposals(
+        self, proposals: Sequence[Proposal], include_pending: bool, me: Sender
+    ) -> tuple[list[ProposalEntry], list[ProposalOrRef]]:
+        """What a new commit covers: queued proposals by reference, then ``proposals`` by value."""
         entries: list[ProposalEntry] = []
         refs: list[ProposalOrRef] = []
         if include_pending:
@@ -409,33 +447,16 @@ class Group:
         for proposal in proposals:
             entries.append(ProposalEntry(proposal, me))
             refs.append(ProposalOrRef(proposal=proposal))
-        applied = validate_and_apply(self.suite, s.tree, self.group_id, s.context.extensions, entries, me, now=now)
-        _apply_app_data(applied, app_data_updater)
-        tree = applied.tree
-        path = None
-        commit_secret = None
-        path_secrets: dict[int, bytes] = {}
-        new_keys = PathKeys(s.own_leaf, dict(s.path_keys.keys))
-        new_keys.prune(tree)
-        if applied.path_required or force_path:
-            provisional = self._provisional_context(applied)
-            created = create_update_path(
-                self.suite, tree, s.own_leaf, tree.member_leaf(s.own_leaf), self.signature_priv, self.group_id,
-                lambda th: replace(provisional, tree_hash=th).to_bytes(), applied.joiners,
-            )  # fmt: skip
-            path, commit_secret, path_secrets = created.update_path, created.commit_secret, created.path_secrets
-            new_keys = PathKeys(s.own_leaf, created.keys)
-        content = self._framed(CONTENT_COMMIT, authenticated_data, commit=Commit(tuple(refs), path))
-        wire_format = self._handshake_wire_format()
-        signed = authenticate(self.suite, self.signature_priv, wire_format, content, s.context)
-        new_state = self._next_epoch(applied, commit_secret, signed, new_keys)
-        ac = replace(signed, auth=replace(signed.auth, confirmation_tag=new_state.confirmation_tag))
-        staged = StagedCommit(me, entries, applied, new_state, self.epoch, path is not None)
-        staged.committer_leaf = s.own_leaf
-        staged.message = self._protect(ac)
-        if applied.added:
-            staged.group_info, staged.welcome = self._welcome(applied, new_state, path_secrets)
-        return staged
+        return entries, refs
+
+    def _create_path(self, applied: AppliedProposals) -> CreatedPath:
+        """A fresh UpdatePath from this member over the tree the proposals produce (RFC 9420 §7.5, §12.4.1)."""
+        own, tree = self.epoch_state.own_leaf, applied.tree
+        provisional = self._provisional_context(applied)
+        return create_update_path(
+            self.suite, tree, own, tree.member_leaf(own), self.signature_priv, self.group_id,
+            lambda th: replace(provisional, tree_hash=th).to_bytes(), applied.joiners,
+        )  # fmt: skip
 
     def _provisional_context(self, applied: AppliedProposals) -> GroupContext:
         ctx = self.epoch_state.context
@@ -624,13 +645,7 @@ class Group:
         keys = self._receiver_keys(applied)
         commit_secret = None
         if commit.path is not None:
-            merge_update_path(self.suite, applied.tree, committer, commit.path, self.group_id)
-            _check_path_leaf(self.suite, s.tree, applied.tree, committer, applied)
-            if not self_removed:
-                context = self._provisional_context(applied).to_bytes()
-                commit_secret, _ = decrypt_update_path(
-                    self.suite, applied.tree, keys, committer, commit.path, context, applied.joiners
-                )
+            commit_secret = self._process_path(applied, committer, commit.path, keys, decrypt=not self_removed)
         new_state = self._next_epoch(applied, commit_secret, ac, keys, init_secret)
         if self_removed:
             # A removed member cannot derive the new epoch, so nothing of it is kept (RFC 9420 §12.1.3).
@@ -640,6 +655,19 @@ class Group:
         staged = StagedCommit(sender, entries, applied, new_state, self.epoch, commit.path is not None, self_removed)
         staged.committer_leaf = committer
         return staged
+
+    def _process_path(
+        self, applied: AppliedProposals, committer: int, path: UpdatePath, keys: PathKeys, *, decrypt: bool
+    ) -> bytes | None:
+        """Merge a received UpdatePath into the new tree, check the committer's leaf and, unless this member is
+        being removed, decrypt the path to the commit secret (RFC 9420 §7.3, §12.4.2)."""
+        merge_update_path(self.suite, applied.tree, committer, path, self.group_id)
+        _check_path_leaf(self.suite, self.epoch_state.tree, applied.tree, committer, applied)
+        if not decrypt:
+            return None
+        context = self._provisional_context(applied).to_bytes()
+        secret, _ = decrypt_update_path(self.suite, applied.tree, keys, committer, path, context, applied.joiners)
+        return secret
 
     def _external_committer(self, applied: AppliedProposals, leaf: LeafNode) -> tuple[int, bytes]:
         """Place an external committer's leaf and recover the init_secret from ExternalInit (RFC 9420 §8.3)."""
