@@ -1,0 +1,84 @@
+"""libxmtp's installation rules for a commit (``validated_commit.rs`` rules 2, 3, 4 and 7), as pure functions.
+
+From the old and new GroupMembership and the association states at the old and new sequence ids, the expected
+installation diff is: every installation of an added inbox, every installation of a removed inbox, and for an
+inbox whose sequence id rose, what its identity state gained or lost in between. A commit may then add only
+expected installations (or ones already in the group) and must remove exactly the expected ones, except those
+listed as failed. A super admin may re-add installations (added and removed in the same commit) to heal forks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from xmtp_core.xmtp_mls.changes import check_sequence_ids, membership_diff
+from xmtp_core.xmtp_mls.errors import MembershipError
+from xmtp_core.xmtp_mls.extensions import GroupMembership
+from xmtp_core.xmtp_mls.join_checks import LeafIdentity
+
+Installations = Mapping[str, Iterable[bytes]]
+
+
+@dataclass(frozen=True)
+class InstallationDiff:
+    added: frozenset[bytes]
+    removed: frozenset[bytes]
+
+
+def _keys(states: Installations, inbox_id: str, which: str) -> set[bytes]:
+    if inbox_id not in states:
+        raise MembershipError(f"no {which} association state given for {inbox_id}")
+    return set(states[inbox_id])
+
+
+def expected_installation_diff(
+    before: GroupMembership, after: GroupMembership, states_before: Installations, states_after: Installations
+) -> InstallationDiff:
+    """``states_before`` / ``states_after``: each inbox's installations at its old / new sequence id."""
+    check_sequence_ids(before, after)
+    diff = membership_diff(before, after)
+    added: set[bytes] = set()
+    removed: set[bytes] = set()
+    for inbox_id in diff.added_inboxes:
+        added |= _keys(states_after, inbox_id, "new")
+    for inbox_id in diff.removed_inboxes:
+        removed |= _keys(states_before, inbox_id, "old")
+    for inbox_id in diff.updated_inboxes:
+        old, new = _keys(states_before, inbox_id, "old"), _keys(states_after, inbox_id, "new")
+        added |= new - old
+        removed |= old - new
+    return InstallationDiff(frozenset(added), frozenset(removed))
+
+
+def check_commit_installations(
+    expected: InstallationDiff,
+    added: Iterable[bytes],
+    removed: Iterable[bytes],
+    *,
+    existing: Iterable[bytes],
+    failed: Iterable[bytes] = (),
+    actor_is_super_admin: bool = False,
+) -> frozenset[bytes]:
+    """Raise MembershipError if the commit's Adds/Removes differ from ``expected``; return re-added installations."""
+    added_set, removed_set, failed_set = set(added), set(removed), set(failed)
+    readded: set[bytes] = set()
+    if actor_is_super_admin:
+        readded = added_set & removed_set
+        added_set -= readded
+        removed_set -= readded
+    unknown = added_set - expected.added - set(existing)
+    if unknown:
+        raise MembershipError(f"unexpected installations added: {sorted(k.hex() for k in unknown)}")
+    if removed_set != expected.removed - failed_set:
+        unexpected = removed_set - expected.removed
+        raise MembershipError(
+            f"removed installations differ from the expected diff (unexpected: {sorted(k.hex() for k in unexpected)})"
+        )
+    return frozenset(readded)
+
+
+def check_leaf_update(leaf: LeafIdentity, installations_at_new_sequence: Iterable[bytes]) -> None:
+    """Rule 4: a path/Update leaf's installation must belong to its credential's inbox at the new sequence id."""
+    if leaf.installation_key not in set(installations_at_new_sequence):
+        raise MembershipError(f"installation {leaf.installation_key.hex()} does not belong to inbox {leaf.inbox_id}")
