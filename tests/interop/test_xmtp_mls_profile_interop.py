@@ -42,6 +42,7 @@ from xmtp_core.mls.welcome_crypto import decrypt_group_info, decrypt_group_secre
 from xmtp_core.protos.identity.api.v1 import identity_pb2, identity_pb2_grpc
 from xmtp_core.protos.mls.api.v1 import mls_pb2, mls_pb2_grpc
 from xmtp_core.xmtp_mls.changes import summarize_commit
+from xmtp_core.xmtp_mls.commit_checks import check_commit_installations, expected_installation_diff
 from xmtp_core.xmtp_mls.constants import (
     EXT_GROUP_MEMBERSHIP,
     EXT_GROUP_PERMISSIONS,
@@ -427,6 +428,44 @@ async def test_libxmtp_group_welcome_pointers_and_group_updated(peer: LibxmtpPee
         new_name,
     )
     assert theirs[0]["initiatedByInboxId"] == ours[-1].initiated_by_inbox_id
+
+    # An add by libxmtp: the installation diff it implies checks out, and the GroupUpdated names the newcomer.
+    newcomer = await peer.create("ed", devnode_url)
+    cursor = (await _group_messages(target, group.group_id))[-1].v1.id
+    await peer.add_members("alice", created["id"], [newcomer.inbox_id])
+    added_updates: list[GroupUpdated] = []
+    for row in await _group_messages(target, group.group_id):
+        if row.v1.id <= cursor:
+            continue
+        result = group.process_message(MLSMessage.from_bytes(bytes(row.v1.data)))
+        assert isinstance(result, StagedCommit)
+        await _check_installations(target, group, result, created["creatorInboxId"])
+        added_updates.append(_check_libxmtp_commit(group, result, created["creatorInboxId"]))
+        group.merge_staged_commit(result)
+    assert [u.added_inboxes for u in added_updates if u.added_inboxes] == [(newcomer.inbox_id,)]
+    assert any(
+        m["content"].get("addedInboxes") == [{"inboxId": newcomer.inbox_id}]
+        for m in await peer.messages("alice", created["id"])
+        if m["contentType"] == "xmtp.org/group_updated:1.0"
+    )
+
+
+async def _check_installations(target: str, group: Group, staged: StagedCommit, actor_inbox: str) -> None:
+    before = parse_group_extensions(group.extensions)
+    after = parse_group_extensions(staged.new_epoch.context.extensions)
+    states_before = {i: await _installations_at(target, i, s) for i, s in before.membership.members.items()}
+    states_after = {i: await _installations_at(target, i, s) for i, s in after.membership.members.items()}
+    expected = expected_installation_diff(before.membership, after.membership, states_before, states_after)
+    existing = {leaf.signature_key for _, leaf in group.members()}
+    removed = {group.tree.member_leaf(i).signature_key for i in staged.removed}
+    check_commit_installations(
+        expected,
+        [kp.leaf_node.signature_key for _, kp in staged.added],
+        removed,
+        existing=existing,
+        failed=after.membership.failed_installations,
+        actor_is_super_admin=before.mutable.is_super_admin(actor_inbox),
+    )
 
 
 async def test_libxmtp_joins_a_python_group_through_welcome_pointers(peer: LibxmtpPeer, devnode_url: str) -> None:
