@@ -6,6 +6,9 @@ big-endian scalar and the public key the uncompressed SEC1 point, with DER-encod
 Interop note: the published MLS test vectors (crypto-basics, suites 5 and 7) carry P-521/P-384 signatures over a
 SHA-256 digest instead of SHA-512/SHA-384. We always sign with the RFC hash and, on verify, also accept SHA-256
 for those curves; both need the private key, so this allows no forgery.
+
+Loaded private keys are kept in a small per-scheme :class:`KeyCache`: a member signs every message with the same
+key, and loading it costs as much as the signature itself.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from xmtp_core.mls._key_cache import KeyCache
 from xmtp_core.mls.errors import SignatureError
+
+SIGNING_KEY_CACHE_SIZE = 16  # a process usually signs with one key per installation
 
 
 class SignatureScheme:
@@ -41,7 +47,14 @@ class Ed25519Scheme(SignatureScheme):
     scheme_id = 0x0807
     name = "ed25519"
 
+    def __init__(self) -> None:
+        self._keys: KeyCache[ed25519.Ed25519PrivateKey] = KeyCache(SIGNING_KEY_CACHE_SIZE)
+
     def _sk(self, sk: bytes) -> ed25519.Ed25519PrivateKey:
+        return self._keys.get(sk, self._load)
+
+    @staticmethod
+    def _load(sk: bytes) -> ed25519.Ed25519PrivateKey:
         try:
             return ed25519.Ed25519PrivateKey.from_private_bytes(sk)
         except ValueError as exc:
@@ -49,7 +62,9 @@ class Ed25519Scheme(SignatureScheme):
 
     def generate_key_pair(self) -> tuple[bytes, bytes]:
         key = ed25519.Ed25519PrivateKey.generate()
-        return key.private_bytes_raw(), key.public_key().public_bytes_raw()
+        raw = key.private_bytes_raw()
+        self._keys.put(raw, key)
+        return raw, key.public_key().public_bytes_raw()
 
     def public_key(self, sk: bytes) -> bytes:
         return self._sk(sk).public_key().public_bytes_raw()
@@ -69,7 +84,14 @@ class Ed448Scheme(SignatureScheme):
     scheme_id = 0x0808
     name = "ed448"
 
+    def __init__(self) -> None:
+        self._keys: KeyCache[ed448.Ed448PrivateKey] = KeyCache(SIGNING_KEY_CACHE_SIZE)
+
     def _sk(self, sk: bytes) -> ed448.Ed448PrivateKey:
+        return self._keys.get(sk, self._load)
+
+    @staticmethod
+    def _load(sk: bytes) -> ed448.Ed448PrivateKey:
         try:
             return ed448.Ed448PrivateKey.from_private_bytes(sk)
         except ValueError as exc:
@@ -77,7 +99,9 @@ class Ed448Scheme(SignatureScheme):
 
     def generate_key_pair(self) -> tuple[bytes, bytes]:
         key = ed448.Ed448PrivateKey.generate()
-        return key.private_bytes_raw(), key.public_key().public_bytes_raw()
+        raw = key.private_bytes_raw()
+        self._keys.put(raw, key)
+        return raw, key.public_key().public_bytes_raw()
 
     def public_key(self, sk: bytes) -> bytes:
         return self._sk(sk).public_key().public_bytes_raw()
@@ -108,8 +132,12 @@ class EcdsaScheme(SignatureScheme):
         self.curve = curve
         self.hash_alg = hash_alg
         self.n_sk = (curve.key_size + 7) // 8
+        self._keys: KeyCache[ec.EllipticCurvePrivateKey] = KeyCache(SIGNING_KEY_CACHE_SIZE)
 
     def _sk(self, sk: bytes) -> ec.EllipticCurvePrivateKey:
+        return self._keys.get(sk, self._load)
+
+    def _load(self, sk: bytes) -> ec.EllipticCurvePrivateKey:
         if not 0 < len(sk) <= self.n_sk:
             raise SignatureError(f"ECDSA private key must be at most {self.n_sk} bytes")
         try:

@@ -1,0 +1,66 @@
+"""KeyCache (bounded LRU of loaded key objects) and the schemes that use it: cached keys give the same results."""
+
+from __future__ import annotations
+
+import pytest
+from xmtp_core.mls._key_cache import KeyCache
+from xmtp_core.mls.errors import SignatureError
+from xmtp_core.mls.signature import ECDSA_P256_SHA256, ED448, ED25519, SignatureScheme
+
+
+def test_cache_loads_once_and_evicts_least_recently_used() -> None:
+    loads: list[bytes] = []
+
+    def load(raw: bytes) -> str:
+        loads.append(raw)
+        return raw.hex()
+
+    cache: KeyCache[str] = KeyCache(2)
+    assert cache.get(b"\x01", load) == "01"
+    assert cache.get(b"\x02", load) == "02"
+    assert cache.get(b"\x01", load) == "01"  # hit, and now the most recent
+    assert cache.get(b"\x03", load) == "03"  # evicts 02
+    assert len(cache) == 2
+    assert cache.get(b"\x01", load) == "01"
+    assert cache.get(b"\x02", load) == "02"
+    assert loads == [b"\x01", b"\x02", b"\x03", b"\x02"]
+
+
+def test_failed_load_is_not_cached() -> None:
+    def load(raw: bytes) -> str:
+        raise ValueError("bad key")
+
+    cache: KeyCache[str] = KeyCache(4)
+    with pytest.raises(ValueError):
+        cache.get(b"k", load)
+    assert len(cache) == 0
+
+
+def test_repr_hides_keys_and_clear_empties() -> None:
+    cache: KeyCache[str] = KeyCache(4)
+    cache.put(b"secret-key-bytes", "obj")
+    assert "secret" not in repr(cache) and "736563" not in repr(cache)
+    cache.clear()
+    assert len(cache) == 0
+
+
+def test_capacity_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        KeyCache(0)
+
+
+@pytest.mark.parametrize("scheme", [ED25519, ED448, ECDSA_P256_SHA256], ids=lambda s: s.name)
+def test_signatures_verify_across_many_keys(scheme: SignatureScheme) -> None:
+    """More keys than the cache holds, used twice each: evicted keys reload and still sign correctly."""
+    pairs = [scheme.generate_key_pair() for _ in range(20)]
+    for _ in range(2):
+        for sk, pk in pairs:
+            assert scheme.public_key(sk) == pk
+            assert scheme.verify(pk, b"msg", scheme.sign(sk, b"msg"))
+
+
+def test_invalid_signing_key_still_raises() -> None:
+    with pytest.raises(SignatureError):
+        ED25519.sign(b"short", b"msg")
+    with pytest.raises(SignatureError):
+        ED25519.sign(b"short", b"msg")  # not cached after the first failure
