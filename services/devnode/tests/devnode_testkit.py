@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from devnode.keypackage import sign_content
 from devnode.tls import encode_vector as vec
+from xmtp_core.protos.identity.credential_pb2 import MlsCredential
 from xmtp_core.protos.mls.api.v1 import mls_pb2
 
 SHARED_VECTORS = Path(__file__).resolve().parents[3].parent / "shared" / "mls-test-vectors"
@@ -90,6 +91,7 @@ class KeyPackageParts:
     corrupt_leaf_signature: bool = False
     corrupt_signature: bool = False
     trailing: bytes = b""
+    inbox_id: str = "a" * 64
 
 
 def key_package(signer: Ed25519PrivateKey | None = None, parts: KeyPackageParts | None = None) -> tuple[bytes, bytes]:
@@ -100,7 +102,7 @@ def key_package(signer: Ed25519PrivateKey | None = None, parts: KeyPackageParts 
     pub = signer.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     init_key = os.urandom(32)
     enc_key = init_key if p.same_init_and_encryption_key else os.urandom(32)
-    credential = u16(1) + vec(b"\x0a\x40" + b"a" * 64)  # basic; identity = MlsCredential{inbox_id}
+    credential = u16(1) + vec(MlsCredential(inbox_id=p.inbox_id).SerializeToString())  # basic credential
     capabilities = vec(u16(1)) + vec(u16(3)) + vec(u16(0xFF01)) + vec(u16(7)) + vec(u16(1))
     lifetime = u64(p.not_before if p.not_before is not None else now - 3600)
     lifetime += u64(p.not_after if p.not_after is not None else now + 84 * 86400)

@@ -1,77 +1,84 @@
-"""IdentityApi over real gRPC and Postgres, plus the structural checks in `validate_update`."""
+"""IdentityApi over real gRPC and Postgres: signed updates built with `xmtp_core.identity` are accepted, forged
+ones are refused with the broken rule, GetInboxIds follows links/unlinks, and the verified-state cache."""
 
 from __future__ import annotations
 
-import hashlib
+import itertools
+import time
+from dataclasses import dataclass
 
+import asyncpg
 import grpc
 import pytest
-from devnode.errors import InvalidInput
-from devnode.identity_validation import validate_update
-from devnode.models import AddressChange
-from devnode.store import MAX_INBOX_LOG_ENTRIES
+from xmtp_core.identity import (
+    EthereumAddress,
+    InstallationKeySigner,
+    LocalWalletSigner,
+    MemberIdentifier,
+    UpdateBuilder,
+    build_add_installation,
+    build_change_recovery,
+    build_link_wallet,
+    build_register,
+    build_revoke_installation,
+    build_unlink_wallet,
+    inbox_id,
+)
 from xmtp_core.protos.identity.api.v1 import identity_pb2
 from xmtp_core.protos.identity.api.v1.identity_pb2_grpc import IdentityApiStub
 from xmtp_core.protos.identity.associations import association_pb2 as assoc
-from xmtp_core.protos.identity.associations import signature_pb2 as sig
 
-ADDRESS = "0x" + "ab" * 20
-OTHER = "0x" + "cd" * 20
-INSTALLATION = b"\x11" * 32
 ETH = assoc.IDENTIFIER_KIND_ETHEREUM
 
 
-def inbox_for(address: str, nonce: int = 1) -> str:
-    return hashlib.sha256(f"{address}{nonce}".encode()).hexdigest()
+@dataclass
+class FixedSigner:
+    """Claims `identifier` but answers every request with the same signature bytes (a forger's tool)."""
+
+    identifier: MemberIdentifier
+    signature: bytes
+
+    async def sign(self, text: str) -> bytes:
+        return self.signature
 
 
-def wallet_sig() -> sig.Signature:
-    return sig.Signature(erc_191=sig.RecoverableEcdsaSignature(bytes=b"\x01" * 65))
+@dataclass
+class ContractWallet:
+    """A smart-contract wallet signer; its signature could only be checked on a chain."""
+
+    identifier: EthereumAddress
+    chain_id: int = 1
+    block_number: int = 1
+
+    async def sign(self, text: str) -> bytes:
+        return b"\x01" * 65
 
 
-def installation_sig() -> sig.Signature:
-    return sig.Signature(installation_key=sig.RecoverableEd25519Signature(bytes=b"\x02" * 64, public_key=INSTALLATION))
-
-
-def create(address: str = ADDRESS, nonce: int = 1) -> assoc.IdentityAction:
-    return assoc.IdentityAction(
-        create_inbox=assoc.CreateInbox(
-            initial_identifier=address,
-            nonce=nonce,
-            initial_identifier_signature=wallet_sig(),
-            initial_identifier_kind=ETH,
-        )
-    )
-
-
-def add(member: assoc.MemberIdentifier) -> assoc.IdentityAction:
-    return assoc.IdentityAction(
-        add=assoc.AddAssociation(
-            new_member_identifier=member,
-            existing_member_signature=wallet_sig(),
-            new_member_signature=installation_sig(),
-        )
-    )
-
-
-def revoke(member: assoc.MemberIdentifier) -> assoc.IdentityAction:
-    return assoc.IdentityAction(
-        revoke=assoc.RevokeAssociation(member_to_revoke=member, recovery_identifier_signature=wallet_sig())
-    )
-
-
-def update(inbox_id: str, *actions: assoc.IdentityAction) -> assoc.IdentityUpdate:
-    return assoc.IdentityUpdate(inbox_id=inbox_id, client_timestamp_ns=1_700_000_000_000_000_000, actions=actions)
-
-
-def registration(address: str = ADDRESS) -> assoc.IdentityUpdate:
-    return update(
-        inbox_for(address), create(address), add(assoc.MemberIdentifier(installation_public_key=INSTALLATION))
-    )
+@dataclass
+class Inbox:
+    id: str
+    wallet: LocalWalletSigner
+    installation: InstallationKeySigner
 
 
 async def publish(identity: IdentityApiStub, upd: assoc.IdentityUpdate) -> None:
     await identity.PublishIdentityUpdate(identity_pb2.PublishIdentityUpdateRequest(identity_update=upd))
+
+
+async def refused(identity: IdentityApiStub, upd: assoc.IdentityUpdate) -> str:
+    """Publish an update that must be refused; returns the INVALID_ARGUMENT details."""
+    with pytest.raises(grpc.aio.AioRpcError) as excinfo:
+        await publish(identity, upd)
+    assert excinfo.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    return excinfo.value.details() or ""
+
+
+async def register(identity: IdentityApiStub, wallet: LocalWalletSigner | None = None) -> Inbox:
+    wallet = wallet or LocalWalletSigner.generate()
+    installation = InstallationKeySigner.generate()
+    reg = await build_register(wallet, installation)
+    await publish(identity, reg)
+    return Inbox(reg.inbox_id, wallet, installation)
 
 
 async def lookup(identity: IdentityApiStub, *identifiers: str) -> list[str | None]:
@@ -83,44 +90,59 @@ async def lookup(identity: IdentityApiStub, *identifiers: str) -> list[str | Non
     return [r.inbox_id if r.HasField("inbox_id") else None for r in resp.responses]
 
 
-async def updates_after(
-    identity: IdentityApiStub, inbox_id: str, sequence_id: int = 0
-) -> list[tuple[int, assoc.IdentityUpdate]]:
+async def log_of(identity: IdentityApiStub, inbox: str, sequence_id: int = 0) -> list[assoc.IdentityUpdate]:
     Req = identity_pb2.GetIdentityUpdatesRequest.Request
     resp = await identity.GetIdentityUpdates(
-        identity_pb2.GetIdentityUpdatesRequest(requests=[Req(inbox_id=inbox_id, sequence_id=sequence_id)])
+        identity_pb2.GetIdentityUpdatesRequest(requests=[Req(inbox_id=inbox, sequence_id=sequence_id)])
     )
-    assert [r.inbox_id for r in resp.responses] == [inbox_id]
-    return [(u.sequence_id, u.update) for u in resp.responses[0].updates]
+    assert [r.inbox_id for r in resp.responses] == [inbox]
+    return [u.update for u in resp.responses[0].updates]
 
 
-async def test_register_then_read_log_and_inbox_ids(identity: IdentityApiStub) -> None:
-    inbox = inbox_for(ADDRESS)
-    assert await lookup(identity, ADDRESS) == [None]
-    assert await updates_after(identity, inbox) == []
-    reg = registration()
-    await publish(identity, reg)
-    log = await updates_after(identity, inbox)
-    assert [u for _, u in log] == [reg]
-    assert await lookup(identity, ADDRESS, ADDRESS.upper().replace("0X", "0x"), OTHER) == [inbox, inbox, None]
+def address(signer: LocalWalletSigner) -> str:
+    return signer.identifier.address
 
-    link = update(inbox, add(assoc.MemberIdentifier(ethereum_address=OTHER)))
-    await publish(identity, link)
-    log = await updates_after(identity, inbox)
-    assert [u for _, u in log] == [reg, link]
-    assert log[0][0] < log[1][0]
-    assert await updates_after(identity, inbox, log[0][0]) == [log[1]]
-    assert await lookup(identity, OTHER) == [inbox]
 
-    await publish(identity, update(inbox, revoke(assoc.MemberIdentifier(ethereum_address=OTHER))))
-    assert await lookup(identity, ADDRESS, OTHER) == [inbox, None]
+_seconds = itertools.count()
+
+
+def ts() -> int:
+    """A fresh client timestamp, a whole second after the last one.
+
+    The signature text has second resolution and ECDSA signing is deterministic, so the same action signed
+    twice in one second is the same signature, which the node rightly refuses as a replay.
+    """
+    return time.time_ns() + next(_seconds) * 1_000_000_000
+
+
+# --- valid updates -------------------------------------------------------------------------------------------
+
+
+async def test_builder_made_updates_are_accepted_and_served_back(identity: IdentityApiStub) -> None:
+    wallet, installation = LocalWalletSigner.generate(), InstallationKeySigner.generate()
+    inbox = inbox_id(wallet.identifier, 1)
+    assert await lookup(identity, address(wallet)) == [None]
+    assert await log_of(identity, inbox) == []
+    second, other_wallet = InstallationKeySigner.generate(), LocalWalletSigner.generate()
+    updates = [
+        await build_register(wallet, installation, nonce=1),
+        await build_add_installation(inbox, wallet, second),
+        await build_link_wallet(inbox, wallet, other_wallet),
+        await build_revoke_installation(inbox, wallet, second.public_key),
+        await build_change_recovery(inbox, wallet, other_wallet.identifier),
+        await build_unlink_wallet(inbox, other_wallet, address(wallet)),
+    ]
+    for upd in updates:
+        await publish(identity, upd)
+    assert await log_of(identity, inbox) == updates
+    # The recovery wallet (now other_wallet) unlinked the creator: only other_wallet still resolves.
+    assert await lookup(identity, address(wallet), address(other_wallet)) == [None, inbox]
 
 
 async def test_get_identity_updates_keeps_request_order(identity: IdentityApiStub) -> None:
-    await publish(identity, registration(ADDRESS))
-    await publish(identity, registration(OTHER))
+    first, second = await register(identity), await register(identity)
     Req = identity_pb2.GetIdentityUpdatesRequest.Request
-    wanted = [inbox_for(OTHER), "f" * 64, inbox_for(ADDRESS)]
+    wanted = [second.id, "f" * 64, first.id]
     resp = await identity.GetIdentityUpdates(
         identity_pb2.GetIdentityUpdatesRequest(requests=[Req(inbox_id=i) for i in wanted])
     )
@@ -128,27 +150,155 @@ async def test_get_identity_updates_keeps_request_order(identity: IdentityApiStu
     assert [len(r.updates) for r in resp.responses] == [1, 0, 1]
 
 
+# --- forged updates ------------------------------------------------------------------------------------------
+
+
+async def test_changed_nonce_is_refused(identity: IdentityApiStub) -> None:
+    wallet = LocalWalletSigner.generate()
+    reg = await build_register(wallet, InstallationKeySigner.generate(), nonce=1)
+    reg.actions[0].create_inbox.nonce = 2
+    reg.inbox_id = inbox_id(wallet.identifier, 2)
+    # The installation's Ed25519ph signature covers the nonce-1 text and fails outright...
+    assert (await refused(identity, reg)).startswith("invalid_signature:")
+    # ...and the wallet's ECDSA signature now recovers some other address, so CreateInbox has the wrong signer.
+    create_only = await UpdateBuilder(inbox_id(wallet.identifier, 1)).create_inbox(wallet, 1).build()
+    create_only.actions[0].create_inbox.nonce = 2
+    create_only.inbox_id = reg.inbox_id
+    assert (await refused(identity, create_only)).startswith("create_signer_mismatch:")
+    assert await log_of(identity, reg.inbox_id) == []
+    assert await lookup(identity, address(wallet)) == [None]
+
+
+async def test_create_signed_by_another_wallet_is_refused(identity: IdentityApiStub) -> None:
+    victim, forger = LocalWalletSigner.generate(), LocalWalletSigner.generate()
+    forged_sig = await forger.sign("anything")
+    reg = await build_register(FixedSigner(victim.identifier, forged_sig), InstallationKeySigner.generate())
+    assert (await refused(identity, reg)).startswith("create_signer_mismatch:")
+    assert await lookup(identity, address(victim)) == [None]
+
+
+async def test_add_signed_by_a_non_member_is_refused(identity: IdentityApiStub) -> None:
+    inbox = await register(identity)
+    stranger = LocalWalletSigner.generate()
+    upd = await build_add_installation(inbox.id, stranger, InstallationKeySigner.generate())
+    assert (await refused(identity, upd)).startswith("existing_signer_not_a_member:")
+    assert len(await log_of(identity, inbox.id)) == 1
+
+
+async def test_unlink_by_a_wallet_that_is_not_recovery_is_refused(identity: IdentityApiStub) -> None:
+    inbox = await register(identity)
+    linked = LocalWalletSigner.generate()
+    await publish(identity, await build_link_wallet(inbox.id, inbox.wallet, linked))
+    upd = await build_unlink_wallet(inbox.id, linked, address(inbox.wallet))
+    assert (await refused(identity, upd)).startswith("signer_not_recovery_identifier:")
+    assert await lookup(identity, address(inbox.wallet)) == [inbox.id]
+
+
+async def test_swapped_installation_key_is_refused(identity: IdentityApiStub) -> None:
+    inbox = await register(identity)
+    genuine = await build_add_installation(inbox.id, inbox.wallet, InstallationKeySigner.generate())
+    wallet_sig = genuine.actions[0].add.existing_member_signature.erc_191.bytes
+    # The attacker keeps the owner's wallet signature but puts in (and signs for) their own installation.
+    attacker = InstallationKeySigner.generate()
+    forged = (
+        await UpdateBuilder(inbox.id, genuine.client_timestamp_ns)
+        .add_association(FixedSigner(inbox.wallet.identifier, wallet_sig), attacker)
+        .build()
+    )
+    assert forged.actions[0].add.new_member_identifier.installation_public_key == attacker.public_key
+    assert (await refused(identity, forged)).startswith("existing_signer_not_a_member:")
+    # Swapping only the identifier leaves the installation's own signature invalid.
+    genuine.actions[0].add.new_member_identifier.installation_public_key = attacker.public_key
+    assert (await refused(identity, genuine)).startswith("invalid_signature:")
+    assert len(await log_of(identity, inbox.id)) == 1
+
+
+async def test_replayed_update_is_refused(identity: IdentityApiStub) -> None:
+    inbox = await register(identity)
+    add = await build_add_installation(inbox.id, inbox.wallet, InstallationKeySigner.generate())
+    await publish(identity, add)
+    assert (await refused(identity, add)).startswith("replayed_signature:")
+    reg = (await log_of(identity, inbox.id))[0]
+    assert (await refused(identity, reg)).startswith("multiple_create:")
+    assert len(await log_of(identity, inbox.id)) == 2
+
+
+async def test_update_naming_another_inbox_is_refused(identity: IdentityApiStub) -> None:
+    inbox = await register(identity)
+    wallet = LocalWalletSigner.generate()
+    # Correctly signed, but CreateInbox on an inbox that exists.
+    hijack = await UpdateBuilder(inbox.id).create_inbox(wallet, 1).build()
+    assert (await refused(identity, hijack)).startswith("multiple_create:")
+    # A new inbox whose id is not sha256(identifier ‖ nonce).
+    misnamed = await UpdateBuilder("b" * 64).create_inbox(wallet, 1).build()
+    assert (await refused(identity, misnamed)).startswith("wrong_inbox_id:")
+    # A genuine registration re-addressed to another inbox no longer matches its signed text.
+    reg = await build_register(wallet, InstallationKeySigner.generate())
+    own_inbox, reg.inbox_id = reg.inbox_id, inbox.id
+    assert (await refused(identity, reg)).startswith("invalid_signature:")
+    assert await log_of(identity, own_inbox) == await log_of(identity, "b" * 64) == []
+    assert len(await log_of(identity, inbox.id)) == 1
+
+
+async def test_the_257th_update_is_refused(identity: IdentityApiStub) -> None:
+    inbox = await register(identity)
+    for _ in range(255):
+        await publish(
+            identity,
+            await build_change_recovery(inbox.id, inbox.wallet, inbox.wallet.identifier, client_timestamp_ns=ts()),
+        )
+    upd = await build_change_recovery(inbox.id, inbox.wallet, inbox.wallet.identifier, client_timestamp_ns=ts())
+    reason = await refused(identity, upd)
+    assert reason.startswith("too_many_identity_updates:") and "256" in reason
+    assert len(await log_of(identity, inbox.id)) == 256
+
+
+async def test_an_11th_installation_is_refused(identity: IdentityApiStub) -> None:
+    inbox = await register(identity)
+    extra = [InstallationKeySigner.generate() for _ in range(9)]
+    for installation in extra:
+        await publish(identity, await build_add_installation(inbox.id, inbox.wallet, installation))
+    eleventh = await build_add_installation(inbox.id, inbox.wallet, InstallationKeySigner.generate())
+    reason = await refused(identity, eleventh)
+    assert reason.startswith("too_many_installations:") and "limit 10" in reason
+    # Revoking one makes room again.
+    await publish(identity, await build_revoke_installation(inbox.id, inbox.wallet, extra[0].public_key))
+    await publish(identity, eleventh)
+
+
+async def test_smart_contract_wallet_signatures_are_refused(identity: IdentityApiStub) -> None:
+    scw = ContractWallet(EthereumAddress("0x" + "5c" * 20))
+    reg = await build_register(scw, InstallationKeySigner.generate())
+    reason = await refused(identity, reg)
+    assert reason.startswith("smart_contract_wallet_verifier_required:") and "no chain access" in reason
+    assert await log_of(identity, reg.inbox_id) == []
+
+
+async def test_smart_contract_wallet_verification_rpc_answers_invalid(identity: IdentityApiStub) -> None:
+    Sig = identity_pb2.VerifySmartContractWalletSignatureRequestSignature
+    resp = await identity.VerifySmartContractWalletSignatures(
+        identity_pb2.VerifySmartContractWalletSignaturesRequest(signatures=[Sig(account_id="eip155:1:0xabc")])
+    )
+    assert [(r.is_valid, r.HasField("error")) for r in resp.responses] == [(False, True)]
+
+
 @pytest.mark.parametrize(
     ("upd", "reason"),
     [
-        (update("not-hex", create()), "64 lowercase hex"),
-        (update(inbox_for(ADDRESS, 2), create()), "does not match"),
-        (update(inbox_for(ADDRESS)), "no actions"),
-        (update(inbox_for(ADDRESS), add(assoc.MemberIdentifier(installation_public_key=INSTALLATION))), "first update"),
-        (update(inbox_for(ADDRESS), create(), create()), "only allowed once"),
-        (update(inbox_for(ADDRESS), create(), assoc.IdentityAction()), "no kind"),
-        (update(inbox_for(ADDRESS), create(), add(assoc.MemberIdentifier())), "no identifier"),
-        (update(inbox_for("0x12")), "no actions"),
+        (assoc.IdentityUpdate(inbox_id="a" * 64), "malformed_update: the update has no actions"),
+        (assoc.IdentityUpdate(inbox_id="a" * 64, actions=[assoc.IdentityAction()]), "malformed_update:"),
+        (
+            assoc.IdentityUpdate(
+                inbox_id="a" * 64,
+                actions=[assoc.IdentityAction(create_inbox=assoc.CreateInbox(initial_identifier="0x12", nonce=1))],
+            ),
+            "malformed_update:",
+        ),
+        (assoc.IdentityUpdate(), "inbox_id is empty"),
     ],
 )
-async def test_bad_updates_are_rejected_and_not_stored(
-    identity: IdentityApiStub, upd: assoc.IdentityUpdate, reason: str
-) -> None:
-    with pytest.raises(grpc.aio.AioRpcError) as excinfo:
-        await publish(identity, upd)
-    assert excinfo.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert reason in (excinfo.value.details() or "")
-    assert await updates_after(identity, upd.inbox_id) == []
+async def test_malformed_updates_are_refused(identity: IdentityApiStub, upd: assoc.IdentityUpdate, reason: str) -> None:
+    assert reason in await refused(identity, upd)
 
 
 async def test_missing_update_is_invalid(identity: IdentityApiStub) -> None:
@@ -157,61 +307,64 @@ async def test_missing_update_is_invalid(identity: IdentityApiStub) -> None:
     assert excinfo.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_second_create_inbox_is_rejected(identity: IdentityApiStub) -> None:
-    await publish(identity, registration())
-    with pytest.raises(grpc.aio.AioRpcError) as excinfo:
-        await publish(identity, update(inbox_for(ADDRESS), create()))
-    assert excinfo.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert len(await updates_after(identity, inbox_for(ADDRESS))) == 1
+# --- GetInboxIds ---------------------------------------------------------------------------------------------
 
 
-async def test_inbox_log_is_capped(identity: IdentityApiStub) -> None:
-    inbox = inbox_for(ADDRESS)
-    await publish(identity, registration())
-    key_update = update(inbox, add(assoc.MemberIdentifier(installation_public_key=INSTALLATION)))
-    for _ in range(MAX_INBOX_LOG_ENTRIES - 1):
-        await publish(identity, key_update)
-    with pytest.raises(grpc.aio.AioRpcError) as excinfo:
-        await publish(identity, key_update)
-    assert excinfo.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "256" in (excinfo.value.details() or "")
-    assert len(await updates_after(identity, inbox)) == MAX_INBOX_LOG_ENTRIES
+async def test_inbox_ids_follow_link_unlink_and_relink(identity: IdentityApiStub) -> None:
+    first, second = await register(identity), await register(identity)
+    roaming = LocalWalletSigner.generate()
+    upper = "0x" + address(first.wallet)[2:].upper()
+    assert await lookup(identity, address(first.wallet), upper, address(roaming)) == [first.id, first.id, None]
+
+    async def link(inbox: Inbox) -> None:
+        await publish(identity, await build_link_wallet(inbox.id, inbox.wallet, roaming, client_timestamp_ns=ts()))
+
+    async def unlink(inbox: Inbox) -> None:
+        upd = await build_unlink_wallet(inbox.id, inbox.wallet, address(roaming), client_timestamp_ns=ts())
+        await publish(identity, upd)
+
+    await link(first)
+    assert await lookup(identity, address(roaming)) == [first.id]
+    await unlink(first)
+    assert await lookup(identity, address(roaming), address(first.wallet)) == [None, first.id]
+
+    await link(second)
+    assert await lookup(identity, address(roaming)) == [second.id]
+    # Linked to both: the latest association wins; unlinking it falls back to the one still standing.
+    await link(first)
+    assert await lookup(identity, address(roaming)) == [first.id]
+    await unlink(first)
+    assert await lookup(identity, address(roaming)) == [second.id]
 
 
-async def test_smart_contract_wallet_signatures_are_reported_invalid(identity: IdentityApiStub) -> None:
-    Sig = identity_pb2.VerifySmartContractWalletSignatureRequestSignature
-    resp = await identity.VerifySmartContractWalletSignatures(
-        identity_pb2.VerifySmartContractWalletSignaturesRequest(signatures=[Sig(account_id="eip155:1:0xabc")])
-    )
-    assert [(r.is_valid, r.HasField("error")) for r in resp.responses] == [(False, True)]
+async def test_refused_update_leaves_inbox_ids_alone(identity: IdentityApiStub) -> None:
+    inbox = await register(identity)
+    linked = LocalWalletSigner.generate()
+    forged = await build_link_wallet(inbox.id, LocalWalletSigner.generate(), linked)
+    await refused(identity, forged)
+    assert await lookup(identity, address(linked)) == [None]
 
 
-def test_validate_update_address_changes() -> None:
-    inbox = inbox_for(ADDRESS)
-    passkey = assoc.MemberIdentifier(passkey=assoc.Passkey(key=b"\xaa\xbb"))
-    changes = validate_update(
-        [registration()],
-        update(
-            inbox,
-            add(assoc.MemberIdentifier(ethereum_address=OTHER.upper().replace("0X", "0x"))),
-            add(passkey),
-            revoke(assoc.MemberIdentifier(ethereum_address=ADDRESS)),
-        ),
-    )
-    assert changes == [
-        AddressChange(OTHER, ETH, added=True),
-        AddressChange("aabb", assoc.IDENTIFIER_KIND_PASSKEY, added=True),
-        AddressChange(ADDRESS, ETH, added=False),
-    ]
+# --- the verified-state cache --------------------------------------------------------------------------------
 
 
-def test_validate_update_rejects_foreign_log_and_missing_signature() -> None:
-    with pytest.raises(InvalidInput, match="another inbox"):
-        validate_update(
-            [registration(OTHER)], update(inbox_for(ADDRESS), add(assoc.MemberIdentifier(ethereum_address=OTHER)))
-        )
-    unsigned = assoc.IdentityAction(
-        add=assoc.AddAssociation(new_member_identifier=assoc.MemberIdentifier(ethereum_address=OTHER))
-    )
-    with pytest.raises(InvalidInput, match="signature"):
-        validate_update([registration()], update(inbox_for(ADDRESS), unsigned))
+async def test_log_is_replayed_when_the_state_cache_is_missing(identity: IdentityApiStub, database_url: str) -> None:
+    inbox = await register(identity)
+    add = await build_add_installation(inbox.id, inbox.wallet, InstallationKeySigner.generate())
+    await publish(identity, add)
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM inbox_state WHERE inbox_id = $1", inbox.id) == 1
+        await conn.execute("DELETE FROM inbox_state")
+    finally:
+        await conn.close()
+    # Replay from the log still knows the add's signatures, and the cache is written again.
+    assert (await refused(identity, add)).startswith("replayed_signature:")
+    await publish(identity, await build_add_installation(inbox.id, inbox.wallet, InstallationKeySigner.generate()))
+    conn = await asyncpg.connect(database_url)
+    try:
+        seq = await conn.fetchval("SELECT sequence_id FROM inbox_state WHERE inbox_id = $1", inbox.id)
+        newest = await conn.fetchval("SELECT max(sequence_id) FROM inbox_log WHERE inbox_id = $1", inbox.id)
+    finally:
+        await conn.close()
+    assert seq == newest

@@ -8,9 +8,9 @@ from xmtp_core.protos.identity.api.v1 import identity_pb2, identity_pb2_grpc
 from xmtp_core.protos.identity.associations import association_pb2
 
 from devnode.errors import InvalidInput
-from devnode.identity_validation import normalize_identifier, normalize_kind, validate_update
+from devnode.identity_validation import check_update, normalize_identifier, normalize_kind
 from devnode.mls_api import invalid_argument
-from devnode.models import AddressChange
+from devnode.models import AcceptedUpdate, InboxSnapshot
 from devnode.node import Node
 
 _SCW_UNSUPPORTED = "devnode does not verify smart contract wallet signatures"
@@ -27,10 +27,11 @@ class IdentityApi(identity_pb2_grpc.IdentityApiServicer):
         if not request.HasField("identity_update"):
             raise InvalidInput("identity_update is missing")
         update = request.identity_update
+        if not update.inbox_id:
+            raise InvalidInput("identity_update.inbox_id is empty")
 
-        def validate(existing: list[bytes]) -> list[AddressChange]:
-            log = [association_pb2.IdentityUpdate.FromString(raw) for raw in existing]
-            return validate_update(log, update)
+        def validate(snapshot: InboxSnapshot) -> AcceptedUpdate:
+            return check_update(snapshot, update)
 
         await self.node.store.append_identity_update(update.inbox_id, update.SerializeToString(), validate)
         return identity_pb2.PublishIdentityUpdateResponse()

@@ -1,26 +1,49 @@
-"""The seam where PublishIdentityUpdate decides whether an update may be appended to an inbox log.
+"""Identity checks of the node: which identity updates PublishIdentityUpdate appends, and which installations
+may upload key packages for an inbox.
 
-For now this checks structure and inbox ids only and TRUSTS every signature. Full association-state
-replay with signature verification (what xmtp-node-go does through GetAssociationState) plugs in here
-later, with the same signature: existing log in, address changes out, an `InvalidInput` to reject.
+Updates are verified with `xmtp_core.identity`, as xmtp-node-go does through GetAssociationState: the inbox's
+state (a cached snapshot plus any log entries after it, or the whole log replayed from empty) is rebuilt and
+the new update applied with every signature checked. A broken rule becomes `IdentityRefused`, whose message
+starts with the `Rule` value. The state after the update, and its diff against the state before, feed
+address_log and the key-package index; none of this touches the database.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections.abc import Sequence
-
+from google.protobuf.message import DecodeError
+from xmtp_core.identity import (
+    MAX_INSTALLATIONS_PER_INBOX,
+    AssociationError,
+    AssociationState,
+    EthereumAddress,
+    IdentityError,
+    Passkey,
+    RootIdentifier,
+    Rule,
+    apply_update_sync,
+    check_can_append,
+    diff,
+)
 from xmtp_core.protos.identity.associations import association_pb2 as assoc
-from xmtp_core.protos.identity.associations import signature_pb2 as sig
 
 from devnode.errors import InvalidInput
-from devnode.models import AddressChange
+from devnode.models import AcceptedUpdate, AddressChange, InboxSnapshot
 
 KIND_ETHEREUM = assoc.IDENTIFIER_KIND_ETHEREUM
 KIND_PASSKEY = assoc.IDENTIFIER_KIND_PASSKEY
-_INBOX_ID = re.compile(r"[0-9a-f]{64}")
-_ETH_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_NO_CHAIN = "devnode has no chain access and refuses smart-contract-wallet (ERC-1271) signatures"
+
+
+class IdentityRefused(InvalidInput):
+    """An identity update (or a key package's claim of membership) broke an association rule."""
+
+    def __init__(self, rule: Rule | str, detail: str) -> None:
+        self.rule = str(rule)
+        super().__init__(f"{self.rule}: {detail}")
+
+
+class StoredLogInvalid(InvalidInput):
+    """The inbox's stored log does not verify (written before devnode verified updates, or tampered with)."""
 
 
 def normalize_kind(kind: int) -> int:
@@ -33,87 +56,79 @@ def normalize_identifier(identifier: str, kind: int) -> str:
     return identifier.strip().lower()
 
 
-def _require_signature(signature: sig.Signature, what: str) -> None:
-    if signature.WhichOneof("signature") is None:
-        raise InvalidInput(f"identity update: {what} is missing")
+def _index_key(identifier: RootIdentifier) -> tuple[str, int]:
+    if isinstance(identifier, EthereumAddress):
+        return normalize_identifier(identifier.address, KIND_ETHEREUM), KIND_ETHEREUM
+    if isinstance(identifier, Passkey):
+        return identifier.key.hex(), KIND_PASSKEY
+    raise AssertionError(f"not a root identifier: {identifier!r}")
 
 
-def _member(identifier: assoc.MemberIdentifier, what: str) -> AddressChange | None:
-    """The address_log entry a member identifier maps to (installations have none)."""
-    kind = identifier.WhichOneof("kind")
-    if kind == "ethereum_address":
-        if not _ETH_ADDRESS.fullmatch(identifier.ethereum_address):
-            raise InvalidInput(f"identity update: {what} is not an Ethereum address")
-        return AddressChange(identifier.ethereum_address.lower(), KIND_ETHEREUM, added=True)
-    if kind == "passkey":
-        if not identifier.passkey.key:
-            raise InvalidInput(f"identity update: {what} has an empty passkey")
-        return AddressChange(identifier.passkey.key.hex(), KIND_PASSKEY, added=True)
-    if kind == "installation_public_key":
-        if len(identifier.installation_public_key) != 32:
-            raise InvalidInput(f"identity update: {what} installation key must be 32 bytes")
-        return None
-    raise InvalidInput(f"identity update: {what} has no identifier")
+def _refused(exc: AssociationError) -> IdentityRefused:
+    if exc.rule == Rule.SCW_VERIFIER_REQUIRED:
+        return IdentityRefused(exc.rule, _NO_CHAIN)
+    return IdentityRefused(exc.rule, exc.detail)
 
 
-def _create_inbox(action: assoc.CreateInbox, inbox_id: str) -> AddressChange:
-    kind = normalize_kind(action.initial_identifier_kind)
-    if kind == KIND_ETHEREUM and not _ETH_ADDRESS.fullmatch(action.initial_identifier):
-        raise InvalidInput("identity update: create_inbox initial_identifier is not an Ethereum address")
-    if kind not in (KIND_ETHEREUM, KIND_PASSKEY) or not action.initial_identifier:
-        raise InvalidInput("identity update: create_inbox has no usable initial identifier")
-    _require_signature(action.initial_identifier_signature, "create_inbox signature")
-    # libxmtp: inbox_id = sha256(identifier ‖ decimal nonce), over the identifier exactly as sent.
-    expected = hashlib.sha256(f"{action.initial_identifier}{action.nonce}".encode()).hexdigest()
-    if expected != inbox_id:
-        raise InvalidInput("identity update: inbox_id does not match create_inbox identifier and nonce")
-    return AddressChange(normalize_identifier(action.initial_identifier, kind), kind, added=True)
+def _parse_update(raw: bytes) -> assoc.IdentityUpdate:
+    try:
+        return assoc.IdentityUpdate.FromString(raw)
+    except DecodeError as exc:
+        raise StoredLogInvalid(f"a stored identity update does not parse: {exc}") from exc
 
 
-def _action_changes(action: assoc.IdentityAction, inbox_id: str) -> list[AddressChange]:
-    kind = action.WhichOneof("kind")
-    if kind == "create_inbox":
-        return [_create_inbox(action.create_inbox, inbox_id)]
-    if kind == "add":
-        _require_signature(action.add.existing_member_signature, "add existing_member_signature")
-        _require_signature(action.add.new_member_signature, "add new_member_signature")
-        added = _member(action.add.new_member_identifier, "add new_member_identifier")
-        return [added] if added else []
-    if kind == "revoke":
-        _require_signature(action.revoke.recovery_identifier_signature, "revoke recovery_identifier_signature")
-        revoked = _member(action.revoke.member_to_revoke, "revoke member_to_revoke")
-        return [AddressChange(revoked.identifier, revoked.kind, added=False)] if revoked else []
-    if kind == "change_recovery_address":
-        change = action.change_recovery_address
-        if not change.new_recovery_identifier:
-            raise InvalidInput("identity update: change_recovery_address has no new identifier")
-        _require_signature(change.existing_recovery_identifier_signature, "change_recovery_address signature")
-        return []
-    raise InvalidInput("identity update: action with no kind set")
+def current_state(snapshot: InboxSnapshot) -> AssociationState | None:
+    """The inbox's verified state after its whole stored log (None: the inbox has no log yet)."""
+    try:
+        state = None
+        if snapshot.state is not None:
+            state = AssociationState.from_proto(assoc.AssociationState.FromString(snapshot.state))
+        for raw in snapshot.tail:
+            # No installation limit on replay: libxmtp's replay has none, and the log was accepted already.
+            state = apply_update_sync(state, _parse_update(raw))
+    except (IdentityError, DecodeError) as exc:
+        raise StoredLogInvalid(f"the stored identity log of this inbox does not verify: {exc}") from exc
+    return state
 
 
-def validate_update(
-    existing_log: Sequence[assoc.IdentityUpdate], new_update: assoc.IdentityUpdate
-) -> list[AddressChange]:
-    """Reject a structurally invalid update; return the address associations it adds and revokes.
+def check_update(snapshot: InboxSnapshot, update: assoc.IdentityUpdate) -> AcceptedUpdate:
+    """PublishIdentityUpdate's decision: refuse (`IdentityRefused`) or return what appending `update` changes.
 
-    Checks: inbox_id format and agreement with the log, create_inbox exactly first in a new inbox and
-    never again, inbox_id = sha256(identifier ‖ nonce), every action kind / member / signature present.
-    Does NOT verify signatures, membership, recovery-address authority or installation limits.
+    Rules: at most 256 log entries (`too_many_identity_updates`), at least one action, every signature valid
+    and unused by earlier updates, every association rule of `xmtp_core.identity`, at most 10 installations
+    after the update (`too_many_installations`), and no smart-contract-wallet signatures (no chain to ask).
     """
-    inbox_id = new_update.inbox_id
-    if not _INBOX_ID.fullmatch(inbox_id):
-        raise InvalidInput("identity update: inbox_id must be 64 lowercase hex characters")
-    if any(old.inbox_id != inbox_id for old in existing_log):
-        raise InvalidInput("identity update: existing log belongs to another inbox")
-    if not new_update.actions:
-        raise InvalidInput("identity update: no actions")
-    kinds = [a.WhichOneof("kind") for a in new_update.actions]
-    if not existing_log and kinds[0] != "create_inbox":
-        raise InvalidInput("identity update: the first update of an inbox must start with create_inbox")
-    if kinds.count("create_inbox") > (0 if existing_log else 1):
-        raise InvalidInput("identity update: create_inbox is only allowed once, first in a new inbox")
-    changes: list[AddressChange] = []
-    for action in new_update.actions:
-        changes.extend(_action_changes(action, inbox_id))
-    return changes
+    try:
+        check_can_append(snapshot.log_length)
+    except AssociationError as exc:
+        raise _refused(exc) from exc
+    if not update.actions:
+        # Signature-free, yet it would take one of the inbox's 256 log slots: anyone could fill a log.
+        raise IdentityRefused(Rule.MALFORMED_UPDATE, "the update has no actions")
+    previous = current_state(snapshot)
+    try:
+        state = apply_update_sync(previous, update, max_installations=MAX_INSTALLATIONS_PER_INBOX)
+    except AssociationError as exc:
+        raise _refused(exc) from exc
+    except IdentityError as exc:
+        raise IdentityRefused(Rule.MALFORMED_UPDATE, str(exc)) from exc
+    changes = diff(previous, state)
+    address_changes = [AddressChange(*_index_key(i), added=True) for i in changes.new_identifiers]
+    address_changes += [AddressChange(*_index_key(i), added=False) for i in changes.removed_identifiers]
+    return AcceptedUpdate(address_changes, changes.removed_installations, state.to_proto().SerializeToString())
+
+
+def check_installation_member(snapshot: InboxSnapshot, inbox_id: str, installation_key: bytes) -> None:
+    """A key package for `inbox_id` is accepted only from one of its current installations.
+
+    An inbox with no log yet is the exception: libxmtp uploads the first key package BEFORE publishing the
+    update that creates the inbox and adds the installation, so such uploads are accepted.
+    """
+    state = current_state(snapshot)
+    if state is None:
+        return
+    if not state.has_installation(installation_key):
+        raise IdentityRefused(
+            "installation_not_a_member",
+            f"installation {installation_key.hex()} is not a current installation of inbox {inbox_id}",
+        )

@@ -11,14 +11,18 @@ import grpc
 from google.protobuf import empty_pb2
 from google.protobuf.message import Message
 from sqlalchemy.exc import SQLAlchemyError
+from xmtp_core.mls.credentials import CREDENTIAL_BASIC
 from xmtp_core.protos.mls.api.v1 import mls_pb2, mls_pb2_grpc
+from xmtp_core.xmtp_mls.credential import inbox_id_from_identity
+from xmtp_core.xmtp_mls.errors import CredentialError
 
 from devnode import convert
 from devnode.errors import InvalidInput
 from devnode.framing import parse_group_message
-from devnode.keypackage import parse_key_package
+from devnode.identity_validation import check_installation_member
+from devnode.keypackage import KeyPackageInfo, parse_key_package
 from devnode.limits import MAX_PAGE_SIZE, MAX_PAYLOAD_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
-from devnode.models import NewCommitLogEntry, NewGroupMessage, NewWelcome, WelcomeKind
+from devnode.models import InboxSnapshot, NewCommitLogEntry, NewGroupMessage, NewWelcome, WelcomeKind
 from devnode.node import Node
 from devnode.streams import stream_rows
 
@@ -131,6 +135,16 @@ def _trim_to_response_size(rows: list[Any], size: Callable[[Any], int]) -> tuple
     return rows, False
 
 
+def _credential_inbox_id(info: KeyPackageInfo) -> str:
+    """The inbox a key package claims: its BasicCredential identity is `xmtp.identity.MlsCredential`."""
+    if info.credential_type != CREDENTIAL_BASIC:
+        raise InvalidInput(f"key package: credential_type is {info.credential_type}, XMTP needs basic (1)")
+    try:
+        return inbox_id_from_identity(info.credential_identity)
+    except CredentialError as exc:
+        raise InvalidInput(f"key package: {exc}") from exc
+
+
 class MlsApi(mls_pb2_grpc.MlsApiServicer):
     """MlsApi backed by `Node`; unary handlers raise `InvalidInput` for bad requests (→ INVALID_ARGUMENT)."""
 
@@ -159,7 +173,14 @@ class MlsApi(mls_pb2_grpc.MlsApiServicer):
             raise InvalidInput("no key_package")
         data = _payload(upload.key_package_tls_serialized, "key_package.key_package_tls_serialized")
         info = parse_key_package(data)
-        await self.node.store.upsert_key_package(info.installation_key, data, info.credential_identity, info.not_after)
+        inbox_id = _credential_inbox_id(info)
+
+        def check(snapshot: InboxSnapshot) -> None:
+            check_installation_member(snapshot, inbox_id, info.installation_key)
+
+        await self.node.store.upsert_key_package(
+            info.installation_key, data, info.credential_identity, info.not_after, inbox_id=inbox_id, check=check
+        )
         return info.installation_key
 
     @invalid_argument

@@ -104,6 +104,29 @@ class AddressChange:
 
 
 @dataclass(frozen=True)
+class InboxSnapshot:
+    """What PublishIdentityUpdate knows about an inbox under its lock, before verifying a new update.
+
+    `state` is the cached AssociationState proto after `state_sequence_id` (None: no cache, replay from
+    empty); `tail` holds the serialised updates after that point, oldest first (normally empty).
+    """
+
+    log_length: int
+    state: bytes | None
+    state_sequence_id: int
+    tail: list[bytes]
+
+
+@dataclass(frozen=True)
+class AcceptedUpdate:
+    """A verified identity update: the index changes it causes and the inbox state after it."""
+
+    address_changes: list[AddressChange]
+    removed_installations: list[bytes]
+    state: bytes
+
+
+@dataclass(frozen=True)
 class NewCommitLogEntry:
     group_id: bytes
     serialized_entry: bytes

@@ -63,6 +63,14 @@ address_log = sa.Table(
     sa.Column("revocation_sequence_id", sa.BigInteger, nullable=True),
 )
 
+inbox_state = sa.Table(
+    "inbox_state",
+    metadata,
+    sa.Column("inbox_id", sa.Text, primary_key=True),
+    sa.Column("sequence_id", sa.BigInteger, nullable=False),
+    sa.Column("state", sa.LargeBinary, nullable=False),
+)
+
 commit_log = sa.Table(
     "commit_log",
     metadata,

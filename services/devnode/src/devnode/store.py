@@ -15,14 +15,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from xmtp_core.xmtp_mls.credential import credential_identity
 
 from devnode import schema
-from devnode.errors import InvalidInput
 from devnode.models import (
+    AcceptedUpdate,
     AddressChange,
     CommitLogRow,
     GroupMessageRow,
     IdentityLogEntry,
+    InboxSnapshot,
     NewCommitLogEntry,
     NewGroupMessage,
     NewWelcome,
@@ -31,17 +33,12 @@ from devnode.models import (
     WelcomeRow,
 )
 
-MAX_INBOX_LOG_ENTRIES = 256
 MAX_REPLAY_PAGE_BYTES = 16 * 1024 * 1024
 _LOCK_GROUP_MESSAGES = 0x64657601
 _LOCK_WELCOMES = 0x64657602
 _LOCK_INBOX_LOG = 0x64657603
 _LOCK_COMMIT_LOG = 0x64657604
 _INBOX_LOCK_NAMESPACE = 0x6465
-
-
-class InboxLogFull(InvalidInput):
-    """The inbox already has the maximum number of identity updates."""
 
 
 def _hash(*parts: bytes) -> bytes:
@@ -241,9 +238,20 @@ class Store:
     # --- key packages ---------------------------------------------------------------------------
 
     async def upsert_key_package(
-        self, installation_key: bytes, key_package: bytes, credential_identity: bytes, not_after: int
+        self,
+        installation_key: bytes,
+        key_package: bytes,
+        credential_identity: bytes,
+        not_after: int,
+        *,
+        inbox_id: str,
+        check: Callable[[InboxSnapshot], None],
     ) -> None:
-        """Store the installation's current key package, replacing any older one."""
+        """Store the installation's current key package, replacing any older one.
+
+        `check` sees the snapshot of the credential's inbox under that inbox's lock and raises to refuse, so
+        an upload cannot race a PublishIdentityUpdate that revokes the installation.
+        """
         now = time.time_ns()
         kp = schema.key_packages
         stmt = pg.insert(kp).values(
@@ -264,6 +272,8 @@ class Store:
             },
         )
         async with self.engine.begin() as conn:
+            await _lock_inbox(conn, inbox_id)
+            check(await _inbox_snapshot(conn, inbox_id))
             await conn.execute(stmt)
 
     async def fetch_key_packages(self, installation_keys: Sequence[bytes]) -> dict[bytes, bytes]:
@@ -282,31 +292,18 @@ class Store:
         self,
         inbox_id: str,
         update: bytes,
-        validate: Callable[[list[bytes]], list[AddressChange]],
+        validate: Callable[[InboxSnapshot], AcceptedUpdate],
     ) -> int:
         """Append one update to the inbox's log under a per-inbox lock; returns its sequence_id.
 
-        `validate` receives the existing updates (oldest first) and raises to reject, or returns the
-        address associations the update adds or revokes; those are applied in the same transaction.
+        `validate` receives the inbox's snapshot (log length, cached verified state, entries after it) and
+        raises to reject. What it returns is applied in the same transaction: address_log changes, the key
+        packages of removed installations deleted, and the new state cached at the new sequence_id.
         """
         log = schema.inbox_log
         async with self.engine.begin() as conn:
-            await conn.execute(
-                sa.text("SELECT pg_advisory_xact_lock(:ns, hashtext(:inbox))"),
-                {"ns": _INBOX_LOCK_NAMESPACE, "inbox": inbox_id},
-            )
-            existing = (
-                (
-                    await conn.execute(
-                        sa.select(log.c.identity_update).where(log.c.inbox_id == inbox_id).order_by(log.c.sequence_id)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            if len(existing) >= MAX_INBOX_LOG_ENTRIES:
-                raise InboxLogFull(f"inbox {inbox_id} already has {MAX_INBOX_LOG_ENTRIES} identity updates")
-            changes = validate(list(existing))
+            await _lock_inbox(conn, inbox_id)
+            accepted = validate(await _inbox_snapshot(conn, inbox_id))
             await _lock(conn, _LOCK_INBOX_LOG)
             sequence_id: int = (
                 await conn.execute(
@@ -315,7 +312,9 @@ class Store:
                     .returning(log.c.sequence_id)
                 )
             ).scalar_one()
-            await _apply_address_changes(conn, inbox_id, sequence_id, changes)
+            await _apply_address_changes(conn, inbox_id, sequence_id, accepted.address_changes)
+            await _drop_key_packages(conn, inbox_id, accepted.removed_installations)
+            await _cache_state(conn, inbox_id, sequence_id, accepted.state)
         return sequence_id
 
     async def identity_updates(self, requests: Sequence[tuple[str, int]]) -> dict[str, list[IdentityLogEntry]]:
@@ -387,6 +386,57 @@ class Store:
                 )
                 for r in (await conn.execute(query)).all()
             ]
+
+
+async def _lock_inbox(conn: AsyncConnection, inbox_id: str) -> None:
+    await conn.execute(
+        sa.text("SELECT pg_advisory_xact_lock(:ns, hashtext(:inbox))"), {"ns": _INBOX_LOCK_NAMESPACE, "inbox": inbox_id}
+    )
+
+
+async def _inbox_snapshot(conn: AsyncConnection, inbox_id: str) -> InboxSnapshot:
+    """Log length, the cached state and the log entries after it; call with the inbox lock held."""
+    log, cache = schema.inbox_log, schema.inbox_state
+    length = (
+        await conn.execute(sa.select(sa.func.count()).select_from(log).where(log.c.inbox_id == inbox_id))
+    ).scalar_one()
+    cached = (
+        await conn.execute(sa.select(cache.c.sequence_id, cache.c.state).where(cache.c.inbox_id == inbox_id))
+    ).first()
+    after = cached.sequence_id if cached is not None else 0
+    tail = (
+        (
+            await conn.execute(
+                sa.select(log.c.identity_update)
+                .where(log.c.inbox_id == inbox_id, log.c.sequence_id > after)
+                .order_by(log.c.sequence_id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return InboxSnapshot(length, cached.state if cached is not None else None, after, list(tail))
+
+
+async def _cache_state(conn: AsyncConnection, inbox_id: str, sequence_id: int, state: bytes) -> None:
+    cache = schema.inbox_state
+    stmt = pg.insert(cache).values(inbox_id=inbox_id, sequence_id=sequence_id, state=state)
+    await conn.execute(
+        stmt.on_conflict_do_update(index_elements=["inbox_id"], set_={"sequence_id": sequence_id, "state": state})
+    )
+
+
+async def _drop_key_packages(conn: AsyncConnection, inbox_id: str, installation_keys: Sequence[bytes]) -> None:
+    """A revoked installation's key package must not be handed out for new groups any more."""
+    if not installation_keys:
+        return
+    kp = schema.key_packages
+    await conn.execute(
+        sa.delete(kp).where(
+            kp.c.installation_key.in_(list(installation_keys)),
+            kp.c.credential_identity == credential_identity(inbox_id),
+        )
+    )
 
 
 async def _apply_address_changes(
