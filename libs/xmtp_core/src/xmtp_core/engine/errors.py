@@ -1,0 +1,38 @@
+"""Why the engine refused an envelope or an intent: one reason code per kind of failure, plus the exception."""
+
+from __future__ import annotations
+
+import enum
+
+
+class RejectReason(enum.StrEnum):
+    DECRYPT_FAILED = "decrypt_failed"
+    DUPLICATE = "duplicate"
+    EPOCH_TOO_OLD = "epoch_too_old"
+    EPOCH_IN_FUTURE = "epoch_in_future"
+    INVALID_COMMIT = "invalid_commit"
+    SEQUENCE_ID_DECREASED = "sequence_id_decreased"
+    INSTALLATION_DIFF = "installation_diff"
+    POLICY_DENIED = "policy_denied"
+    PSK_NOT_ALLOWED = "psk_not_allowed"
+    MULTIPLE_ACTORS = "multiple_actors"
+    UNKNOWN_SENDER = "unknown_sender"
+    BAD_CONTENT = "bad_content"
+    OWN_COMMIT_UNKNOWN = "own_commit_unknown"
+    GROUP_INACTIVE = "group_inactive"
+    WELCOME_NOT_FOR_US = "welcome_not_for_us"
+    WELCOME_INVALID = "welcome_invalid"
+    JOINER_CHECK_FAILED = "joiner_check_failed"
+
+
+class EngineError(Exception):
+    """Bad input to the engine (an unknown intent kind, a member that is not in the group, ...)."""
+
+
+class Rejected(EngineError):
+    """An envelope or intent the engine refuses, with a machine-readable reason."""
+
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail

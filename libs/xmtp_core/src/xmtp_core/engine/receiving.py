@@ -1,0 +1,218 @@
+"""Processing one group envelope in server order: decrypt, recognise our own echoes and replays, decode
+application content, and validate commits by XMTP's rules (sequence ids, installation diff against identity
+state, permission policies, one actor, no PSK) before merging them and synthesising GroupUpdated."""
+
+from __future__ import annotations
+
+import hashlib
+
+from xmtp_core.content.envelope import PlaintextEnvelope, decode_plaintext_envelope, message_id
+from xmtp_core.content.errors import ContentError
+from xmtp_core.content.registry import ContentRegistry
+from xmtp_core.engine.conversation import conversation_info, inbox_of_installation, leaf_inbox_id
+from xmtp_core.engine.errors import Rejected, RejectReason
+from xmtp_core.engine.events import (
+    EnvelopeRejected,
+    GroupUpdatedEvent,
+    MessageReceived,
+    Outcome,
+    OwnEcho,
+)
+from xmtp_core.engine.identity import IdentityResolver, installation_states
+from xmtp_core.engine.installation import InstallationKeys
+from xmtp_core.mls.errors import EpochError, GenerationError, MLSError
+from xmtp_core.mls.framing import SENDER_MEMBER, MLSMessage, PrivateMessage, PublicMessage
+from xmtp_core.mls.group import ApplicationMessage, Group, ProposalMessage, StagedCommit
+from xmtp_core.mls.proposals import PSK
+from xmtp_core.node.models import GroupMessage
+from xmtp_core.xmtp_mls.changes import summarize_commit
+from xmtp_core.xmtp_mls.commit_checks import check_commit_installations, check_leaf_update, expected_installation_diff
+from xmtp_core.xmtp_mls.errors import MembershipError, XmtpMlsError
+from xmtp_core.xmtp_mls.extensions import GroupExtensions, parse_group_extensions
+from xmtp_core.xmtp_mls.group_updated import group_updated_from_commit
+from xmtp_core.xmtp_mls.join_checks import LeafIdentity
+from xmtp_core.xmtp_mls.policies import evaluate_commit
+
+
+def data_hash(data: bytes) -> bytes:
+    """How we match an echoed envelope to the intent that published it."""
+    return hashlib.sha256(data).digest()
+
+
+def _rejected(envelope: GroupMessage, reason: RejectReason, detail: str) -> EnvelopeRejected:
+    return EnvelopeRejected(envelope.group_id, envelope.id, reason, detail)
+
+
+def _message_epoch(message: MLSMessage) -> int | None:
+    body = message.body
+    if isinstance(body, PrivateMessage):
+        return body.epoch
+    if isinstance(body, PublicMessage):
+        return body.content.epoch
+    return None
+
+
+def _epoch_reason(group: Group, epoch: int | None) -> RejectReason:
+    if epoch is not None and epoch > group.epoch:
+        return RejectReason.EPOCH_IN_FUTURE
+    return RejectReason.EPOCH_TOO_OLD
+
+
+async def process_envelope(
+    group: Group,
+    envelope: GroupMessage,
+    keys: InstallationKeys,
+    resolver: IdentityResolver,
+    registry: ContentRegistry,
+) -> Outcome:
+    """One envelope of ``group``'s topic, in server order. The group is changed in place when
+    ``Outcome.state_changed``; a rejection leaves the epoch alone and is reported as an event."""
+    if not group.active:
+        return Outcome([_rejected(envelope, RejectReason.GROUP_INACTIVE, "we are no longer a member")])
+    try:
+        message = MLSMessage.from_bytes(envelope.data)
+    except MLSError as exc:
+        return Outcome([_rejected(envelope, RejectReason.DECRYPT_FAILED, f"not an MLSMessage: {exc}")])
+    epoch = _message_epoch(message)
+    try:
+        sender = group.peek_sender(message)
+    except EpochError as exc:
+        return Outcome([_rejected(envelope, _epoch_reason(group, epoch), str(exc))])
+    except MLSError as exc:
+        return Outcome([_rejected(envelope, RejectReason.DECRYPT_FAILED, str(exc))])
+    if sender.sender_type == SENDER_MEMBER and sender.index == group.own_leaf_index and epoch == group.epoch:
+        echo = OwnEcho(group.group_id, envelope.id, data_hash(envelope.data), envelope.is_commit, group.epoch)
+        return Outcome([echo])
+    try:
+        result = group.process_message(message)
+    except EpochError as exc:
+        return Outcome([_rejected(envelope, _epoch_reason(group, epoch), str(exc))])
+    except GenerationError as exc:
+        return Outcome([_rejected(envelope, RejectReason.DUPLICATE, str(exc))])
+    except MLSError as exc:
+        reason = RejectReason.INVALID_COMMIT if envelope.is_commit else RejectReason.DECRYPT_FAILED
+        return Outcome([_rejected(envelope, reason, str(exc))])
+    if isinstance(result, ApplicationMessage):
+        return Outcome([_application(group, envelope, result, registry)], state_changed=True)
+    if isinstance(result, ProposalMessage):
+        # libxmtp never sends standalone proposals; drop it so no later commit can reference it.
+        group.pending_proposals = [p for p in group.pending_proposals if p.ref != result.ref]
+        detail = "standalone proposals are not accepted"
+        return Outcome([_rejected(envelope, RejectReason.INVALID_COMMIT, detail)], state_changed=True)
+    return await _commit(group, envelope, result, keys, resolver)
+
+
+def _sender_identity(group: Group, epoch: int, leaf: int) -> tuple[str, bytes]:
+    if epoch == group.epoch:
+        node = group.tree.member_leaf(leaf)
+        return leaf_inbox_id(group, leaf), node.signature_key
+    past = next((p for p in group.past_epochs if p.context.epoch == epoch), None)
+    key = b"" if past is None else past.signature_keys.get(leaf, b"")
+    return inbox_of_installation(group, key) or "", key
+
+
+def _application(
+    group: Group, envelope: GroupMessage, app: ApplicationMessage, registry: ContentRegistry
+) -> MessageReceived | EnvelopeRejected:
+    try:
+        plain = decode_plaintext_envelope(app.data)
+        if not isinstance(plain, PlaintextEnvelope):
+            return _rejected(envelope, RejectReason.BAD_CONTENT, "device-sync envelopes are not handled")
+        decoded = registry.decode_bytes(plain.content)
+    except (ContentError, ValueError) as exc:
+        return _rejected(envelope, RejectReason.BAD_CONTENT, str(exc))
+    inbox_id, installation_key = _sender_identity(group, app.epoch, app.sender)
+    if not inbox_id:
+        return _rejected(envelope, RejectReason.UNKNOWN_SENDER, f"leaf {app.sender} at epoch {app.epoch}")
+    return MessageReceived(
+        group_id=group.group_id,
+        message_id=message_id(group.group_id, plain.idempotency_key, plain.content),
+        sender_inbox_id=inbox_id,
+        sender_installation_key=installation_key,
+        sent_ns=envelope.created_ns,
+        epoch=app.epoch,
+        envelope_id=envelope.id,
+        content=decoded,
+        encoded=plain.content,
+        idempotency_key=plain.idempotency_key,
+    )
+
+
+async def _commit(
+    group: Group,
+    envelope: GroupMessage,
+    staged: StagedCommit,
+    keys: InstallationKeys,
+    resolver: IdentityResolver,
+) -> Outcome:
+    try:
+        before, after, actor = await validate_commit(group, staged, resolver)
+    except Rejected as exc:
+        return Outcome([_rejected(envelope, exc.reason, exc.detail)], state_changed=True)
+    update = group_updated_from_commit(summarize_commit(before, after, actor))
+    group.merge_staged_commit(staged)
+    event = GroupUpdatedEvent(
+        group_id=group.group_id,
+        update=update,
+        epoch=group.epoch,
+        envelope_id=envelope.id,
+        sent_ns=envelope.created_ns,
+        conversation=conversation_info(group.group_id, after, keys.inbox_id),
+        removed_us=staged.self_removed,
+    )
+    return Outcome([event], state_changed=True)
+
+
+async def validate_commit(
+    group: Group, staged: StagedCommit, resolver: IdentityResolver
+) -> tuple[GroupExtensions, GroupExtensions, str]:
+    """XMTP's rules on top of MLS validity; returns (before, after, actor inbox) or raises Rejected."""
+    if staged.sender.sender_type != SENDER_MEMBER:
+        raise Rejected(RejectReason.INVALID_COMMIT, "only members may commit")
+    if any(e.proposal.proposal_type == PSK for e in staged.proposals):
+        raise Rejected(RejectReason.PSK_NOT_ALLOWED, "commits must not carry PreSharedKey proposals")
+    if any(e.sender != staged.sender for e in staged.proposals):
+        raise Rejected(RejectReason.MULTIPLE_ACTORS, "every proposal must come from the committer")
+    try:
+        actor = leaf_inbox_id(group, staged.sender.index)
+        before = parse_group_extensions(group.extensions)
+        after = parse_group_extensions(staged.new_epoch.context.extensions)
+    except (MLSError, XmtpMlsError) as exc:
+        raise Rejected(RejectReason.INVALID_COMMIT, str(exc)) from exc
+    try:
+        summary = summarize_commit(before, after, actor)
+    except MembershipError as exc:
+        raise Rejected(RejectReason.SEQUENCE_ID_DECREASED, str(exc)) from exc
+    decision = evaluate_commit(before.permissions, summary)
+    if not decision.allowed:
+        raise Rejected(RejectReason.POLICY_DENIED, "; ".join(decision.violations))
+    await _check_installations(group, staged, before, after, actor, resolver)
+    return before, after, actor
+
+
+async def _check_installations(
+    group: Group,
+    staged: StagedCommit,
+    before: GroupExtensions,
+    after: GroupExtensions,
+    actor: str,
+    resolver: IdentityResolver,
+) -> None:
+    states_before = await installation_states(resolver, before.membership.members)
+    states_after = await installation_states(resolver, after.membership.members)
+    removed = {group.tree.member_leaf(i).signature_key for i in staged.removed}
+    try:
+        expected = expected_installation_diff(before.membership, after.membership, states_before, states_after)
+        check_commit_installations(
+            expected,
+            [kp.leaf_node.signature_key for _, kp in staged.added],
+            removed,
+            existing={leaf.signature_key for _, leaf in group.members()},
+            failed=after.membership.failed_installations,
+            actor_is_super_admin=before.mutable.is_super_admin(actor),
+        )
+        if staged.has_path and actor in states_after:
+            leaf = staged.new_epoch.tree.member_leaf(staged.committer_leaf)
+            check_leaf_update(LeafIdentity(actor, leaf.signature_key), states_after[actor])
+    except (MembershipError, MLSError) as exc:
+        raise Rejected(RejectReason.INSTALLATION_DIFF, str(exc)) from exc

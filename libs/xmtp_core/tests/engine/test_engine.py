@@ -1,0 +1,318 @@
+"""Engine without network: two or three Python installations talk through in-memory envelopes."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import pytest
+from xmtp_core.content import GroupUpdated, default_registry
+from xmtp_core.content.codecs.text import TextCodec
+from xmtp_core.content.envelope import new_idempotency_key
+from xmtp_core.engine import (
+    AdminAction,
+    CommitInputs,
+    ConversationKind,
+    EnvelopeRejected,
+    GroupUpdatedEvent,
+    InstallationKeys,
+    IntentPayload,
+    MessageReceived,
+    OwnEcho,
+    Rejected,
+    RejectReason,
+    add_members_intent,
+    build_application,
+    build_commit,
+    join_welcome,
+    key_update_intent,
+    new_dm,
+    new_group,
+    new_key_package,
+    open_pointee,
+    open_welcome,
+    process_envelope,
+    remove_members_intent,
+    send_message_intent,
+    should_rotate,
+    update_admins_intent,
+    update_metadata_intent,
+    welcome_messages,
+)
+from xmtp_core.mls.group import Group
+from xmtp_core.node.models import GroupMessage, NewWelcome, NewWelcomePointer, WelcomeKind, WelcomeMessage
+from xmtp_core.xmtp_mls.key_package import KeyPackageBundle, parse_key_package
+from xmtp_core.xmtp_mls.policies import MetadataField, admin_only_policy
+from xmtp_core.xmtp_mls.welcome_wrapper import UnwrappedWelcome, WelcomePointer
+
+
+@dataclass
+class Resolver:
+    """Every inbox at sequence id 1 with the installations registered here."""
+
+    installations: dict[str, set[bytes]] = field(default_factory=dict)
+
+    async def installations_at(self, inbox_id: str, sequence_id: int) -> frozenset[bytes]:
+        return frozenset(self.installations.get(inbox_id, set()))
+
+    async def latest_sequence_id(self, inbox_id: str) -> int:
+        return 1
+
+
+@dataclass
+class Client:
+    keys: InstallationKeys
+    bundle: KeyPackageBundle
+    group: Group | None = None
+
+
+class Node:
+    """An in-memory node: ascending ids over group messages and welcomes."""
+
+    def __init__(self) -> None:
+        self.next_id = 1
+        self.messages: list[GroupMessage] = []
+        self.welcomes: list[WelcomeMessage] = []
+
+    def _id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def publish(self, group_id: bytes, data: bytes, *, is_commit: bool) -> GroupMessage:
+        msg = GroupMessage(self._id(), 0, group_id, data, b"", True, is_commit)
+        self.messages.append(msg)
+        return msg
+
+    def deliver(self, welcomes: list[NewWelcome | NewWelcomePointer]) -> None:
+        for w in welcomes:
+            if isinstance(w, NewWelcome):
+                kind, data, metadata = WelcomeKind.V1, w.data, w.welcome_metadata
+                self.welcomes.append(
+                    WelcomeMessage(
+                        self._id(), 0, w.installation_key, data, w.hpke_public_key, w.wrapper_algorithm, metadata, kind
+                    )
+                )
+            else:
+                self.welcomes.append(
+                    WelcomeMessage(
+                        self._id(), 0, w.installation_key, w.welcome_pointer, w.hpke_public_key, w.wrapper_algorithm,
+                        kind=WelcomeKind.POINTER,
+                    )
+                )  # fmt: skip
+
+    def welcomes_for(self, key: bytes) -> list[WelcomeMessage]:
+        return [w for w in self.welcomes if w.installation_key == key]
+
+
+def _client(resolver: Resolver) -> Client:
+    keys = InstallationKeys.generate(os.urandom(32).hex())
+    resolver.installations[keys.inbox_id] = {keys.installation_key}
+    return Client(keys, new_key_package(keys))
+
+
+def _commit(node: Node, owner: Client, payload: IntentPayload, inputs: CommitInputs | None = None) -> GroupMessage:
+    assert owner.group is not None
+    built = build_commit(owner.group, payload, owner.keys, inputs)
+    envelope = node.publish(owner.group.group_id, built.data, is_commit=True)
+    assert built.post_state is not None
+    owner.group = Group.from_bytes(built.post_state)
+    node.deliver(welcome_messages(built, envelope.id))
+    return envelope
+
+
+def _add(node: Node, owner: Client, joiners: list[Client]) -> GroupMessage:
+    inputs = CommitInputs(
+        {j.keys.inbox_id: 1 for j in joiners}, [parse_key_package(j.bundle.tls_bytes) for j in joiners]
+    )
+    return _commit(node, owner, add_members_intent([j.keys.inbox_id for j in joiners]), inputs)
+
+
+async def _join(node: Node, client: Client, resolver: Resolver) -> GroupUpdated | None:
+    (msg,) = node.welcomes_for(client.keys.installation_key)
+    opened = open_welcome(msg, [client.bundle])
+    if isinstance(opened, WelcomePointer):
+        (pointee,) = node.welcomes_for(opened.destination)
+        opened = open_pointee(msg, opened, pointee)
+    assert isinstance(opened, UnwrappedWelcome)
+    joined = await join_welcome(msg, opened, [client.bundle], client.keys, resolver)
+    client.group = joined.group
+    return None
+
+
+def _send(node: Node, sender: Client, text: str) -> GroupMessage:
+    assert sender.group is not None
+    payload = send_message_intent(TextCodec().encode(text).to_bytes(), new_idempotency_key())
+    built, out = build_application(sender.group, payload, sender.keys)
+    assert out.data == built.data and out.sender_hmac
+    return node.publish(sender.group.group_id, built.data, is_commit=False)
+
+
+async def _receive(client: Client, envelope: GroupMessage, resolver: Resolver) -> list[object]:
+    assert client.group is not None
+    outcome = await process_envelope(client.group, envelope, client.keys, resolver, default_registry())
+    return list(outcome.events)
+
+
+@pytest.fixture
+def resolver() -> Resolver:
+    return Resolver()
+
+
+async def test_dm_join_and_text_both_ways(resolver: Resolver) -> None:
+    node = Node()
+    alice, bob = _client(resolver), _client(resolver)
+    alice.group = new_dm(alice.keys, 1, bob.keys.inbox_id)
+    _add(node, alice, [bob])
+    (welcome,) = node.welcomes_for(bob.keys.installation_key)
+    assert welcome.kind is WelcomeKind.V1 and welcome.wrapper_algorithm == 2  # X-Wing
+    opened = open_welcome(welcome, [bob.bundle])
+    assert isinstance(opened, UnwrappedWelcome)
+    joined = await join_welcome(welcome, opened, [bob.bundle], bob.keys, resolver)
+    bob.group = joined.group
+    info = joined.event.conversation
+    assert info.kind is ConversationKind.DM and info.dm_peer_inbox_id == alice.keys.inbox_id
+    assert joined.event.added_by_inbox_id == alice.keys.inbox_id
+    assert joined.event.message_cursor == node.messages[-1].id
+
+    events = await _receive(bob, _send(node, alice, "hi bob"), resolver)
+    assert isinstance(events[0], MessageReceived)
+    assert events[0].content.value == "hi bob" and events[0].sender_inbox_id == alice.keys.inbox_id
+    reply = _send(node, bob, "hi alice")
+    (got,) = await _receive(alice, reply, resolver)
+    assert isinstance(got, MessageReceived) and got.content.value == "hi alice"
+    # Our own envelope coming back is recognised, not decrypted.
+    (echo,) = await _receive(bob, reply, resolver)
+    assert isinstance(echo, OwnEcho) and not echo.is_commit
+
+
+async def test_replayed_envelope_is_a_duplicate(resolver: Resolver) -> None:
+    node = Node()
+    alice, bob = _client(resolver), _client(resolver)
+    alice.group = new_dm(alice.keys, 1, bob.keys.inbox_id)
+    _add(node, alice, [bob])
+    await _join(node, bob, resolver)
+    envelope = _send(node, alice, "once")
+    assert isinstance((await _receive(bob, envelope, resolver))[0], MessageReceived)
+    (again,) = await _receive(bob, envelope, resolver)
+    assert isinstance(again, EnvelopeRejected) and again.reason is RejectReason.DUPLICATE
+
+
+async def test_group_with_pointers_rename_remove_and_admin(resolver: Resolver) -> None:
+    node = Node()
+    owner, b, c, d = (_client(resolver) for _ in range(4))
+    owner.group = new_group(owner.keys, 1, attributes={MetadataField.GROUP_NAME: "first"})
+    _add(node, owner, [b, c, d])
+    assert {w.kind for w in node.welcomes} == {WelcomeKind.V1, WelcomeKind.POINTER}  # pointee + 3 pointers
+    for member in (b, c, d):
+        await _join(node, member, resolver)
+
+    rename = _commit(node, owner, update_metadata_intent({MetadataField.GROUP_NAME: "second"}))
+    for member in (b, c, d):
+        (event,) = await _receive(member, rename, resolver)
+        assert isinstance(event, GroupUpdatedEvent)
+        change = event.update.metadata_field_changes[0]
+        assert (change.old_value, change.new_value) == ("first", "second")
+        assert event.conversation.name == "second"
+
+    promote = _commit(node, owner, update_admins_intent(AdminAction.ADD_ADMIN, b.keys.inbox_id))
+    for member in (b, c, d):
+        (event,) = await _receive(member, promote, resolver)
+        assert isinstance(event, GroupUpdatedEvent) and event.update.added_admin_inboxes == (b.keys.inbox_id,)
+
+    removal = _commit(node, owner, remove_members_intent([d.keys.inbox_id]))
+    (gone,) = await _receive(d, removal, resolver)
+    assert isinstance(gone, GroupUpdatedEvent) and gone.removed_us
+    for member in (b, c):
+        (event,) = await _receive(member, removal, resolver)
+        assert isinstance(event, GroupUpdatedEvent) and event.update.removed_inboxes == (d.keys.inbox_id,)
+    # The removed member can no longer read the group.
+    after = _send(node, b, "without d")
+    (blocked,) = await _receive(d, after, resolver)
+    assert isinstance(blocked, EnvelopeRejected) and blocked.reason is RejectReason.GROUP_INACTIVE
+    (read,) = await _receive(c, after, resolver)
+    assert isinstance(read, MessageReceived) and read.content.value == "without d"
+
+
+async def test_commit_adding_an_installation_outside_the_identity_state_is_rejected(resolver: Resolver) -> None:
+    node = Node()
+    alice, bob, mallory = _client(resolver), _client(resolver), _client(resolver)
+    alice.group = new_group(alice.keys, 1)
+    _add(node, alice, [bob])
+    await _join(node, bob, resolver)
+    resolver.installations[mallory.keys.inbox_id] = set()  # mallory's installation is not in her inbox
+    bad = _add(node, alice, [mallory])
+    epoch = bob.group.epoch if bob.group else -1
+    (event,) = await _receive(bob, bad, resolver)
+    assert isinstance(event, EnvelopeRejected) and event.reason is RejectReason.INSTALLATION_DIFF
+    assert bob.group is not None and bob.group.epoch == epoch
+
+
+async def test_tampered_commit_is_rejected_and_the_conversation_continues(resolver: Resolver) -> None:
+    node = Node()
+    alice, bob = _client(resolver), _client(resolver)
+    alice.group = new_group(alice.keys, 1)
+    _add(node, alice, [bob])
+    await _join(node, bob, resolver)
+    assert alice.group is not None
+    built = build_commit(alice.group, key_update_intent(), alice.keys)
+    tampered = bytearray(built.data)
+    tampered[-5] ^= 0x01
+    bad = node.publish(alice.group.group_id, bytes(tampered), is_commit=True)
+    (event,) = await _receive(bob, bad, resolver)
+    assert isinstance(event, EnvelopeRejected) and event.reason is RejectReason.INVALID_COMMIT
+    good = node.publish(alice.group.group_id, built.data, is_commit=True)
+    assert built.post_state is not None
+    alice.group = Group.from_bytes(built.post_state)
+    (update,) = await _receive(bob, good, resolver)
+    assert isinstance(update, GroupUpdatedEvent)
+    (msg,) = await _receive(bob, _send(node, alice, "still here"), resolver)
+    assert isinstance(msg, MessageReceived) and msg.content.value == "still here"
+
+
+async def test_policy_denies_a_rename_by_a_plain_member(resolver: Resolver) -> None:
+    node = Node()
+    alice, bob = _client(resolver), _client(resolver)
+    alice.group = new_group(alice.keys, 1, policy=admin_only_policy())
+    _add(node, alice, [bob])
+    await _join(node, bob, resolver)
+    assert bob.group is not None
+    with pytest.raises(Rejected) as info:
+        build_commit(bob.group, update_metadata_intent({MetadataField.GROUP_NAME: "mine"}), bob.keys)
+    assert info.value.reason is RejectReason.POLICY_DENIED
+
+
+async def test_welcome_for_someone_else_is_rejected(resolver: Resolver) -> None:
+    node = Node()
+    alice, bob, carol = _client(resolver), _client(resolver), _client(resolver)
+    alice.group = new_dm(alice.keys, 1, bob.keys.inbox_id)
+    _add(node, alice, [bob])
+    (welcome,) = node.welcomes_for(bob.keys.installation_key)
+    with pytest.raises(Rejected) as info:
+        open_welcome(welcome, [carol.bundle])
+    assert info.value.reason is RejectReason.WELCOME_NOT_FOR_US
+
+
+async def test_old_epoch_window_and_future_epochs(resolver: Resolver) -> None:
+    node = Node()
+    alice, bob = _client(resolver), _client(resolver)
+    alice.group = new_group(alice.keys, 1)
+    _add(node, alice, [bob])
+    await _join(node, bob, resolver)
+    late = _send(node, bob, "sent before the commits")
+    commits = [_commit(node, alice, key_update_intent()) for _ in range(4)]
+    # Alice is 4 epochs ahead of the late message: outside the window of 3 past epochs.
+    (event,) = await _receive(alice, late, resolver)
+    assert isinstance(event, EnvelopeRejected) and event.reason is RejectReason.EPOCH_TOO_OLD
+    (future,) = await _receive(bob, commits[1], resolver)
+    assert isinstance(future, EnvelopeRejected) and future.reason is RejectReason.EPOCH_IN_FUTURE
+
+
+def test_key_package_rotation_rule() -> None:
+    assert should_rotate(expires_ns=10**20, now_ns=0, used_by_welcome=True)
+    assert not should_rotate(expires_ns=10**20, now_ns=0, used_by_welcome=False)
+    assert should_rotate(expires_ns=10**12, now_ns=10**12, used_by_welcome=False)
+
+
+def test_intent_payload_round_trip() -> None:
+    payload = update_metadata_intent({MetadataField.DESCRIPTION: "d"})
+    assert IntentPayload.from_bytes(payload.to_bytes()) == payload
