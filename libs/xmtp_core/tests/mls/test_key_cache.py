@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from xmtp_core.mls._key_cache import KeyCache
 from xmtp_core.mls.errors import SignatureError
+from xmtp_core.mls.kem import KEM_KEY_CACHE_SIZE, get_kem
 from xmtp_core.mls.signature import ECDSA_P256_SHA256, ED448, ED25519, SignatureScheme
 
 
@@ -64,3 +65,22 @@ def test_invalid_signing_key_still_raises() -> None:
         ED25519.sign(b"short", b"msg")
     with pytest.raises(SignatureError):
         ED25519.sign(b"short", b"msg")  # not cached after the first failure
+
+
+@pytest.mark.parametrize("kem_id", [0x0020, 0x0021, 0x0010], ids=["x25519", "x448", "p256"])
+def test_kem_round_trips_across_more_keys_than_cached(kem_id: int) -> None:
+    """Generated and derived keys, more than the cache holds: decap still finds each key's shared secret."""
+    kem = get_kem(kem_id)
+    pairs = [kem.generate_key_pair() for _ in range(KEM_KEY_CACHE_SIZE)]
+    pairs += [kem.derive_key_pair(bytes([i]) * kem.n_sk) for i in range(KEM_KEY_CACHE_SIZE)]
+    for sk, pk in pairs:
+        assert kem.public_key(sk) == pk
+        shared, enc = kem.encap(pk)
+        assert kem.decap(enc, sk) == shared
+
+
+def test_kem_encap_uses_a_fresh_ephemeral_each_time() -> None:
+    kem = get_kem(0x0020)
+    _, pk = kem.generate_key_pair()
+    (s1, e1), (s2, e2) = kem.encap(pk), kem.encap(pk)
+    assert e1 != e2 and s1 != s2

@@ -7,7 +7,7 @@ MLS and the XMTP welcome wrapper use.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
@@ -18,6 +18,7 @@ from xmtp_core.mls.kem import Kem, labeled_expand
 
 MODE_BASE = 0x00
 HPKE_VERSION = b"HPKE-v1"
+INFO_HASH_CACHE_SIZE = 64  # an UpdatePath encrypts to many keys under one info
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,26 @@ def get_aead(aead_id: int) -> Aead:
 
 
 class Context:
-    """An HPKE encryption context (RFC 9180 §5.2); each seal/open uses and advances the sequence number."""
+    """An HPKE encryption context (RFC 9180 §5.2); each seal/open uses and advances the sequence number.
 
-    def __init__(self, suite: HpkeSuite, key: bytes, base_nonce: bytes, exporter_secret: bytes) -> None:
+    The exporter secret is derived on first use: single-shot seal/open, the common case, never needs it.
+    """
+
+    def __init__(self, suite: HpkeSuite, key: bytes, base_nonce: bytes, secret: bytes, ks_context: bytes) -> None:
         self.suite = suite
         self.key = key
         self.base_nonce = base_nonce
-        self.exporter_secret = exporter_secret
         self.seq = 0
+        self._secret = secret
+        self._ks_context = ks_context
+        self._exporter_secret: bytes | None = None
+
+    @property
+    def exporter_secret(self) -> bytes:
+        if self._exporter_secret is None:
+            suite = self.suite
+            self._exporter_secret = suite.labeled_expand(self._secret, b"exp", self._ks_context, suite.kdf.hash_len)
+        return self._exporter_secret
 
     def _nonce(self) -> bytes:
         n_n = self.suite.aead.n_n
@@ -103,15 +116,30 @@ class HpkeSuite:
     kem: Kem
     kdf: Kdf
     aead: Aead
+    suite_id: bytes = field(init=False, repr=False, compare=False)
+    _psk_id_hash: bytes = field(init=False, repr=False, compare=False)
+    _info_hashes: dict[bytes, bytes] = field(init=False, repr=False, compare=False, default_factory=dict)
 
-    @property
-    def suite_id(self) -> bytes:
-        return (
+    def __post_init__(self) -> None:
+        suite_id = (
             b"HPKE"
             + self.kem.kem_id.to_bytes(2, "big")
             + self.kdf.kdf_id.to_bytes(2, "big")
             + self.aead.aead_id.to_bytes(2, "big")
         )
+        object.__setattr__(self, "suite_id", suite_id)
+        # mode_base has an empty psk_id, so its hash is a constant of the suite.
+        object.__setattr__(self, "_psk_id_hash", self.labeled_extract(b"", b"psk_id_hash", b""))
+
+    def _info_hash(self, info: bytes) -> bytes:
+        cache = self._info_hashes
+        info_hash = cache.get(info)
+        if info_hash is None:
+            info_hash = self.labeled_extract(b"", b"info_hash", info)
+            if len(cache) >= INFO_HASH_CACHE_SIZE:
+                cache.clear()
+            cache[info] = info_hash
+        return info_hash
 
     def labeled_extract(self, salt: bytes, label: bytes, ikm: bytes) -> bytes:
         return self.kdf.extract(salt, HPKE_VERSION + self.suite_id + label + ikm)
@@ -121,14 +149,11 @@ class HpkeSuite:
 
     def key_schedule(self, shared_secret: bytes, info: bytes) -> Context:
         """RFC 9180 §5.1 KeySchedule for mode_base (empty psk and psk_id)."""
-        psk_id_hash = self.labeled_extract(b"", b"psk_id_hash", b"")
-        info_hash = self.labeled_extract(b"", b"info_hash", info)
-        ks_context = bytes([MODE_BASE]) + psk_id_hash + info_hash
+        ks_context = bytes([MODE_BASE]) + self._psk_id_hash + self._info_hash(info)
         secret = self.labeled_extract(shared_secret, b"secret", b"")
         key = self.labeled_expand(secret, b"key", ks_context, self.aead.n_k)
         base_nonce = self.labeled_expand(secret, b"base_nonce", ks_context, self.aead.n_n)
-        exporter_secret = self.labeled_expand(secret, b"exp", ks_context, self.kdf.hash_len)
-        return Context(self, key, base_nonce, exporter_secret)
+        return Context(self, key, base_nonce, secret, ks_context)
 
     def setup_base_s(self, pk_r: bytes, info: bytes) -> tuple[bytes, Context]:
         shared, enc = self.kem.encap(pk_r)

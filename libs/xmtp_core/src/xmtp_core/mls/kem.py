@@ -7,20 +7,25 @@ RFC 9180 §7.1.2 defines SerializePrivateKey as the fixed-width SECG Field-Eleme
 and every key this library generates has that width. Keys from encoders that drop the zeros are padded where
 they enter (the conformance runner's ``hpke_private_key``), not here.
 The ``Kem`` protocol is what HPKE and cipher suites plug in; ``xwing`` provides a further implementation.
+
+Loaded private keys are kept in a small per-KEM :class:`KeyCache` (loading one costs a scalar multiplication);
+Encap uses a freshly generated key object directly, so ephemeral keys are never serialised, reloaded or cached.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from xmtp_core.mls._key_cache import KeyCache
 from xmtp_core.mls.errors import CryptoError, UnsupportedError
 from xmtp_core.mls.kdf import SHA256, SHA384, SHA512, Kdf
 
 HPKE_VERSION = b"HPKE-v1"
+KEM_KEY_CACHE_SIZE = 32  # a member's leaf key plus the parent keys of its direct path, with room to spare
 
 
 class Kem(Protocol):
@@ -94,8 +99,13 @@ class DHKem:
         return labeled_expand(self.kdf, self.suite_id, eae_prk, b"shared_secret", kem_context, self.n_secret)
 
     def encap(self, pk: bytes) -> tuple[bytes, bytes]:
+        dh, pk_e = self._ephemeral_dh(pk)
+        return self._extract_and_expand(dh, pk_e + pk), pk_e
+
+    def _ephemeral_dh(self, pk: bytes) -> tuple[bytes, bytes]:
+        """DH of a fresh ephemeral key with ``pk``: (DH output, serialised ephemeral public key)."""
         sk_e, pk_e = self.generate_key_pair()
-        return self.encap_with_ephemeral(pk, sk_e, pk_e)
+        return self.dh(sk_e, pk), pk_e
 
     def encap_with_ephemeral(self, pk: bytes, sk_e: bytes, pk_e: bytes) -> tuple[bytes, bytes]:
         """Deterministic Encap with a given ephemeral key pair (used by tests and known-answer checks)."""
@@ -107,37 +117,64 @@ class DHKem:
         return self._extract_and_expand(dh, enc + self.public_key(sk))
 
 
-class _MontgomeryKem(DHKem):
+PrivT = TypeVar("PrivT", x25519.X25519PrivateKey, x448.X448PrivateKey)
+
+
+class _MontgomeryKem(DHKem, Generic[PrivT]):
     """X25519 / X448: private keys are raw bytes, DeriveKeyPair is a single labelled expand."""
 
-    def _exchange(self, sk: bytes, pk: bytes) -> bytes:
+    def __init__(self) -> None:
+        self._keys: KeyCache[PrivT] = KeyCache(KEM_KEY_CACHE_SIZE)
+
+    # The curve-specific parts ------------------------------------------------------------------------------
+    def _load(self, sk: bytes) -> PrivT:
         raise NotImplementedError
 
-    def _public_of(self, sk: bytes) -> bytes:
+    def _generate(self) -> PrivT:
         raise NotImplementedError
 
+    def _exchange(self, key: PrivT, pk: bytes) -> bytes:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------------------------------------------
     def _check_len(self, value: bytes, n: int, what: str) -> None:
         if len(value) != n:
             raise CryptoError(f"{what} must be {n} bytes, got {len(value)}")
 
-    def dh(self, sk: bytes, pk: bytes) -> bytes:
+    def _private(self, sk: bytes) -> PrivT:
         self._check_len(sk, self.n_sk, "private key")
+        return self._keys.get(sk, self._load)
+
+    def _checked_exchange(self, key: PrivT, pk: bytes) -> bytes:
         self._check_len(pk, self.n_pk, "public key")
         try:
-            return self._exchange(sk, pk)
+            return self._exchange(key, pk)
         except ValueError as exc:
             # An all-zero result (small-order point) must abort per RFC 9180 §7.1.4.
             raise CryptoError(f"DH failed: {exc}") from exc
 
+    def dh(self, sk: bytes, pk: bytes) -> bytes:
+        return self._checked_exchange(self._private(sk), pk)
+
+    def _ephemeral_dh(self, pk: bytes) -> tuple[bytes, bytes]:
+        key = self._generate()
+        return self._checked_exchange(key, pk), key.public_key().public_bytes_raw()
+
     def public_key(self, sk: bytes) -> bytes:
-        self._check_len(sk, self.n_sk, "private key")
-        return self._public_of(sk)
+        return self._private(sk).public_key().public_bytes_raw()
+
+    def generate_key_pair(self) -> tuple[bytes, bytes]:
+        # RFC 9180 §7.1.4: GenerateKeyPair is any uniform choice of Nsk bytes, as the backend's generate makes.
+        key = self._generate()
+        sk = key.private_bytes_raw()
+        self._keys.put(sk, key)
+        return sk, key.public_key().public_bytes_raw()
 
     def derive_private_key(self, dkp_prk: bytes) -> bytes:
         return labeled_expand(self.kdf, self.suite_id, dkp_prk, b"sk", b"", self.n_sk)
 
 
-class X25519Kem(_MontgomeryKem):
+class X25519Kem(_MontgomeryKem[x25519.X25519PrivateKey]):
     kem_id = 0x0020
     n_secret = 32
     n_enc = 32
@@ -145,15 +182,17 @@ class X25519Kem(_MontgomeryKem):
     n_sk = 32
     kdf = SHA256
 
-    def _exchange(self, sk: bytes, pk: bytes) -> bytes:
-        peer = x25519.X25519PublicKey.from_public_bytes(pk)
-        return x25519.X25519PrivateKey.from_private_bytes(sk).exchange(peer)
+    def _load(self, sk: bytes) -> x25519.X25519PrivateKey:
+        return x25519.X25519PrivateKey.from_private_bytes(sk)
 
-    def _public_of(self, sk: bytes) -> bytes:
-        return x25519.X25519PrivateKey.from_private_bytes(sk).public_key().public_bytes_raw()
+    def _generate(self) -> x25519.X25519PrivateKey:
+        return x25519.X25519PrivateKey.generate()
+
+    def _exchange(self, key: x25519.X25519PrivateKey, pk: bytes) -> bytes:
+        return key.exchange(x25519.X25519PublicKey.from_public_bytes(pk))
 
 
-class X448Kem(_MontgomeryKem):
+class X448Kem(_MontgomeryKem[x448.X448PrivateKey]):
     kem_id = 0x0021
     n_secret = 64
     n_enc = 56
@@ -161,12 +200,14 @@ class X448Kem(_MontgomeryKem):
     n_sk = 56
     kdf = SHA512
 
-    def _exchange(self, sk: bytes, pk: bytes) -> bytes:
-        peer = x448.X448PublicKey.from_public_bytes(pk)
-        return x448.X448PrivateKey.from_private_bytes(sk).exchange(peer)
+    def _load(self, sk: bytes) -> x448.X448PrivateKey:
+        return x448.X448PrivateKey.from_private_bytes(sk)
 
-    def _public_of(self, sk: bytes) -> bytes:
-        return x448.X448PrivateKey.from_private_bytes(sk).public_key().public_bytes_raw()
+    def _generate(self) -> x448.X448PrivateKey:
+        return x448.X448PrivateKey.generate()
+
+    def _exchange(self, key: x448.X448PrivateKey, pk: bytes) -> bytes:
+        return key.exchange(x448.X448PublicKey.from_public_bytes(pk))
 
 
 class NistKem(DHKem):
@@ -182,8 +223,12 @@ class NistKem(DHKem):
         self.n_pk = 1 + 2 * self.n_sk
         self.n_enc = self.n_pk
         self.bitmask = bitmask
+        self._keys: KeyCache[ec.EllipticCurvePrivateKey] = KeyCache(KEM_KEY_CACHE_SIZE)
 
     def private_key_object(self, sk: bytes) -> ec.EllipticCurvePrivateKey:
+        return self._keys.get(sk, self._load)
+
+    def _load(self, sk: bytes) -> ec.EllipticCurvePrivateKey:
         if len(sk) != self.n_sk:
             raise CryptoError(
                 f"private key must be {self.n_sk} bytes (the scalar left-padded to Nsk, RFC 9180 §7.1.2), got {len(sk)}"
@@ -203,6 +248,11 @@ class NistKem(DHKem):
 
     def dh(self, sk: bytes, pk: bytes) -> bytes:
         return self.private_key_object(sk).exchange(ec.ECDH(), self.public_key_object(pk))
+
+    def _ephemeral_dh(self, pk: bytes) -> tuple[bytes, bytes]:
+        key = ec.generate_private_key(self.curve)
+        pk_e = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        return key.exchange(ec.ECDH(), self.public_key_object(pk)), pk_e
 
     def public_key(self, sk: bytes) -> bytes:
         return self.private_key_object(sk).public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
