@@ -1,6 +1,10 @@
 """The public ratchet tree (RFC 9420 §4, §7): nodes, leaves, blanks, unmerged leaves, resolution, leaf
 add/update/remove with truncation, tree hash (§7.8), parent hash (§7.9) and full tree validation (§7.9.2,
-§12.4.3.1), plus (de)serialisation of the ratchet_tree extension. Private keys are not kept here."""
+§12.4.3.1), plus (de)serialisation of the ratchet_tree extension. Private keys are not kept here.
+
+Tree hashes are cached per node. A node's hash covers exactly its subtree, so changing a node drops only its own
+entry and its ancestors'; changing the leaf count (extension, truncation) drops them all. Hashes that leave out
+some leaves (parent hashes, §7.9) reuse the cache for subtrees that hold none of those leaves."""
 
 from __future__ import annotations
 
@@ -53,7 +57,9 @@ class RatchetTree:
         return encode_ratchet_tree(self._nodes)
 
     def copy(self) -> RatchetTree:
-        return RatchetTree(list(self._nodes))
+        tree = RatchetTree(list(self._nodes))
+        tree._hash_cache = dict(self._hash_cache)
+        return tree
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RatchetTree) and self._nodes == other._nodes
@@ -139,7 +145,22 @@ class RatchetTree:
     # ---- mutation -------------------------------------------------------------------------------------
     def _set(self, x: int, node: Node | None) -> None:
         self._nodes[x] = node
-        self._hash_cache.clear()
+        self._invalidate(x)
+
+    def _invalidate(self, x: int) -> None:
+        """Drop the cached tree hashes of ``x`` and its ancestors, the only ones that cover node ``x``."""
+        cache = self._hash_cache
+        if not cache:
+            return
+        top = self.root()
+        k = tm.level(x)
+        while True:
+            cache.pop(x, None)
+            if x == top:
+                return
+            # Parent in a full tree (the leaf count is a power of two): set bit k, clear bit k + 1.
+            x = (x | (1 << k)) & ~(1 << (k + 1))
+            k += 1
 
     def set_parent(self, x: int, node: ParentNode | None) -> None:
         self._set(x, node)
@@ -158,6 +179,7 @@ class RatchetTree:
         if index is None:
             index = self.n_leaves
             self._nodes.extend([None] * (len(self._nodes) + 1))
+            self._hash_cache.clear()  # new root and new blank nodes: start over rather than patch
         self._set(tm.leaf_to_node(index), leaf)
         for p in self.direct_path(index):
             parent = self.parent_node(p)
@@ -193,8 +215,12 @@ class RatchetTree:
         return self._tree_hash(suite, x, frozenset())
 
     def _tree_hash(self, suite: CipherSuite, x: int, exclude: frozenset[int]) -> bytes:
-        if not exclude and x in self._hash_cache:
-            return self._hash_cache[x]
+        if exclude and not _covers_any(x, exclude):
+            exclude = frozenset()  # the subtree's hash is the same as without exclusions
+        if not exclude:
+            cached = self._hash_cache.get(x)
+            if cached is not None:
+                return cached
         w = Writer()
         node = self._nodes[x]
         if tm.is_leaf(x):
@@ -330,3 +356,10 @@ class RatchetTree:
                 if node.signature_key in signature_keys:
                     raise ValidationError(f"RFC 9420 §7.3: node {x} repeats a signature key")
                 signature_keys.add(node.signature_key)
+
+
+def _covers_any(x: int, leaves: frozenset[int]) -> bool:
+    """Whether the subtree under node ``x`` holds any of ``leaves`` (leaf indices)."""
+    k = tm.level(x)
+    first = (x >> (k + 1)) << k
+    return any(first <= u < first + (1 << k) for u in leaves)
