@@ -85,3 +85,17 @@ async def test_terminal_states_and_bad_input(store: Store, session: AsyncSession
             await store.intents.transition(session, 10**12, S.PUBLISHED)
         with pytest.raises(ValueError):
             await store.intents.create(session, b"g", "", b"")
+
+
+async def test_set_payload_replaces_unfinished_payloads_only(store: Store, session: AsyncSession) -> None:
+    async with session.begin():
+        intent = await store.intents.create(session, os.urandom(32), "key_update", b"built at epoch 3")
+        await store.intents.transition(session, intent.id, S.PUBLISHED, published_hash=b"h")
+        await store.intents.set_payload(session, intent.id, b"rebuilt at epoch 4")
+        got = await store.intents.get(session, intent.id)
+        assert got is not None and got.payload == b"rebuilt at epoch 4" and got.state is S.PUBLISHED
+        await store.intents.transition(session, intent.id, S.ERROR, error="gave up")
+        with pytest.raises(NotFoundError):
+            await store.intents.set_payload(session, intent.id, b"too late")
+        with pytest.raises(NotFoundError):
+            await store.intents.set_payload(session, 10**12, b"nobody")

@@ -80,9 +80,9 @@ async def process_envelope(
         return Outcome([_rejected(envelope, _epoch_reason(group, epoch), str(exc))])
     except MLSError as exc:
         return Outcome([_rejected(envelope, RejectReason.DECRYPT_FAILED, str(exc))])
-    if sender.sender_type == SENDER_MEMBER and sender.index == group.own_leaf_index and epoch == group.epoch:
-        echo = OwnEcho(group.group_id, envelope.id, data_hash(envelope.data), envelope.is_commit, group.epoch)
-        return Outcome([echo])
+    if sender.sender_type == SENDER_MEMBER and _is_own(group, keys, epoch, sender.index):
+        at = group.epoch if epoch is None else epoch
+        return Outcome([OwnEcho(group.group_id, envelope.id, data_hash(envelope.data), envelope.is_commit, at)])
     try:
         result = group.process_message(message)
     except EpochError as exc:
@@ -100,6 +100,15 @@ async def process_envelope(
         detail = "standalone proposals are not accepted"
         return Outcome([_rejected(envelope, RejectReason.INVALID_COMMIT, detail)], state_changed=True)
     return await _commit(group, envelope, result, keys, resolver)
+
+
+def _is_own(group: Group, keys: InstallationKeys, epoch: int | None, leaf: int) -> bool:
+    """Our own envelope (we cannot decrypt it: its keys were used up when we sent it)."""
+    if epoch is None or epoch == group.epoch:
+        node = group.tree.leaf(leaf)
+        return node is not None and node.signature_key == keys.installation_key
+    past = next((p for p in group.past_epochs if p.context.epoch == epoch), None)
+    return past is not None and past.signature_keys.get(leaf) == keys.installation_key
 
 
 def _sender_identity(group: Group, epoch: int, leaf: int) -> tuple[str, bytes]:

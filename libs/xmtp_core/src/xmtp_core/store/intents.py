@@ -125,6 +125,18 @@ class Intents:
         stmt = sa.update(t).where(t.c.id == intent_id).values(values).returning(*t.columns)
         return self._from_row((await session.execute(stmt)).one())
 
+    async def set_payload(self, session: AsyncSession, intent_id: int, payload: bytes) -> None:
+        """Replace the payload of an intent that is not final (a commit rebuilt on a new epoch carries new bytes)."""
+        final = [IntentState.PROCESSED.value, IntentState.ERROR.value]
+        stmt = (
+            sa.update(t)
+            .where(t.c.id == intent_id, t.c.state.not_in(final))
+            .values(payload=self._cipher.encrypt(_ref(intent_id), payload), updated_ns=now_ns())
+        )
+        result = await session.execute(stmt)
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise NotFoundError(f"no unfinished intent {intent_id}")
+
     async def list_by_state(
         self,
         session: AsyncSession,

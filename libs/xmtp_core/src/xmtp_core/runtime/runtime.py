@@ -1,0 +1,584 @@
+"""`Runtime`: one installation driven in one process (the crypto service will wrap it): composes `NodeClient`,
+`Store` and the engine. Every envelope is handled in one transaction under the conversation's lock: MLS state
+of the new epoch, cursor, processed-envelope mark, messages and intent moves commit together, so a crash at any
+point resumes from the stored state and nothing is applied twice. Outgoing work is an intent:
+ToPublish -> Published -> (Committed ->) Processed, or Error with a reason."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xmtp_core.content import GroupUpdated, default_registry, new_idempotency_key
+from xmtp_core.content.codecs.group import GROUP_UPDATED
+from xmtp_core.content.envelope import message_id
+from xmtp_core.content.registry import ContentRegistry
+from xmtp_core.content.types import ContentTypeId
+from xmtp_core.engine import (
+    AdminAction,
+    CommitInputs,
+    ConversationInfo,
+    ConversationJoined,
+    EngineError,
+    EnvelopeRejected,
+    Event,
+    GroupUpdatedEvent,
+    InstallationKeys,
+    IntentKind,
+    IntentPayload,
+    MessageReceived,
+    OwnEcho,
+    Rejected,
+    RejectReason,
+    add_members_intent,
+    build_application,
+    build_commit,
+    data_hash,
+    group_conversation,
+    join_welcome,
+    key_package_expires_ns,
+    key_update_intent,
+    new_dm,
+    new_group,
+    new_key_package,
+    open_pointee,
+    open_welcome,
+    outgoing,
+    process_envelope,
+    remove_members_intent,
+    send_message_intent,
+    update_admins_intent,
+    update_metadata_intent,
+    update_permissions_intent,
+    welcome_messages,
+)
+from xmtp_core.engine.creating import Built
+from xmtp_core.engine.events import ConversationKind
+from xmtp_core.identity import InstallationKeySigner, build_register
+from xmtp_core.identity.signer import Signer
+from xmtp_core.mls.group import Group
+from xmtp_core.node import GroupMessage, NewGroupMessage, NodeClient, WelcomeMessage
+from xmtp_core.runtime.identity import NodeIdentityResolver
+from xmtp_core.store import (
+    Conversation,
+    ConversationState,
+    DeliveryStatus,
+    GroupState,
+    Installation,
+    Intent,
+    IntentState,
+    Store,
+    StoredKeyPackage,
+    StoredMessage,
+    conversation_lock,
+)
+from xmtp_core.store import ConversationKind as StoreKind
+from xmtp_core.xmtp_mls.changes import summarize_commit
+from xmtp_core.xmtp_mls.errors import XmtpMlsError
+from xmtp_core.xmtp_mls.extensions import parse_group_extensions
+from xmtp_core.xmtp_mls.group_updated import group_updated_from_commit
+from xmtp_core.xmtp_mls.key_package import KeyPackageBundle, PeerKeyPackage, parse_key_package
+from xmtp_core.xmtp_mls.policies import MetadataField, PolicySet
+from xmtp_core.xmtp_mls.welcome_wrapper import WelcomePointer
+
+log = logging.getLogger(__name__)
+
+MAX_COMMIT_ATTEMPTS = 5
+OPEN_INTENTS = (IntentState.TO_PUBLISH, IntentState.PUBLISHED, IntentState.COMMITTED)
+
+
+def group_topic(group_id: bytes) -> str:
+    return f"group:{group_id.hex()}"
+
+
+def welcome_topic(installation_key: bytes) -> str:
+    return f"welcome:{installation_key.hex()}"
+
+
+def _now_ns() -> int:
+    return time.time_ns()
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message_id: bytes
+    intent_id: int
+
+
+class Runtime:
+    def __init__(
+        self, node: NodeClient, store: Store, keys: InstallationKeys, *, registry: ContentRegistry | None = None
+    ) -> None:
+        self.node = node
+        self.store = store
+        self.keys = keys
+        self.registry = registry or default_registry()
+        self.resolver = NodeIdentityResolver(node)
+        self.rejections: list[EnvelopeRejected] = []
+
+    # ---- installation --------------------------------------------------------------------------------------
+
+    @classmethod
+    async def register(cls, node: NodeClient, store: Store, wallet: Signer, **options: Any) -> Runtime:
+        """A new inbox + installation: key package uploaded first, then the identity registration (libxmtp's order)."""
+        signer = InstallationKeySigner.generate()
+        update = await build_register(wallet, signer)
+        keys = InstallationKeys.from_seed(update.inbox_id, signer.private_seed)
+        runtime = cls(node, store, keys, **options)
+        async with store.transaction() as s:
+            credential = keys.credential.to_bytes()
+            await store.installations.save(
+                s, Installation(keys.inbox_id, keys.installation_key, keys.private_seed, credential)
+            )
+        await runtime.rotate_key_package()
+        await node.publish_identity_update(update)
+        return runtime
+
+    @classmethod
+    async def open(cls, node: NodeClient, store: Store, **options: Any) -> Runtime:
+        """The installation already in ``store``; resumes unfinished intents."""
+        async with store.transaction() as s:
+            inst = await store.installations.load_only(s)
+        if inst is None:
+            raise LookupError("the store holds no installation; register first")
+        runtime = cls(node, store, InstallationKeys.from_seed(inst.inbox_id, inst.private_signing_key), **options)
+        await runtime.resume()
+        return runtime
+
+    async def rotate_key_package(self) -> KeyPackageBundle:
+        """Build, store and upload a fresh last-resort key package (after a Welcome used one, or near expiry)."""
+        bundle = new_key_package(self.keys)
+        stored = StoredKeyPackage(
+            bundle.ref, self.keys.installation_key, bundle.tls_bytes, bundle.init_private_key,
+            bundle.encryption_private_key, bundle.xwing_seed, True, _now_ns(), key_package_expires_ns(bundle),
+        )  # fmt: skip
+        async with self.store.transaction() as s:
+            await self.store.key_packages.save(s, stored)
+        await self.node.upload_key_package(bundle.tls_bytes)
+        return bundle
+
+    async def _bundles(self, s: AsyncSession) -> list[KeyPackageBundle]:
+        stored = await self.store.key_packages.list_usable(s, self.keys.installation_key)
+        out = []
+        for kp in stored:
+            parsed = parse_key_package(kp.key_package)
+            out.append(
+                KeyPackageBundle(
+                    parsed.key_package,
+                    kp.key_package,
+                    self.keys.inbox_id,
+                    self.keys.installation_key,
+                    kp.init_private_key,
+                    kp.encryption_private_key,
+                    kp.welcome_wrapper_private_key,
+                    kp.ref,
+                )
+            )
+        return out
+
+    # ---- state helpers -------------------------------------------------------------------------------------
+
+    async def _load_group(self, s: AsyncSession, group_id: bytes) -> Group:
+        state = await self.store.group_states.load_current(s, group_id)
+        if state is None:
+            raise LookupError(f"no conversation {group_id.hex()}")
+        return Group.from_bytes(state.state)
+
+    async def _save_group(self, s: AsyncSession, group: Group) -> None:
+        await self.store.group_states.save(s, GroupState(group.group_id, group.epoch, group.to_bytes()))
+
+    async def _save_conversation(self, s: AsyncSession, info: ConversationInfo, group: Group) -> None:
+        kind = StoreKind.DM if info.kind is ConversationKind.DM else StoreKind.GROUP
+        await self.store.conversations.save(s, Conversation(group.group_id, kind, _now_ns(), info.dm_peer_inbox_id))
+        await self.store.conversations.set_members(s, group.group_id, list(info.members))
+        await self._save_group(s, group)
+
+    async def conversation(self, group_id: bytes) -> ConversationInfo:
+        async with self.store.transaction() as s:
+            return group_conversation(await self._load_group(s, group_id), self.keys.inbox_id)
+
+    async def conversations(self) -> list[Conversation]:
+        async with self.store.transaction() as s:
+            return await self.store.conversations.list_by_state(s)
+
+    async def messages(self, group_id: bytes, limit: int = 1000) -> list[StoredMessage]:
+        async with self.store.transaction() as s:
+            return await self.store.messages.list_for_group(s, group_id, limit=limit)
+
+    async def intent(self, intent_id: int) -> Intent | None:
+        async with self.store.transaction() as s:
+            return await self.store.intents.get(s, intent_id)
+
+    # ---- welcomes ------------------------------------------------------------------------------------------
+
+    async def sync_welcomes(self) -> list[Event]:
+        topic = welcome_topic(self.keys.installation_key)
+        async with self.store.transaction() as s:
+            cursor = await self.store.cursors.get(s, topic)
+        events: list[Event] = []
+        async for msg in self.node.iter_welcome_messages(self.keys.installation_key, cursor=cursor):
+            events.extend(await self.handle_welcome(msg))
+        if any(isinstance(e, ConversationJoined) for e in events):
+            await self.rotate_key_package()
+        return events
+
+    async def _open(self, msg: WelcomeMessage, bundles: Sequence[KeyPackageBundle]) -> Any:
+        opened = open_welcome(msg, bundles)
+        if isinstance(opened, WelcomePointer):
+            page = await self.node.query_welcome_messages(opened.destination)
+            if not page.items:
+                raise Rejected(RejectReason.WELCOME_INVALID, f"welcome {msg.id}: pointee not on the node")
+            opened = open_pointee(msg, opened, page.items[0])
+        return opened
+
+    async def handle_welcome(self, msg: WelcomeMessage) -> list[Event]:
+        topic = welcome_topic(self.keys.installation_key)
+        async with self.store.transaction() as s:
+            if await self.store.envelopes.is_processed(s, topic, msg.id):
+                return []
+            bundles = await self._bundles(s)
+        try:
+            joined = await join_welcome(msg, await self._open(msg, bundles), bundles, self.keys, self.resolver)
+        except Rejected as exc:
+            event = EnvelopeRejected(msg.installation_key, msg.id, exc.reason, exc.detail)
+            async with self.store.transaction() as s:
+                await self.store.envelopes.mark(s, topic, msg.id)
+                await self.store.cursors.advance(s, topic, msg.id)
+            self._record(event)
+            return [event]
+        group = joined.group
+        async with self.store.transaction() as s, conversation_lock(s, group.group_id):
+            fresh = await self.store.envelopes.mark(s, topic, msg.id)
+            known = await self.store.conversations.get(s, group.group_id)
+            if fresh and known is None:
+                await self._save_conversation(s, joined.event.conversation, group)
+                await self.store.cursors.advance(s, group_topic(group.group_id), joined.event.message_cursor)
+            await self.store.cursors.advance(s, topic, msg.id)
+        return [joined.event] if fresh and known is None else []
+
+    def _record(self, event: EnvelopeRejected) -> None:
+        log.warning(
+            "rejected envelope %s on %s: %s (%s)", event.envelope_id, event.topic.hex(), event.reason, event.detail
+        )
+        self.rejections.append(event)
+
+    # ---- group messages ------------------------------------------------------------------------------------
+
+    async def sync_all(self) -> list[Event]:
+        events = await self.sync_welcomes()
+        for conv in await self.conversations():
+            events.extend(await self.sync_group(conv.group_id))
+        return events
+
+    async def sync_group(self, group_id: bytes) -> list[Event]:
+        """Pull the group to the node's head, then publish what is pending, until nothing is left to do."""
+        events: list[Event] = []
+        for _ in range(MAX_COMMIT_ATTEMPTS * 4):
+            events.extend(await self._pull(group_id))
+            if not await self._publish_pending(group_id):
+                break
+        return events
+
+    async def _pull(self, group_id: bytes) -> list[Event]:
+        async with self.store.transaction() as s:
+            cursor = await self.store.cursors.get(s, group_topic(group_id))
+        events: list[Event] = []
+        async for envelope in self.node.iter_group_messages(group_id, cursor=cursor):
+            events.extend(await self.handle_group_message(envelope))
+        return events
+
+    async def handle_group_message(self, envelope: GroupMessage) -> list[Event]:
+        """One envelope, atomically: effects, new MLS state, cursor and dedup mark in one transaction."""
+        after_commit: list[tuple[Intent, Built]] = []
+        topic = group_topic(envelope.group_id)
+        async with self.store.transaction() as s, conversation_lock(s, envelope.group_id):
+            if not await self.store.envelopes.mark(s, topic, envelope.id, data_hash(envelope.data)):
+                return []
+            group = await self._load_group(s, envelope.group_id)
+            outcome = await process_envelope(group, envelope, self.keys, self.resolver, self.registry)
+            events: list[Event] = []
+            changed = outcome.state_changed
+            for event in outcome.events:
+                if isinstance(event, OwnEcho):
+                    merged, follow_up = await self._own_echo(s, event)
+                    if merged is not None:
+                        group, changed = merged, True
+                    if follow_up is not None:
+                        after_commit.append(follow_up)
+                    continue
+                events.append(event)
+                await self._apply(s, event)
+            if changed:
+                await self._save_group(s, group)
+            await self.store.cursors.advance(s, topic, envelope.id)
+        for intent, built in after_commit:
+            await self._send_welcomes(intent, built)
+        return events
+
+    async def _apply(self, s: AsyncSession, event: Event) -> None:
+        if isinstance(event, MessageReceived):
+            stored = StoredMessage(
+                event.message_id, event.group_id, event.sender_inbox_id, event.sender_installation_key,
+                event.sent_ns, str(event.content.content_type), event.encoded,
+            )  # fmt: skip
+            await self.store.messages.insert(s, stored)
+        elif isinstance(event, GroupUpdatedEvent):
+            await self._store_group_updated(s, event.group_id, event.update, event.sent_ns, event.envelope_id)
+            await self.store.conversations.set_members(s, event.group_id, list(event.conversation.members))
+            if event.removed_us:
+                await self.store.conversations.set_state(s, event.group_id, ConversationState.LEFT)
+        elif isinstance(event, EnvelopeRejected):
+            self._record(event)
+
+    async def _store_group_updated(
+        self, s: AsyncSession, group_id: bytes, update: GroupUpdated, sent_ns: int, envelope_id: int
+    ) -> None:
+        encoded = self.registry.encode(update, content_type=GROUP_UPDATED).to_bytes()
+        msg_id = message_id(group_id, f"commit-{envelope_id}", encoded)
+        stored = StoredMessage(
+            msg_id, group_id, update.initiated_by_inbox_id, b"", sent_ns, str(GROUP_UPDATED), encoded
+        )
+        await self.store.messages.insert(s, stored)
+
+    async def _own_echo(self, s: AsyncSession, echo: OwnEcho) -> tuple[Group | None, tuple[Intent, Built] | None]:
+        """Our envelope came back in order: a commit is merged (its stored post-commit state becomes current)."""
+        intent = await self.store.intents.find_published(s, echo.group_id, echo.data_hash)
+        if intent is None:
+            if echo.is_commit:
+                self._record(
+                    EnvelopeRejected(echo.group_id, echo.envelope_id, RejectReason.OWN_COMMIT_UNKNOWN, "no intent")
+                )
+            return None, None
+        payload = IntentPayload.from_bytes(intent.payload)
+        if not payload.is_commit:
+            await self.store.intents.transition(s, intent.id, IntentState.PROCESSED, published_id=echo.envelope_id)
+            return None, None
+        built = payload.built
+        assert built is not None and built.post_state is not None
+        before = await self._load_group(s, echo.group_id)
+        if built.epoch != before.epoch:
+            return None, None  # it lost the race for its epoch; the intent is rebuilt after the pull
+        intent = await self.store.intents.transition(s, intent.id, IntentState.COMMITTED, published_id=echo.envelope_id)
+        group = Group.from_bytes(built.post_state)
+        update = _own_update(before, group, self.keys.inbox_id)
+        if update is not None:
+            await self._store_group_updated(s, echo.group_id, update, _now_ns(), echo.envelope_id)
+        await self.store.conversations.set_members(
+            s, echo.group_id, list(group_conversation(group, self.keys.inbox_id).members)
+        )
+        return group, (intent, built)
+
+    async def _send_welcomes(self, intent: Intent, built: Built) -> None:
+        assert intent.published_id is not None
+        await self.node.send_welcome_messages(welcome_messages(built, intent.published_id))
+        async with self.store.transaction() as s:
+            await self.store.intents.transition(s, intent.id, IntentState.PROCESSED)
+
+    # ---- intents -------------------------------------------------------------------------------------------
+
+    async def _create_intent(self, group_id: bytes, payload: IntentPayload) -> Intent:
+        async with self.store.transaction() as s, conversation_lock(s, group_id):
+            return await self.store.intents.create(s, group_id, payload.kind.value, payload.to_bytes())
+
+    async def _publish_pending(self, group_id: bytes) -> bool:
+        """Publish or republish this group's open intents; True when something went out (pull again)."""
+        async with self.store.transaction() as s:
+            intents = await self.store.intents.list_by_state(s, OPEN_INTENTS, group_id=group_id)
+        sent = False
+        for intent in intents:
+            if intent.state is IntentState.COMMITTED:
+                payload = IntentPayload.from_bytes(intent.payload)
+                assert payload.built is not None
+                await self._send_welcomes(intent, payload.built)
+                continue
+            sent = await self._publish(intent) or sent
+        return sent
+
+    async def _publish(self, intent: Intent) -> bool:
+        payload = IntentPayload.from_bytes(intent.payload)
+        if intent.state is IntentState.PUBLISHED and payload.built is not None:
+            # Still unseen after a pull to the node's head: it never reached the node, or lost the epoch race.
+            async with self.store.transaction() as s:
+                group = await self._load_group(s, intent.group_id)
+            if not payload.is_commit or payload.built.epoch == group.epoch:
+                await self._send(intent.group_id, payload.built.data, payload)
+                return True
+            async with self.store.transaction() as s:
+                if intent.attempts >= MAX_COMMIT_ATTEMPTS:
+                    await self.store.intents.transition(
+                        s, intent.id, IntentState.ERROR, error="epoch conflict: gave up"
+                    )
+                    return False
+                intent = await self.store.intents.transition(s, intent.id, IntentState.TO_PUBLISH)
+        inputs = await self._commit_inputs(payload) if payload.kind is IntentKind.ADD_MEMBERS else None
+        async with self.store.transaction() as s, conversation_lock(s, intent.group_id):
+            group = await self._load_group(s, intent.group_id)
+            try:
+                if payload.is_commit:
+                    built = build_commit(group, payload, self.keys, inputs)
+                else:
+                    built, _ = build_application(group, payload, self.keys)
+                    await self._save_group(s, group)
+            except (Rejected, EngineError, XmtpMlsError) as exc:
+                await self.store.intents.transition(s, intent.id, IntentState.ERROR, error=str(exc))
+                return False
+            payload = IntentPayload(payload.kind, payload.params, built)
+            await self.store.intents.set_payload(s, intent.id, payload.to_bytes())
+            await self.store.intents.transition(
+                s, intent.id, IntentState.PUBLISHED, published_hash=data_hash(built.data)
+            )
+        await self._send(intent.group_id, built.data, payload)
+        return True
+
+    async def _send(self, group_id: bytes, data: bytes, payload: IntentPayload) -> None:
+        out = outgoing(group_id, data, self.keys, bool(payload.params.get("should_push", True)))
+        await self.node.send_group_messages([NewGroupMessage(out.data, out.sender_hmac, out.should_push)])
+
+    async def _commit_inputs(self, payload: IntentPayload) -> CommitInputs:
+        sequence_ids: dict[str, int] = {}
+        packages: list[PeerKeyPackage] = []
+        for inbox_id in payload.params["inbox_ids"]:
+            seq = await self.resolver.latest_sequence_id(inbox_id)
+            sequence_ids[inbox_id] = seq
+            installations = sorted(await self.resolver.installations_at(inbox_id, seq))
+            for data in await self.node.fetch_key_packages(installations):
+                if data is None:
+                    continue
+                try:
+                    packages.append(parse_key_package(data, expected_inbox_id=inbox_id))
+                except XmtpMlsError as exc:
+                    log.warning("skipping an invalid key package of %s: %s", inbox_id, exc)
+        return CommitInputs(sequence_ids, packages)
+
+    async def run_intent(self, group_id: bytes, payload: IntentPayload) -> Intent:
+        """Create an intent, publish it and sync until it is final (or left open after repeated conflicts)."""
+        intent = await self._create_intent(group_id, payload)
+        await self.sync_group(group_id)
+        result = await self.intent(intent.id)
+        assert result is not None
+        return result
+
+    async def resume(self) -> list[Event]:
+        """After a restart: every conversation with open intents is pulled to the head and its intents finished."""
+        async with self.store.transaction() as s:
+            open_intents = await self.store.intents.list_by_state(s, OPEN_INTENTS)
+        events: list[Event] = []
+        for group_id in dict.fromkeys(i.group_id for i in open_intents):
+            events.extend(await self.sync_group(group_id))
+        return events
+
+    # ---- public operations ---------------------------------------------------------------------------------
+
+    async def create_dm(self, peer_inbox_id: str) -> bytes:
+        async with self.store.transaction() as s:
+            existing = await self.store.conversations.find_dm(s, peer_inbox_id)
+        if existing is not None:
+            return existing.group_id
+        group = new_dm(self.keys, await self.resolver.latest_sequence_id(self.keys.inbox_id), peer_inbox_id)
+        async with self.store.transaction() as s:
+            await self._save_conversation(s, group_conversation(group, self.keys.inbox_id), group)
+        await self._require(await self.run_intent(group.group_id, add_members_intent([peer_inbox_id])))
+        return group.group_id
+
+    async def create_group(
+        self, inbox_ids: Sequence[str], *, name: str = "", description: str = "", policy: PolicySet | None = None
+    ) -> bytes:
+        attributes = {MetadataField.GROUP_NAME: name, MetadataField.DESCRIPTION: description}
+        seq = await self.resolver.latest_sequence_id(self.keys.inbox_id)
+        group = new_group(self.keys, seq, policy=policy, attributes=attributes)
+        async with self.store.transaction() as s:
+            await self._save_conversation(s, group_conversation(group, self.keys.inbox_id), group)
+        if inbox_ids:
+            await self._require(await self.run_intent(group.group_id, add_members_intent(list(inbox_ids))))
+        return group.group_id
+
+    async def send(self, group_id: bytes, content: object, *, content_type: ContentTypeId | None = None) -> SendResult:
+        """Encode with the registry, store our copy, publish as an intent and wait for the echo."""
+        prepared = self.registry.prepare(content, content_type=content_type)
+        key = new_idempotency_key()
+        payload = send_message_intent(prepared.payload, key, should_push=prepared.should_push)
+        msg_id = message_id(group_id, key, prepared.payload)
+        async with self.store.transaction() as s:
+            stored = StoredMessage(
+                msg_id, group_id, self.keys.inbox_id, self.keys.installation_key, _now_ns(),
+                str(prepared.encoded.type), prepared.payload, DeliveryStatus.UNPUBLISHED,
+            )  # fmt: skip
+            await self.store.messages.insert(s, stored)
+        intent = await self.run_intent(group_id, payload)
+        status = DeliveryStatus.PUBLISHED if intent.state is IntentState.PROCESSED else DeliveryStatus.FAILED
+        async with self.store.transaction() as s:
+            await self.store.messages.set_delivery_status(s, msg_id, status)
+        await self._require(intent)
+        return SendResult(msg_id, intent.id)
+
+    async def add_members(self, group_id: bytes, inbox_ids: Sequence[str]) -> Intent:
+        return await self._require(await self.run_intent(group_id, add_members_intent(list(inbox_ids))))
+
+    async def remove_members(self, group_id: bytes, inbox_ids: Sequence[str]) -> Intent:
+        return await self._require(await self.run_intent(group_id, remove_members_intent(list(inbox_ids))))
+
+    async def update_metadata(self, group_id: bytes, fields: dict[str, str]) -> Intent:
+        return await self._require(await self.run_intent(group_id, update_metadata_intent(fields)))
+
+    async def update_admins(self, group_id: bytes, action: AdminAction, inbox_id: str) -> Intent:
+        return await self._require(await self.run_intent(group_id, update_admins_intent(action, inbox_id)))
+
+    async def update_permissions(self, group_id: bytes, policy: PolicySet) -> Intent:
+        return await self._require(await self.run_intent(group_id, update_permissions_intent(policy)))
+
+    async def key_update(self, group_id: bytes) -> Intent:
+        return await self._require(await self.run_intent(group_id, key_update_intent()))
+
+    async def _require(self, intent: Intent) -> Intent:
+        if intent.state is not IntentState.PROCESSED:
+            raise EngineError(f"intent {intent.id} ({intent.kind}) ended {intent.state.value}: {intent.error}")
+        return intent
+
+    # ---- streaming -----------------------------------------------------------------------------------------
+
+    async def stream(self) -> AsyncIterator[Event]:
+        """Welcomes and group messages as they arrive (Subscription-based, reconnecting); new groups are
+        followed as soon as we join them."""
+        async with self.store.transaction() as s:
+            convs = await self.store.conversations.list_by_state(s)
+            cursors = {c.group_id: await self.store.cursors.get(s, group_topic(c.group_id)) for c in convs}
+            welcome_cursor = await self.store.cursors.get(s, welcome_topic(self.keys.installation_key))
+        queue: asyncio.Queue[GroupMessage | WelcomeMessage] = asyncio.Queue()
+        groups = self.node.subscribe_group_messages(cursors)
+        welcomes = self.node.subscribe_welcome_messages({self.keys.installation_key: welcome_cursor})
+
+        async def pump(source: Any) -> None:
+            async for item in source:
+                await queue.put(item)
+
+        tasks = [asyncio.create_task(pump(groups)), asyncio.create_task(pump(welcomes))]
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, WelcomeMessage):
+                    events = await self.handle_welcome(item)
+                    for e in events:
+                        if isinstance(e, ConversationJoined):
+                            groups.add(e.conversation.group_id, e.message_cursor)
+                else:
+                    events = await self.handle_group_message(item)
+                for event in events:
+                    yield event
+        finally:
+            for task in tasks:
+                task.cancel()
+            await groups.aclose()
+            await welcomes.aclose()
+
+
+def _own_update(before: Group, after: Group, own_inbox_id: str) -> GroupUpdated:
+    summary = summarize_commit(
+        parse_group_extensions(before.extensions), parse_group_extensions(after.extensions), own_inbox_id
+    )
+    return group_updated_from_commit(summary)

