@@ -6,11 +6,11 @@ import os
 import secrets
 
 from xmtp_core.identity import InstallationKeySigner, LocalWalletSigner, build_register
-from xmtp_core.mls.credentials import Credential
 from xmtp_core.mls.framing import MLSMessage, PrivateMessage
 from xmtp_core.mls.key_packages import create_key_package
 from xmtp_core.node import BackoffPolicy
 from xmtp_core.protos.identity.associations import association_pb2
+from xmtp_core.xmtp_mls.credential import build_credential
 
 # Fast reconnects so restart tests do not sit in gRPC's or our own backoff.
 FAST_BACKOFF = BackoffPolicy(initial_s=0.05, maximum_s=0.5, max_retries=200)
@@ -31,7 +31,8 @@ def group_message(group_id: bytes, body: bytes | None = None, *, commit: bool = 
 def key_package(seed: bytes | None = None) -> tuple[bytes, bytes]:
     """(TLS-serialized KeyPackage, installation key); a fresh Ed25519 signature key unless `seed` is given."""
     seed = seed or secrets.token_bytes(32)
-    bundle = create_key_package(SUITE, seed, Credential.basic(b"inbox-" + secrets.token_bytes(8)))
+    # The node reads the credential as XMTP's MlsCredential{inbox_id}; this inbox has no log, so it is served.
+    bundle = create_key_package(SUITE, seed, build_credential(secrets.token_hex(32)))
     return bundle.key_package.to_bytes(), bundle.key_package.leaf_node.signature_key
 
 

@@ -5,7 +5,7 @@ Updates are verified with `xmtp_core.identity`, as xmtp-node-go does through Get
 state (a cached snapshot plus any log entries after it, or the whole log replayed from empty) is rebuilt and
 the new update applied with every signature checked. A broken rule becomes `IdentityRefused`, whose message
 starts with the `Rule` value. The state after the update, and its diff against the state before, feed
-address_log and the key-package index; none of this touches the database.
+address_log, the installation index and key-package serving; none of this touches the database.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from xmtp_core.identity import (
 from xmtp_core.protos.identity.associations import association_pb2 as assoc
 
 from devnode.errors import InvalidInput
-from devnode.models import AcceptedUpdate, AddressChange, InboxSnapshot
+from devnode.models import AcceptedUpdate, AddressChange, InboxSnapshot, InstallationStanding
 
 KIND_ETHEREUM = assoc.IDENTIFIER_KIND_ETHEREUM
 KIND_PASSKEY = assoc.IDENTIFIER_KIND_PASSKEY
@@ -115,20 +115,19 @@ def check_update(snapshot: InboxSnapshot, update: assoc.IdentityUpdate) -> Accep
     changes = diff(previous, state)
     address_changes = [AddressChange(*_index_key(i), added=True) for i in changes.new_identifiers]
     address_changes += [AddressChange(*_index_key(i), added=False) for i in changes.removed_identifiers]
-    return AcceptedUpdate(address_changes, changes.removed_installations, state.to_proto().SerializeToString())
+    return AcceptedUpdate(
+        address_changes, state.installation_keys(), changes.removed_installations, state.to_proto().SerializeToString()
+    )
 
 
-def check_installation_member(snapshot: InboxSnapshot, inbox_id: str, installation_key: bytes) -> None:
-    """A key package for `inbox_id` is accepted only from one of its current installations.
+def check_key_package_upload(standing: InstallationStanding, inbox_id: str, installation_key: bytes) -> None:
+    """UploadKeyPackage refuses only an installation that its inbox has revoked.
 
-    An inbox with no log yet is the exception: libxmtp uploads the first key package BEFORE publishing the
-    update that creates the inbox and adds the installation, so such uploads are accepted.
+    A non-member is let in because libxmtp uploads an installation's first key package BEFORE it publishes
+    the update that adds the installation (new inbox or new installation alike); FetchKeyPackages withholds
+    such a key package until the installation is a current member (see `Store.fetch_key_packages`).
     """
-    state = current_state(snapshot)
-    if state is None:
-        return
-    if not state.has_installation(installation_key):
+    if standing == InstallationStanding.REVOKED:
         raise IdentityRefused(
-            "installation_not_a_member",
-            f"installation {installation_key.hex()} is not a current installation of inbox {inbox_id}",
+            "installation_revoked", f"installation {installation_key.hex()} was revoked from inbox {inbox_id}"
         )

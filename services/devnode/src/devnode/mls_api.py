@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -19,14 +20,15 @@ from xmtp_core.xmtp_mls.errors import CredentialError
 from devnode import convert
 from devnode.errors import InvalidInput
 from devnode.framing import parse_group_message
-from devnode.identity_validation import check_installation_member
+from devnode.identity_validation import check_key_package_upload
 from devnode.keypackage import KeyPackageInfo, parse_key_package
 from devnode.limits import MAX_PAGE_SIZE, MAX_PAYLOAD_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
-from devnode.models import InboxSnapshot, NewCommitLogEntry, NewGroupMessage, NewWelcome, WelcomeKind
+from devnode.models import InstallationStanding, NewCommitLogEntry, NewGroupMessage, NewWelcome, WelcomeKind
 from devnode.node import Node
 from devnode.streams import stream_rows
 
 log = logging.getLogger(__name__)
+_INBOX_ID = re.compile(r"[0-9a-f]{64}")
 Req = TypeVar("Req", bound=Message)
 Resp = TypeVar("Resp", bound=Message)
 Handler = Callable[[Any, Req, grpc.aio.ServicerContext[Any, Any]], Awaitable[Resp]]
@@ -140,9 +142,12 @@ def _credential_inbox_id(info: KeyPackageInfo) -> str:
     if info.credential_type != CREDENTIAL_BASIC:
         raise InvalidInput(f"key package: credential_type is {info.credential_type}, XMTP needs basic (1)")
     try:
-        return inbox_id_from_identity(info.credential_identity)
+        inbox_id = inbox_id_from_identity(info.credential_identity)
     except CredentialError as exc:
         raise InvalidInput(f"key package: {exc}") from exc
+    if not _INBOX_ID.fullmatch(inbox_id):
+        raise InvalidInput(f"key package: credential inbox_id {inbox_id!r} is not 64 lowercase hex characters")
+    return inbox_id
 
 
 class MlsApi(mls_pb2_grpc.MlsApiServicer):
@@ -175,8 +180,8 @@ class MlsApi(mls_pb2_grpc.MlsApiServicer):
         info = parse_key_package(data)
         inbox_id = _credential_inbox_id(info)
 
-        def check(snapshot: InboxSnapshot) -> None:
-            check_installation_member(snapshot, inbox_id, info.installation_key)
+        def check(standing: InstallationStanding) -> None:
+            check_key_package_upload(standing, inbox_id, info.installation_key)
 
         await self.node.store.upsert_key_package(
             info.installation_key, data, info.credential_identity, info.not_after, inbox_id=inbox_id, check=check

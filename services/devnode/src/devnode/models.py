@@ -122,8 +122,17 @@ class AcceptedUpdate:
     """A verified identity update: the index changes it causes and the inbox state after it."""
 
     address_changes: list[AddressChange]
+    installations: list[bytes]
     removed_installations: list[bytes]
     state: bytes
+
+
+class InstallationStanding(enum.Enum):
+    """Where an installation stands in the inbox a key package names."""
+
+    NOT_A_MEMBER = "not_a_member"  # never added (yet): libxmtp uploads before publishing the add
+    MEMBER = "member"
+    REVOKED = "revoked"
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ key_packages = sa.Table(
     sa.Column("not_after", sa.BigInteger, nullable=False),
     sa.Column("created_ns", sa.BigInteger, nullable=False),
     sa.Column("updated_ns", sa.BigInteger, nullable=False),
+    sa.Column("inbox_id", sa.Text, nullable=True),
 )
 
 inbox_log = sa.Table(
@@ -69,6 +70,15 @@ inbox_state = sa.Table(
     sa.Column("inbox_id", sa.Text, primary_key=True),
     sa.Column("sequence_id", sa.BigInteger, nullable=False),
     sa.Column("state", sa.LargeBinary, nullable=False),
+)
+
+inbox_installations = sa.Table(
+    "inbox_installations",
+    metadata,
+    sa.Column("installation_key", sa.LargeBinary, primary_key=True),
+    sa.Column("inbox_id", sa.Text, primary_key=True),
+    sa.Column("association_sequence_id", sa.BigInteger, nullable=False),
+    sa.Column("revocation_sequence_id", sa.BigInteger, nullable=True),
 )
 
 commit_log = sa.Table(

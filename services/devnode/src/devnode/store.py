@@ -15,7 +15,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from xmtp_core.xmtp_mls.credential import credential_identity
 
 from devnode import schema
 from devnode.models import (
@@ -25,6 +24,7 @@ from devnode.models import (
     GroupMessageRow,
     IdentityLogEntry,
     InboxSnapshot,
+    InstallationStanding,
     NewCommitLogEntry,
     NewGroupMessage,
     NewWelcome,
@@ -245,12 +245,12 @@ class Store:
         not_after: int,
         *,
         inbox_id: str,
-        check: Callable[[InboxSnapshot], None],
+        check: Callable[[InstallationStanding], None],
     ) -> None:
-        """Store the installation's current key package, replacing any older one.
+        """Store the installation's current key package (for the credential's `inbox_id`), replacing any older one.
 
-        `check` sees the snapshot of the credential's inbox under that inbox's lock and raises to refuse, so
-        an upload cannot race a PublishIdentityUpdate that revokes the installation.
+        `check` learns where the installation stands in that inbox, under the inbox's lock (so an upload cannot
+        race a PublishIdentityUpdate that revokes the installation), and raises to refuse.
         """
         now = time.time_ns()
         kp = schema.key_packages
@@ -261,6 +261,7 @@ class Store:
             not_after=not_after,
             created_ns=now,
             updated_ns=now,
+            inbox_id=inbox_id,
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=["installation_key"],
@@ -269,19 +270,30 @@ class Store:
                 "credential_identity": stmt.excluded.credential_identity,
                 "not_after": stmt.excluded.not_after,
                 "updated_ns": stmt.excluded.updated_ns,
+                "inbox_id": stmt.excluded.inbox_id,
             },
         )
         async with self.engine.begin() as conn:
             await _lock_inbox(conn, inbox_id)
-            check(await _inbox_snapshot(conn, inbox_id))
+            check(await _installation_standing(conn, inbox_id, installation_key))
             await conn.execute(stmt)
 
     async def fetch_key_packages(self, installation_keys: Sequence[bytes]) -> dict[bytes, bytes]:
+        """The stored key packages that may be handed out: the installation is a current member of the inbox
+        its credential names, or that inbox has no identity log yet (nothing to contradict the claim)."""
         if not installation_keys:
             return {}
-        kp = schema.key_packages
+        kp, members, log = schema.key_packages, schema.inbox_installations, schema.inbox_log
+        is_member = sa.exists().where(
+            members.c.installation_key == kp.c.installation_key,
+            members.c.inbox_id == kp.c.inbox_id,
+            members.c.revocation_sequence_id.is_(None),
+        )
+        inbox_unknown = ~sa.exists().where(log.c.inbox_id == kp.c.inbox_id)
         query = sa.select(kp.c.installation_key, kp.c.key_package).where(
-            kp.c.installation_key.in_(set(installation_keys))
+            kp.c.installation_key.in_(set(installation_keys)),
+            kp.c.inbox_id.is_not(None),
+            sa.or_(is_member, inbox_unknown),
         )
         async with self.engine.connect() as conn:
             return {r.installation_key: r.key_package for r in (await conn.execute(query)).all()}
@@ -297,8 +309,9 @@ class Store:
         """Append one update to the inbox's log under a per-inbox lock; returns its sequence_id.
 
         `validate` receives the inbox's snapshot (log length, cached verified state, entries after it) and
-        raises to reject. What it returns is applied in the same transaction: address_log changes, the key
-        packages of removed installations deleted, and the new state cached at the new sequence_id.
+        raises to reject. What it returns is applied in the same transaction: address_log changes, the
+        installation index (removed installations revoked, their key packages deleted), and the new state
+        cached at the new sequence_id.
         """
         log = schema.inbox_log
         async with self.engine.begin() as conn:
@@ -313,7 +326,7 @@ class Store:
                 )
             ).scalar_one()
             await _apply_address_changes(conn, inbox_id, sequence_id, accepted.address_changes)
-            await _drop_key_packages(conn, inbox_id, accepted.removed_installations)
+            await _apply_installations(conn, inbox_id, sequence_id, accepted)
             await _cache_state(conn, inbox_id, sequence_id, accepted.state)
         return sequence_id
 
@@ -426,17 +439,47 @@ async def _cache_state(conn: AsyncConnection, inbox_id: str, sequence_id: int, s
     )
 
 
-async def _drop_key_packages(conn: AsyncConnection, inbox_id: str, installation_keys: Sequence[bytes]) -> None:
-    """A revoked installation's key package must not be handed out for new groups any more."""
-    if not installation_keys:
-        return
-    kp = schema.key_packages
-    await conn.execute(
-        sa.delete(kp).where(
-            kp.c.installation_key.in_(list(installation_keys)),
-            kp.c.credential_identity == credential_identity(inbox_id),
+async def _installation_standing(conn: AsyncConnection, inbox_id: str, installation_key: bytes) -> InstallationStanding:
+    members = schema.inbox_installations
+    revoked = (
+        await conn.execute(
+            sa.select(members.c.revocation_sequence_id.is_not(None)).where(
+                members.c.installation_key == installation_key, members.c.inbox_id == inbox_id
+            )
         )
-    )
+    ).scalar_one_or_none()
+    if revoked is None:
+        return InstallationStanding.NOT_A_MEMBER
+    return InstallationStanding.REVOKED if revoked else InstallationStanding.MEMBER
+
+
+async def _apply_installations(
+    conn: AsyncConnection, inbox_id: str, sequence_id: int, accepted: AcceptedUpdate
+) -> None:
+    """Mark the state's installations current (all of them, so an index missing rows heals itself) and the
+    removed ones revoked; a revoked installation's key package must not be handed out any more."""
+    members, kp = schema.inbox_installations, schema.key_packages
+    if accepted.installations:
+        stmt = pg.insert(members).values(
+            [
+                {"installation_key": key, "inbox_id": inbox_id, "association_sequence_id": sequence_id}
+                for key in accepted.installations
+            ]
+        )
+        # A re-added installation keeps its first association_sequence_id; only the revocation is cleared.
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["installation_key", "inbox_id"], set_={"revocation_sequence_id": None}
+            )
+        )
+    if accepted.removed_installations:
+        removed = list(accepted.removed_installations)
+        await conn.execute(
+            sa.update(members)
+            .where(members.c.inbox_id == inbox_id, members.c.installation_key.in_(removed))
+            .values(revocation_sequence_id=sequence_id)
+        )
+        await conn.execute(sa.delete(kp).where(kp.c.inbox_id == inbox_id, kp.c.installation_key.in_(removed)))
 
 
 async def _apply_address_changes(
