@@ -86,3 +86,85 @@ async def test_libxmtp_dm_we_join_read_and_answer(peer: LibxmtpPeer, devnode_url
     assert _texts_from(await peer.messages("alice", dm["id"]), runtime.keys.inbox_id) == [answer]
     stored = [m for m in await runtime.messages(group_id) if m.content_type == "xmtp.org/text:1.0"]
     assert {m.id for m in stored} >= {received[0].message_id, sent.message_id}
+
+
+def _samples(reference: str, reference_inbox: str) -> list[Any]:
+    """One value of every standard content type (what both sides must carry unchanged)."""
+    from datetime import UTC, datetime
+
+    from xmtp_core.content import (
+        Action,
+        Actions,
+        Attachment,
+        Intent,
+        Markdown,
+        Reaction,
+        ReadReceipt,
+        RemoteAttachment,
+        Reply,
+        TransactionReference,
+        WalletCall,
+        WalletSendCalls,
+    )
+    from xmtp_core.content.codecs.text import TextCodec
+
+    return [
+        "plain text",
+        Markdown("**bold** _it_"),
+        Reaction(reference, "👍", reference_inbox_id=reference_inbox),
+        Reply(reference, TextCodec().encode("a reply"), reference_inbox),
+        ReadReceipt(),
+        Attachment("text/plain", b"attached bytes", "a.txt"),
+        RemoteAttachment(
+            "https://example.com/blob", "ab" * 32, b"\x01" * 32, b"\x02" * 32, b"\x03" * 12, content_length=10,
+            filename="b.bin",
+        ),
+        TransactionReference("0x" + "cd" * 32, 8453, "eip155"),
+        WalletSendCalls("1.0", "0x2105", "0x" + "11" * 20, (WalletCall(to="0x" + "22" * 20, value="0x1"),)),
+        Actions("act-1", "Pick one", (Action("yes", "Yes"), Action("no", "No")),
+                expires_at=datetime(2030, 1, 1, tzinfo=UTC)),
+        Intent("act-1", "yes"),
+    ]  # fmt: skip
+
+
+async def test_every_content_type_both_ways(peer: LibxmtpPeer, devnode_url: str, runtime: Runtime) -> None:
+    alice = await peer.create("alice", devnode_url)
+    dm = await peer.create_dm("alice", runtime.keys.inbox_id)
+    await runtime.sync_welcomes()
+    group_id = bytes.fromhex(dm["id"])
+    first = await peer.send_text("alice", dm["id"], "first")
+    (anchor,) = _received(await runtime.sync_group(group_id))
+    assert anchor.message_id.hex() == first  # our message ids are libxmtp's
+    samples = _samples(first, alice.inbox_id)
+
+    # libxmtp -> us: the peer sends our EncodedContent bytes; we decode every value back.
+    for value in samples:
+        encoded = runtime.registry.encode(value)
+        t = encoded.type
+        await peer.send_encoded(
+            "alice", dm["id"], authority_id=t.authority_id, type_id=t.type_id, content=encoded.content,
+            version_major=t.version_major, version_minor=t.version_minor, parameters=dict(encoded.parameters),
+            fallback=encoded.fallback,
+        )  # fmt: skip
+    received = _received(await runtime.sync_group(group_id))
+    assert [m.content.value for m in received] == samples
+    assert all(m.content.known and m.sender_inbox_id == alice.inbox_id for m in received)
+
+    # us -> libxmtp: every type sent through the runtime arrives with its content type.
+    sent_ids = [(await runtime.send(group_id, value)).message_id.hex() for value in samples]
+    theirs = {m["id"]: m for m in await peer.messages("alice", dm["id"])}
+    types = [str(runtime.registry.encode(v).type) for v in samples]
+    listed = {i: theirs[mid] for i, mid in enumerate(sent_ids) if mid in theirs}
+    # libxmtp folds reactions into the message they reference and does not list read receipts.
+    assert set(listed) == set(range(len(samples))) - {2, 4}
+    assert all(m["contentType"] == types[i] and m["senderInboxId"] == runtime.keys.inbox_id for i, m in listed.items())
+    assert listed[0]["content"] == "plain text" and listed[1]["content"] == "**bold** _it_"
+    assert (listed[3]["content"]["referenceId"], listed[3]["content"]["content"]) == (first, "a reply")
+    assert listed[5]["content"]["content"] == {"hex": b"attached bytes".hex()}
+    assert listed[6]["content"]["url"] == "https://example.com/blob" and listed[6]["content"]["filename"] == "b.bin"
+    assert listed[7]["content"]["reference"] == "0x" + "cd" * 32
+    assert listed[8]["content"]["chainId"] == "0x2105"
+    assert [a["id"] for a in listed[9]["content"]["actions"]] == ["yes", "no"]
+    assert listed[10]["content"] == {"id": "act-1", "actionId": "yes"}
+    ours = [r for r in theirs[first]["reactions"] if r["id"] == sent_ids[2]]
+    assert len(ours) == 1 and ours[0]["content"]["content"] == "👍"
