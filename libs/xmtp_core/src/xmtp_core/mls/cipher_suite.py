@@ -24,6 +24,17 @@ from xmtp_core.mls.signature import (
 )
 
 MLS_LABEL_PREFIX = b"MLS 1.0 "
+_KDF_LABEL_HEAD_CACHE_SIZE = 256  # the protocol uses a few dozen (length, label) pairs
+_KDF_LABEL_HEADS: dict[tuple[int, bytes], bytes] = {}
+
+
+def _kdf_label_head(length: int, label: bytes) -> bytes:
+    """The KDFLabel bytes before the context (length and full label), remembered per (length, label)."""
+    head = Writer().u16(length).vec(MLS_LABEL_PREFIX + label).bytes()
+    if len(_KDF_LABEL_HEADS) >= _KDF_LABEL_HEAD_CACHE_SIZE:
+        _KDF_LABEL_HEADS.clear()  # only reachable with caller-chosen labels (exporters); stays bounded
+    _KDF_LABEL_HEADS[(length, label)] = head
+    return head
 
 
 @dataclass(frozen=True)
@@ -68,8 +79,10 @@ class CipherSuite:
 
     def expand_with_label(self, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
         """RFC 9420 §8 ExpandWithLabel: KDFLabel {uint16 length; label<V> = "MLS 1.0 " + label; context<V>}."""
-        kdf_label = Writer().u16(length).vec(MLS_LABEL_PREFIX + label).vec(context).bytes()
-        return self.kdf.expand(secret, kdf_label, length)
+        head = _KDF_LABEL_HEADS.get((length, label))
+        if head is None:
+            head = _kdf_label_head(length, label)
+        return self.kdf.expand(secret, head + encode_vec(context), length)
 
     def derive_secret(self, secret: bytes, label: bytes) -> bytes:
         return self.expand_with_label(secret, label, b"", self.hash_len)

@@ -30,7 +30,10 @@ def encode_varint(n: int) -> bytes:
 
 def encode_vec(b: bytes) -> bytes:
     """Encode ``opaque data<V>``: varint length, then the bytes."""
-    return encode_varint(len(b)) + bytes(b)
+    n = len(b)
+    if n < 1 << 6:  # the common case, a one-byte length, without the general encoder's checks
+        return bytes((n,)) + b
+    return encode_varint(n) + bytes(b)
 
 
 class Reader:
@@ -51,19 +54,24 @@ class Reader:
         return self._pos
 
     def raw(self, n: int) -> bytes:
+        pos = self._pos
+        end = pos + n
         if n < 0:
             raise DecodeError(f"negative read length {n}")
-        if n > self.remaining:
-            raise DecodeError(f"truncated: need {n} bytes, {self.remaining} left")
-        out = self._data[self._pos : self._pos + n]
-        self._pos += n
-        return out
+        if end > len(self._data):
+            raise DecodeError(f"truncated: need {n} bytes, {len(self._data) - pos} left")
+        self._pos = end
+        return self._data[pos:end]
 
     def _uint(self, size: int) -> int:
         return int.from_bytes(self.raw(size), "big")
 
     def u8(self) -> int:
-        return self._uint(1)
+        pos = self._pos
+        if pos >= len(self._data):
+            raise DecodeError("truncated: need 1 bytes, 0 left")
+        self._pos = pos + 1
+        return self._data[pos]
 
     def u16(self) -> int:
         return self._uint(2)
@@ -75,9 +83,13 @@ class Reader:
         return self._uint(8)
 
     def varint(self) -> int:
-        if self.remaining < 1:
+        if self._pos >= len(self._data):
             raise DecodeError("truncated: varint missing")
-        prefix = self._data[self._pos] >> 6
+        first = self._data[self._pos]
+        prefix = first >> 6
+        if prefix == 0:
+            self._pos += 1
+            return first
         if prefix == 3:
             raise DecodeError("invalid varint prefix 0b11")
         size = 1 << prefix
@@ -122,9 +134,11 @@ class Writer:
         self._buf = bytearray()
 
     def _uint(self, v: int, size: int) -> Writer:
-        if not isinstance(v, int) or v < 0 or v >= 1 << (8 * size):
-            raise ValueError(f"value {v!r} does not fit in uint{8 * size}")
-        self._buf += v.to_bytes(size, "big")
+        # int.to_bytes itself rejects negatives and values too wide (OverflowError) and non-integers.
+        try:
+            self._buf += v.to_bytes(size, "big")
+        except (OverflowError, AttributeError, TypeError):
+            raise ValueError(f"value {v!r} does not fit in uint{8 * size}") from None
         return self
 
     def u8(self, v: int) -> Writer:
@@ -148,7 +162,12 @@ class Writer:
         return self
 
     def vec(self, b: bytes) -> Writer:
-        self._buf += encode_vec(b)
+        n = len(b)
+        if n < 1 << 6:
+            self._buf.append(n)
+        else:
+            self._buf += encode_varint(n)
+        self._buf += b
         return self
 
     def vec_items(self, items: Iterable[T], fn: Callable[[Writer, T], object]) -> Writer:

@@ -33,6 +33,8 @@ class Kdf:
     def expand(self, prk: bytes, info: bytes, length: int) -> bytes:
         if length < 0 or length > 255 * self.hash_len:
             raise ValueError(f"HKDF-Expand length {length} out of range")
+        if length <= self.hash_len:  # one block, T(1) = HMAC(PRK, info || 0x01): the usual MLS case
+            return self.mac(prk, info + b"\x01")[:length]
         out = bytearray()
         block = b""
         counter = 1
