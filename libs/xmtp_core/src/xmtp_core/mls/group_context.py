@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Self
 
 from xmtp_core.mls._wire import WireStruct
@@ -20,7 +21,10 @@ class GroupContext(WireStruct):
     confirmed_transcript_hash: bytes
     extensions: tuple[Extension, ...] = ()
 
-    def encode(self, w: Writer) -> None:
+    @cached_property
+    def _encoding(self) -> bytes:
+        # Every message of an epoch signs or verifies over the context; the instance is frozen, so encode once.
+        w = Writer()
         w.u16(self.version)
         w.u16(self.cipher_suite)
         w.vec(self.group_id)
@@ -28,6 +32,13 @@ class GroupContext(WireStruct):
         w.vec(self.tree_hash)
         w.vec(self.confirmed_transcript_hash)
         encode_extensions(w, self.extensions)
+        return w.bytes()
+
+    def encode(self, w: Writer) -> None:
+        w.raw(self._encoding)
+
+    def to_bytes(self) -> bytes:
+        return self._encoding
 
     @classmethod
     def decode(cls, r: Reader) -> Self:

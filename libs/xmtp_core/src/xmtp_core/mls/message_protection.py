@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from xmtp_core.mls.codec import Reader, Writer
+from xmtp_core.mls.codec import Reader, Writer, encode_vec
 from xmtp_core.mls.errors import CryptoError, DecodeError, SignatureError, ValidationError
 from xmtp_core.mls.framing import (
     CONTENT_APPLICATION,
@@ -117,6 +117,8 @@ class SenderData:
     reuse_guard: bytes
 
     def to_bytes(self) -> bytes:
+        if len(self.reuse_guard) != 4:
+            raise ValueError("RFC 9420 §6.3.2: reuse_guard must be 4 bytes")
         return Writer().u32(self.leaf_index).u32(self.generation).raw(self.reuse_guard).bytes()
 
     @classmethod
@@ -131,16 +133,21 @@ def _ratchet_type(content_type: int) -> RatchetType:
     return RatchetType.APPLICATION if content_type == CONTENT_APPLICATION else RatchetType.HANDSHAKE
 
 
-def _content_aad(group_id: bytes, epoch: int, content_type: int, authenticated_data: bytes) -> bytes:
-    return Writer().vec(group_id).u64(epoch).u8(content_type).vec(authenticated_data).bytes()
-
-
 def _sender_data_aad(group_id: bytes, epoch: int, content_type: int) -> bytes:
+    """SenderDataAAD; PrivateContentAAD is the same fields followed by authenticated_data<V>."""
     return Writer().vec(group_id).u64(epoch).u8(content_type).bytes()
 
 
+def _content_aad(sender_data_aad: bytes, authenticated_data: bytes) -> bytes:
+    return sender_data_aad + encode_vec(authenticated_data)
+
+
 def _guarded_nonce(nonce: bytes, reuse_guard: bytes) -> bytes:
-    return bytes(a ^ b for a, b in zip(nonce[:4], reuse_guard, strict=True)) + nonce[4:]
+    """XOR the 4-byte reuse guard into the front of the nonce (RFC 9420 §6.3.1)."""
+    if len(reuse_guard) != 4:
+        raise ValueError("RFC 9420 §6.3.1: reuse_guard must be 4 bytes")
+    head = int.from_bytes(nonce[:4], "big") ^ int.from_bytes(reuse_guard, "big")
+    return head.to_bytes(4, "big") + nonce[4:]
 
 
 def encrypt_private(
@@ -161,13 +168,12 @@ def encrypt_private(
     w.raw(bytes(padding))
     key = secret_tree.next_key(content.sender.index, _ratchet_type(content.content_type))
     guard = reuse_guard if reuse_guard is not None else os.urandom(4)
-    aad = _content_aad(content.group_id, content.epoch, content.content_type, content.authenticated_data)
+    sd_aad = _sender_data_aad(content.group_id, content.epoch, content.content_type)
+    aad = _content_aad(sd_aad, content.authenticated_data)
     ciphertext = suite.aead_encrypt(key.key, _guarded_nonce(key.nonce, guard), aad, w.bytes())
     sd_key, sd_nonce = sender_data_key_nonce(suite, sender_data_secret, ciphertext)
     sender_data = SenderData(content.sender.index, key.generation, guard).to_bytes()
-    encrypted_sender_data = suite.aead_encrypt(
-        sd_key, sd_nonce, _sender_data_aad(content.group_id, content.epoch, content.content_type), sender_data
-    )
+    encrypted_sender_data = suite.aead_encrypt(sd_key, sd_nonce, sd_aad, sender_data)
     return PrivateMessage(
         content.group_id, content.epoch, content.content_type, content.authenticated_data,
         encrypted_sender_data, ciphertext,
@@ -175,10 +181,17 @@ def encrypt_private(
 
 
 def decrypt_sender_data(suite: CipherSuite, msg: PrivateMessage, sender_data_secret: bytes) -> SenderData:
+    return _decrypt_sender_data(
+        suite, msg, sender_data_secret, _sender_data_aad(msg.group_id, msg.epoch, msg.content_type)
+    )
+
+
+def _decrypt_sender_data(
+    suite: CipherSuite, msg: PrivateMessage, sender_data_secret: bytes, sd_aad: bytes
+) -> SenderData:
     sd_key, sd_nonce = sender_data_key_nonce(suite, sender_data_secret, msg.ciphertext)
-    aad = _sender_data_aad(msg.group_id, msg.epoch, msg.content_type)
     try:
-        plain = suite.aead_decrypt(sd_key, sd_nonce, aad, msg.encrypted_sender_data)
+        plain = suite.aead_decrypt(sd_key, sd_nonce, sd_aad, msg.encrypted_sender_data)
     except CryptoError as exc:
         raise CryptoError("RFC 9420 §6.3.2: sender data does not decrypt") from exc
     return SenderData.from_bytes(plain)
@@ -188,13 +201,14 @@ def decrypt_private(
     suite: CipherSuite, msg: PrivateMessage, secret_tree: SecretTree, sender_data_secret: bytes
 ) -> AuthenticatedContent:
     """Decrypt a PrivateMessage; the caller verifies the signature against the sender's leaf."""
-    sender_data = decrypt_sender_data(suite, msg, sender_data_secret)
+    sd_aad = _sender_data_aad(msg.group_id, msg.epoch, msg.content_type)
+    sender_data = _decrypt_sender_data(suite, msg, sender_data_secret, sd_aad)
     if sender_data.leaf_index >= secret_tree.n_leaves:
         raise ValidationError("RFC 9420 §6.3.2: sender leaf index outside the tree")
     ratchet = _ratchet_type(msg.content_type)
     # The key is only deleted once the AEAD check passes, so a forged message cannot burn it (§9.2).
     key = secret_tree.key_for(sender_data.leaf_index, ratchet, sender_data.generation, consume=False)
-    aad = _content_aad(msg.group_id, msg.epoch, msg.content_type, msg.authenticated_data)
+    aad = _content_aad(sd_aad, msg.authenticated_data)
     try:
         plain = suite.aead_decrypt(key.key, _guarded_nonce(key.nonce, sender_data.reuse_guard), aad, msg.ciphertext)
     except CryptoError as exc:
