@@ -528,6 +528,40 @@ const ops = {
     return null;
   },
 
+  async addAdmin(args) {
+    const { client } = entry(args);
+    const group = await conversation(client, need(args, "conversationId"));
+    await group.addAdmin(need(args, "inboxId"));
+    return null;
+  },
+
+  async addSuperAdmin(args) {
+    const { client } = entry(args);
+    const group = await conversation(client, need(args, "conversationId"));
+    await group.addSuperAdmin(need(args, "inboxId"));
+    return null;
+  },
+
+  async updateDescription(args) {
+    const { client } = entry(args);
+    const group = await conversation(client, need(args, "conversationId"));
+    await group.updateDescription(need(args, "description"));
+    return null;
+  },
+
+  async groupInfo(args) {
+    const { client } = entry(args);
+    const group = await conversation(client, need(args, "conversationId"));
+    if (args.sync ?? true) await group.sync();
+    return {
+      name: group.name,
+      description: group.description,
+      admins: group.listAdmins(),
+      superAdmins: group.listSuperAdmins(),
+      isActive: group.isActive,
+    };
+  },
+
   async close(args) {
     const state = entry(args);
     await stopStream(state);

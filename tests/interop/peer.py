@@ -395,6 +395,20 @@ class LibxmtpPeer:
     async def remove_members(self, name: str, conversation_id: str, inbox_ids: list[str]) -> None:
         await self.request("removeMembers", name=name, conversationId=conversation_id, inboxIds=inbox_ids)
 
+    async def add_admin(self, name: str, conversation_id: str, inbox_id: str) -> None:
+        await self.request("addAdmin", name=name, conversationId=conversation_id, inboxId=inbox_id)
+
+    async def add_super_admin(self, name: str, conversation_id: str, inbox_id: str) -> None:
+        await self.request("addSuperAdmin", name=name, conversationId=conversation_id, inboxId=inbox_id)
+
+    async def update_description(self, name: str, conversation_id: str, description: str) -> None:
+        await self.request("updateDescription", name=name, conversationId=conversation_id, description=description)
+
+    async def group_info(self, name: str, conversation_id: str, *, sync: bool = True) -> dict[str, Any]:
+        """name, description, admins, superAdmins, isActive (after a sync unless told not to)."""
+        result: dict[str, Any] = await self.request("groupInfo", name=name, conversationId=conversation_id, sync=sync)
+        return result
+
     async def close_client(self, name: str) -> None:
         await self.request("close", name=name)
 

@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 from peer import LibxmtpPeer
 from xmtp_core.config import plain_pg_url
-from xmtp_core.engine import ConversationJoined, ConversationKind, MessageReceived
+from xmtp_core.engine import ConversationJoined, ConversationKind, GroupUpdatedEvent, MessageReceived
 from xmtp_core.identity import LocalWalletSigner
 from xmtp_core.node import NodeClient
 from xmtp_core.runtime import Runtime
@@ -168,3 +168,89 @@ async def test_every_content_type_both_ways(peer: LibxmtpPeer, devnode_url: str,
     assert listed[10]["content"] == {"id": "act-1", "actionId": "yes"}
     ours = [r for r in theirs[first]["reactions"] if r["id"] == sent_ids[2]]
     assert len(ours) == 1 and ours[0]["content"]["content"] == "👍"
+
+
+def _updates(events: list[Any]) -> list[Any]:
+    return [e.update for e in events if isinstance(e, GroupUpdatedEvent)]
+
+
+async def test_we_create_a_dm_and_a_group_libxmtp_members_follow(
+    peer: LibxmtpPeer, devnode_url: str, runtime: Runtime
+) -> None:
+    bo, cy, di = [await peer.create(n, devnode_url) for n in ("bo", "cy", "di")]
+    me = runtime.keys.inbox_id
+
+    # A DM we create: libxmtp joins from our X-Wing-wrapped Welcome, reads us, and we read its answer.
+    dm_id = await runtime.create_dm(bo.inbox_id)
+    found = [c for c in await peer.list_conversations("bo") if c["id"] == dm_id.hex()]
+    assert len(found) == 1 and found[0]["type"] == "dm" and found[0]["peerInboxId"] == me
+    await runtime.send(dm_id, "hi bo")
+    assert _texts_from(await peer.messages("bo", dm_id.hex()), me) == ["hi bo"]
+    await peer.send_text("bo", dm_id.hex(), "hi python")
+    assert [m.content.value for m in _received(await runtime.sync_group(dm_id))] == ["hi python"]
+
+    # A group we create with two libxmtp users.
+    gid = await runtime.create_group([bo.inbox_id, cy.inbox_id], name="py group")
+    for name in ("bo", "cy"):
+        (conv,) = [c for c in await peer.list_conversations(name) if c["id"] == gid.hex()]
+        assert conv["type"] == "group" and conv["name"] == "py group" and conv["creatorInboxId"] == me
+        assert conv["memberInboxIds"] == sorted([me, bo.inbox_id, cy.inbox_id])
+    await runtime.send(gid, "hello group")
+    for name in ("bo", "cy"):
+        assert _texts_from(await peer.messages(name, gid.hex()), me) == ["hello group"]
+
+    # They rename it and add a member; we follow both commits.
+    await peer.update_name("bo", gid.hex(), "bo's name")
+    await peer.add_members("bo", gid.hex(), [di.inbox_id])
+    updates = [u for u in _updates(await runtime.sync_group(gid)) if u.metadata_field_changes or u.added_inboxes]
+    assert [(c.old_value, c.new_value) for c in updates[0].metadata_field_changes] == [("py group", "bo's name")]
+    assert updates[0].initiated_by_inbox_id == bo.inbox_id
+    assert updates[1].added_inboxes == (di.inbox_id,)
+    info = await runtime.conversation(gid)
+    assert info.name == "bo's name" and set(info.members) == {me, bo.inbox_id, cy.inbox_id, di.inbox_id}
+
+    # We rename it and remove cy: the others see it; cy can no longer read the group.
+    await runtime.update_metadata(gid, {"group_name": "python's name"})
+    await runtime.remove_members(gid, [cy.inbox_id])
+    await runtime.send(gid, "after cy left")
+    for name in ("bo", "di"):
+        assert (await peer.group_info(name, gid.hex()))["name"] == "python's name"
+        assert "after cy left" in _texts_from(await peer.messages(name, gid.hex()), me)
+    cy_view = await peer.group_info("cy", gid.hex())
+    assert not cy_view["isActive"]
+    # libxmtp refuses to sync an inactive group ("Group is inactive"); what it holds lacks our later message.
+    cy_texts = _texts_from(await peer.messages("cy", gid.hex(), sync=False), me)
+    assert "hello group" in cy_texts and "after cy left" not in cy_texts
+    assert runtime.rejections == []
+
+
+async def test_libxmtp_group_makes_us_admin_and_changes_membership(
+    peer: LibxmtpPeer, devnode_url: str, runtime: Runtime
+) -> None:
+    bo, cy, di = [await peer.create(n, devnode_url) for n in ("bo", "cy", "di")]
+    me = runtime.keys.inbox_id
+    created = await peer.create_group("bo", [me, cy.inbox_id], "bo's group")
+    (joined,) = [e for e in await runtime.sync_welcomes() if isinstance(e, ConversationJoined)]
+    gid = joined.conversation.group_id
+    assert gid.hex() == created["id"] and joined.conversation.name == "bo's group"
+    assert joined.conversation.super_admins == (bo.inbox_id,)
+
+    await peer.add_admin("bo", created["id"], me)
+    await peer.add_members("bo", created["id"], [di.inbox_id])
+    await peer.remove_members("bo", created["id"], [cy.inbox_id])
+    await peer.update_description("bo", created["id"], "about")
+    updates = [u for u in _updates(await runtime.sync_group(gid))]
+    assert any(u.added_admin_inboxes == (me,) for u in updates)
+    assert any(u.added_inboxes == (di.inbox_id,) for u in updates)
+    assert any(u.removed_inboxes == (cy.inbox_id,) for u in updates)
+    info = await runtime.conversation(gid)
+    assert me in info.admins and info.description == "about"
+    assert set(info.members) == {me, bo.inbox_id, di.inbox_id}
+    assert runtime.rejections == []
+
+    # As an admin we rename it; libxmtp members see the new name and our message.
+    await runtime.update_metadata(gid, {"group_name": "renamed by python"})
+    await runtime.send(gid, "admin here")
+    for name in ("bo", "di"):
+        assert (await peer.group_info(name, created["id"]))["name"] == "renamed by python"
+        assert _texts_from(await peer.messages(name, created["id"]), me) == ["admin here"]
