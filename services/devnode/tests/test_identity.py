@@ -3,6 +3,7 @@ ones are refused with the broken rule, GetInboxIds follows links/unlinks, and th
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from dataclasses import dataclass
@@ -368,3 +369,41 @@ async def test_log_is_replayed_when_the_state_cache_is_missing(identity: Identit
     finally:
         await conn.close()
     assert seq == newest
+
+
+async def test_concurrent_publishes_are_serialised_per_inbox(identity: IdentityApiStub) -> None:
+    inbox = await register(identity)
+    same = await build_add_installation(inbox.id, inbox.wallet, InstallationKeySigner.generate())
+    results = await asyncio.gather(publish(identity, same), publish(identity, same), return_exceptions=True)
+    errors = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert len(errors) == 1 and (errors[0].details() or "").startswith("replayed_signature:")
+    others = [
+        await build_add_installation(inbox.id, inbox.wallet, InstallationKeySigner.generate(), client_timestamp_ns=ts())
+        for _ in range(4)
+    ]
+    await asyncio.gather(*(publish(identity, upd) for upd in others))
+    assert len(await log_of(identity, inbox.id)) == 6
+    # Every accepted update is in the cached state: all six of them are now replays.
+    for upd in [same, *others]:
+        assert (await refused(identity, upd)).startswith("replayed_signature:")
+
+
+async def test_a_stored_log_that_does_not_verify_blocks_new_updates(
+    identity: IdentityApiStub, database_url: str
+) -> None:
+    wallet = LocalWalletSigner.generate()
+    reg = await build_register(wallet, InstallationKeySigner.generate())
+    tampered = assoc.IdentityUpdate()
+    tampered.CopyFrom(reg)
+    tampered.client_timestamp_ns += 10**9 * 3600  # the signatures no longer match the text
+    conn = await asyncpg.connect(database_url)
+    try:  # as a devnode that predates verification could have stored it
+        await conn.execute(
+            "INSERT INTO inbox_log (inbox_id, server_timestamp_ns, identity_update) VALUES ($1, 0, $2)",
+            reg.inbox_id,
+            tampered.SerializeToString(),
+        )
+    finally:
+        await conn.close()
+    upd = await build_add_installation(reg.inbox_id, wallet, InstallationKeySigner.generate())
+    assert "stored identity log of this inbox does not verify" in await refused(identity, upd)
