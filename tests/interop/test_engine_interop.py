@@ -17,7 +17,13 @@ import asyncpg
 import pytest
 from peer import LibxmtpPeer
 from xmtp_core.config import plain_pg_url
-from xmtp_core.engine import ConversationJoined, ConversationKind, GroupUpdatedEvent, MessageReceived
+from xmtp_core.engine import (
+    ConversationJoined,
+    ConversationKind,
+    GroupUpdatedEvent,
+    MessageReceived,
+    update_metadata_intent,
+)
 from xmtp_core.identity import LocalWalletSigner
 from xmtp_core.node import NodeClient
 from xmtp_core.runtime import Runtime
@@ -254,3 +260,113 @@ async def test_libxmtp_group_makes_us_admin_and_changes_membership(
     for name in ("bo", "di"):
         assert (await peer.group_info(name, created["id"]))["name"] == "renamed by python"
         assert _texts_from(await peer.messages(name, created["id"]), me) == ["admin here"]
+
+
+class SimulatedCrash(Exception):
+    """Stands for the process dying at this point: nothing after it runs, open transactions roll back."""
+
+
+async def _reopen(runtime: Runtime, store_url: str) -> Runtime:
+    """The same installation in a new process: a fresh Store over the same database, then resume."""
+    store = await Store.open(store_url, runtime.store.cipher.keys)
+    return await Runtime.open(runtime.node, store)
+
+
+async def test_restart_between_publishing_a_commit_and_merging_it(
+    peer: LibxmtpPeer, devnode_url: str, runtime: Runtime, store_url: str
+) -> None:
+    bo = await peer.create("bo", devnode_url)
+    gid = await runtime.create_group([bo.inbox_id], name="before")
+    epoch = await _epoch(runtime, gid)
+
+    # Publish the rename commit, then "die" before pulling it back (so it is never merged).
+    intent = await runtime._create_intent(gid, update_metadata_intent({"group_name": "after"}))
+    assert await runtime._publish(intent)
+    published = await runtime.intent(intent.id)
+    assert published is not None and published.state is IntentState.PUBLISHED
+    assert await _epoch(runtime, gid) == epoch
+
+    restarted = await _reopen(runtime, store_url)
+    try:
+        done = await restarted.intent(intent.id)
+        assert done is not None and done.state is IntentState.PROCESSED and done.attempts == 1
+        assert await _epoch(restarted, gid) == epoch + 1  # merged exactly once
+        assert (await restarted.conversation(gid)).name == "after"
+        assert (await peer.group_info("bo", gid.hex()))["name"] == "after"
+        renames = [m for m in await restarted.messages(gid) if m.content_type == "xmtp.org/group_updated:1.0"]
+        assert len(renames) == 2  # the add that created the group, and this rename: no duplicate
+        await restarted.send(gid, "still talking")
+        assert "still talking" in _texts_from(await peer.messages("bo", gid.hex()), restarted.keys.inbox_id)
+    finally:
+        await restarted.store.close()
+
+
+async def test_restart_between_decrypting_and_recording(
+    peer: LibxmtpPeer, devnode_url: str, runtime: Runtime, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await peer.create("alice", devnode_url)
+    dm = await peer.create_dm("alice", runtime.keys.inbox_id)
+    await runtime.sync_welcomes()
+    gid = bytes.fromhex(dm["id"])
+    await runtime.sync_group(gid)
+    await peer.send_text("alice", dm["id"], "one")
+    await peer.send_text("alice", dm["id"], "two")
+
+    async def crash(*args: Any, **kwargs: Any) -> bool:
+        raise SimulatedCrash
+
+    monkeypatch.setattr(runtime.store.messages, "insert", crash)
+    with pytest.raises(SimulatedCrash):
+        await runtime.sync_group(gid)  # "one" was decrypted, then the process died before recording it
+
+    restarted = await _reopen(runtime, store_url)
+    try:
+        received = _received(await restarted.sync_group(gid))
+        assert [m.content.value for m in received] == ["one", "two"]
+        again = await restarted.sync_group(gid)
+        assert _received(again) == []  # nothing applied twice
+        texts = [m for m in await restarted.messages(gid) if m.content_type == "xmtp.org/text:1.0"]
+        assert sorted(m.id for m in texts) == sorted(m.message_id for m in received)
+        await peer.send_text("alice", dm["id"], "three")
+        assert [m.content.value for m in _received(await restarted.sync_group(gid))] == ["three"]
+    finally:
+        await restarted.store.close()
+
+
+async def test_restart_between_merging_a_commit_and_sending_its_welcomes(
+    peer: LibxmtpPeer, devnode_url: str, runtime: Runtime, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bo, cy = [await peer.create(n, devnode_url) for n in ("bo", "cy")]
+    gid = await runtime.create_group([bo.inbox_id], name="welcomes")
+
+    async def crash(*args: Any, **kwargs: Any) -> None:
+        raise SimulatedCrash
+
+    monkeypatch.setattr(runtime.node, "send_welcome_messages", crash)
+    with pytest.raises(SimulatedCrash):
+        await runtime.add_members(gid, [cy.inbox_id])
+    monkeypatch.undo()
+    committed = [i for i in await _intents(runtime) if i.state is IntentState.COMMITTED]
+    assert len(committed) == 1  # merged, Welcomes not out yet
+
+    restarted = await _reopen(runtime, store_url)
+    try:
+        assert [i for i in await _intents(restarted) if i.state is not IntentState.PROCESSED] == []
+        (conv,) = [c for c in await peer.list_conversations("cy") if c["id"] == gid.hex()]
+        assert conv["name"] == "welcomes"
+        await restarted.send(gid, "welcome cy")
+        assert _texts_from(await peer.messages("cy", gid.hex()), restarted.keys.inbox_id) == ["welcome cy"]
+    finally:
+        await restarted.store.close()
+
+
+async def _epoch(runtime: Runtime, group_id: bytes) -> int:
+    async with runtime.store.transaction() as s:
+        state = await runtime.store.group_states.load_current(s, group_id)
+    assert state is not None
+    return state.epoch
+
+
+async def _intents(runtime: Runtime) -> list[Any]:
+    async with runtime.store.transaction() as s:
+        return await runtime.store.intents.list_by_state(s, list(IntentState))

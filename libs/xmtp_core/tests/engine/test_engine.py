@@ -220,6 +220,8 @@ async def test_group_with_pointers_rename_remove_and_admin(resolver: Resolver) -
         assert isinstance(event, GroupUpdatedEvent) and event.update.added_admin_inboxes == (b.keys.inbox_id,)
 
     removal = _commit(node, owner, remove_members_intent([d.keys.inbox_id]))
+    assert d.group is not None
+    d_before_removal = Group.from_bytes(d.group.to_bytes())
     (gone,) = await _receive(d, removal, resolver)
     assert isinstance(gone, GroupUpdatedEvent) and gone.removed_us
     for member in (b, c):
@@ -231,6 +233,10 @@ async def test_group_with_pointers_rename_remove_and_admin(resolver: Resolver) -
     assert isinstance(blocked, EnvelopeRejected) and blocked.reason is RejectReason.GROUP_INACTIVE
     (read,) = await _receive(c, after, resolver)
     assert isinstance(read, MessageReceived) and read.content.value == "without d"
+    # d, still holding the epoch it was removed in, writes after its removal: refused.
+    d.group = d_before_removal
+    (late,) = await _receive(c, _send(node, d, "still here?"), resolver)
+    assert isinstance(late, EnvelopeRejected) and late.reason is RejectReason.SENDER_NOT_A_MEMBER
 
 
 async def test_commit_adding_an_installation_outside_the_identity_state_is_rejected(resolver: Resolver) -> None:

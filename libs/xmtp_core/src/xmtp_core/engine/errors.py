@@ -16,7 +16,7 @@ class RejectReason(enum.StrEnum):
     POLICY_DENIED = "policy_denied"
     PSK_NOT_ALLOWED = "psk_not_allowed"
     MULTIPLE_ACTORS = "multiple_actors"
-    UNKNOWN_SENDER = "unknown_sender"
+    SENDER_NOT_A_MEMBER = "sender_not_a_member"
     BAD_CONTENT = "bad_content"
     OWN_COMMIT_UNKNOWN = "own_commit_unknown"
     GROUP_INACTIVE = "group_inactive"

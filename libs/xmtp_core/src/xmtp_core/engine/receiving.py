@@ -132,7 +132,9 @@ def _application(
         return _rejected(envelope, RejectReason.BAD_CONTENT, str(exc))
     inbox_id, installation_key = _sender_identity(group, app.epoch, app.sender)
     if not inbox_id:
-        return _rejected(envelope, RejectReason.UNKNOWN_SENDER, f"leaf {app.sender} at epoch {app.epoch}")
+        # Sent at an earlier epoch by an installation no longer in the group (it was removed since).
+        detail = f"leaf {app.sender} of epoch {app.epoch} is not a member at epoch {group.epoch}"
+        return _rejected(envelope, RejectReason.SENDER_NOT_A_MEMBER, detail)
     return MessageReceived(
         group_id=group.group_id,
         message_id=message_id(group.group_id, plain.idempotency_key, plain.content),
