@@ -1,5 +1,6 @@
-"""The ratchet tree's per-node tree-hash cache: after random add / remove / update / path-refresh / copy sequences,
-every cached tree hash and every parent hash equals a from-scratch computation by an independent reference."""
+"""The ratchet tree's per-node caches: after random add / remove / update / path-refresh / copy sequences, every
+tree hash, parent hash and resolution (with and without excluded leaves) equals a from-scratch computation by an
+independent reference."""
 
 from __future__ import annotations
 
@@ -62,10 +63,25 @@ def reference_parent_hash(suite: CipherSuite, nodes: list[Node | None], p: int, 
     return suite.hash(w.bytes())
 
 
+def reference_resolution(nodes: list[Node | None], x: int, exclude: frozenset[int]) -> list[int]:
+    """RFC 9420 §4.1.1 resolution, leaves in ``exclude`` treated as blank."""
+    node = nodes[x]
+    if tm.is_leaf(x):
+        return [] if node is None or x // 2 in exclude else [x]
+    if node is None:
+        return reference_resolution(nodes, tm.left(x), exclude) + reference_resolution(nodes, tm.right(x), exclude)
+    assert isinstance(node, ParentNode)
+    return [x] + [2 * u for u in node.unmerged_leaves if u not in exclude]
+
+
 def assert_hashes_match(tree: RatchetTree) -> None:
     nodes = list(tree.nodes)
+    members = frozenset(_members(tree))
+    some = frozenset(sorted(members)[::2])
     for x in range(len(nodes)):
         assert tree.tree_hash(SUITE, x) == reference_tree_hash(SUITE, nodes, x, frozenset()), f"node {x}"
+        for exclude in (frozenset(), some):
+            assert tree.resolution(x, exclude) == reference_resolution(nodes, x, exclude), f"resolution of {x}"
     for p, node in enumerate(nodes):
         if isinstance(node, ParentNode):
             for child in (tm.left(p), tm.right(p)):
@@ -103,8 +119,9 @@ def _apply(tree: RatchetTree, op: str, pick: int, variant: int) -> RatchetTree:
         p = 2 * (pick % (tree.n_leaves - 1)) + 1
         under = [u for u in members if u in tm.subtree_leaves(p)][: variant % 3]
         tree.set_parent(p, ParentNode(os.urandom(32), os.urandom(variant % 2 * 32), tuple(under)))
-    elif op == "hash":  # fill part of the cache only
+    elif op == "hash":  # fill part of the caches only
         tree.tree_hash(SUITE, pick % len(tree.nodes))
+        tree.resolution(variant % len(tree.nodes))
     elif op == "copy":
         return tree.copy()
     return tree
@@ -134,8 +151,10 @@ def test_cached_hashes_match_a_from_scratch_computation(start: int, ops: list[tu
         tree = _apply(tree, op, pick, variant)
         if check:
             assert_hashes_match(tree)
-        if tree is not before:
-            before.add_leaf(LEAVES[1])  # the original changing must not leak into the copy
+        if tree is not before:  # the original changing and refilling its caches must not leak into the copy
+            _refresh_path(before, _members(before)[-1])
+            before.add_leaf(LEAVES[1])
+            assert_hashes_match(before)
     assert_hashes_match(tree)
 
 

@@ -2,9 +2,10 @@
 add/update/remove with truncation, tree hash (§7.8), parent hash (§7.9) and full tree validation (§7.9.2,
 §12.4.3.1), plus (de)serialisation of the ratchet_tree extension. Private keys are not kept here.
 
-Tree hashes are cached per node. A node's hash covers exactly its subtree, so changing a node drops only its own
-entry and its ancestors'; changing the leaf count (extension, truncation) drops them all. Hashes that leave out
-some leaves (parent hashes, §7.9) reuse the cache for subtrees that hold none of those leaves."""
+Tree hashes and resolutions are cached per node. Both depend on exactly the node's subtree, so changing a node
+drops only its own entries and its ancestors'; changing the leaf count (extension, truncation) drops them all.
+Hashes and resolutions that leave out some leaves (parent hashes §7.9, UpdatePath joiners §12.4.1) reuse the
+caches for subtrees that hold none of those leaves."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class RatchetTree:
                 raise DecodeError(f"RFC 9420 §7.8: node {x} has the wrong node type for its position")
         self._nodes: list[Node | None] = padded
         self._hash_cache: dict[int, bytes] = {}
+        self._resolution_cache: dict[int, tuple[int, ...]] = {}
 
     # ---- construction and serialisation ---------------------------------------------------------------
     @classmethod
@@ -59,6 +61,7 @@ class RatchetTree:
     def copy(self) -> RatchetTree:
         tree = RatchetTree(list(self._nodes))
         tree._hash_cache = dict(self._hash_cache)
+        tree._resolution_cache = dict(self._resolution_cache)
         return tree
 
     def __eq__(self, other: object) -> bool:
@@ -121,6 +124,26 @@ class RatchetTree:
     # ---- resolution -------------------------------------------------------------------------------------
     def resolution(self, x: int, exclude: frozenset[int] = frozenset()) -> list[int]:
         """RFC 9420 §4.1.1; ``exclude`` holds leaf indices treated as blank."""
+        if exclude and _covers_any(x, exclude):
+            return self._resolution_excluding(x, exclude)
+        return list(self._resolution(x))
+
+    def _resolution(self, x: int) -> tuple[int, ...]:
+        cached = self._resolution_cache.get(x)
+        if cached is not None:
+            return cached
+        node = self._nodes[x]
+        if tm.is_leaf(x):
+            found: tuple[int, ...] = () if node is None else (x,)
+        elif node is None:
+            found = self._resolution(tm.left(x)) + self._resolution(tm.right(x))
+        else:
+            assert isinstance(node, ParentNode)
+            found = (x, *(tm.leaf_to_node(u) for u in node.unmerged_leaves))
+        self._resolution_cache[x] = found
+        return found
+
+    def _resolution_excluding(self, x: int, exclude: frozenset[int]) -> list[int]:
         node = self._nodes[x]
         if tm.is_leaf(x):
             return [] if node is None or tm.node_to_leaf(x) in exclude else [x]
@@ -136,7 +159,7 @@ class RatchetTree:
             [
                 p
                 for p, c in zip(self.direct_path(leaf_index), self.copath(leaf_index), strict=True)
-                if self.resolution(c)
+                if self._resolution(c)
             ]
             if n > 1
             else []
@@ -148,14 +171,15 @@ class RatchetTree:
         self._invalidate(x)
 
     def _invalidate(self, x: int) -> None:
-        """Drop the cached tree hashes of ``x`` and its ancestors, the only ones that cover node ``x``."""
-        cache = self._hash_cache
-        if not cache:
+        """Drop the cached hashes and resolutions of ``x`` and its ancestors, the only ones that cover node ``x``."""
+        hashes, resolutions = self._hash_cache, self._resolution_cache
+        if not hashes and not resolutions:
             return
         top = self.root()
         k = tm.level(x)
         while True:
-            cache.pop(x, None)
+            hashes.pop(x, None)
+            resolutions.pop(x, None)
             if x == top:
                 return
             # Parent in a full tree (the leaf count is a power of two): set bit k, clear bit k + 1.
@@ -179,7 +203,7 @@ class RatchetTree:
         if index is None:
             index = self.n_leaves
             self._nodes.extend([None] * (len(self._nodes) + 1))
-            self._hash_cache.clear()  # new root and new blank nodes: start over rather than patch
+            self._clear_caches()  # new root and new blank nodes: start over rather than patch
         self._set(tm.leaf_to_node(index), leaf)
         for p in self.direct_path(index):
             parent = self.parent_node(p)
@@ -205,7 +229,11 @@ class RatchetTree:
             if any(self.leaf(i) is not None for i in range(half, self.n_leaves)):
                 return
             del self._nodes[tm.node_width(half) :]
-            self._hash_cache.clear()
+            self._clear_caches()
+
+    def _clear_caches(self) -> None:
+        self._hash_cache.clear()
+        self._resolution_cache.clear()
 
     # ---- hashes ---------------------------------------------------------------------------------------
     def tree_hash(self, suite: CipherSuite, x: int | None = None) -> bytes:
