@@ -32,9 +32,11 @@ from xmtp_core.store import EncryptionKey, IntentState, KeyRing, Store
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(900)]
 
 
-@pytest.fixture
-async def store_url(database_url: str) -> AsyncIterator[str]:
-    """A second fresh database: devnode owns the test's own one (both have a key_packages table)."""
+_EXTRA_DATABASES: list[str] = []
+
+
+async def _new_database(database_url: str) -> str:
+    """Another fresh database on the test's server (dropped with the test's own, see store_url)."""
     name = f"s_{uuid.uuid4().hex[:16]}"
     admin = plain_pg_url(database_url)
     conn = await asyncpg.connect(admin)
@@ -42,10 +44,19 @@ async def store_url(database_url: str) -> AsyncIterator[str]:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    yield admin.rsplit("/", 1)[0] + "/" + name
-    conn = await asyncpg.connect(admin)
+    _EXTRA_DATABASES.append(name)
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture
+async def store_url(database_url: str) -> AsyncIterator[str]:
+    """A second fresh database: devnode owns the test's own one (both have a key_packages table)."""
+    url = await _new_database(database_url)
+    yield url
+    conn = await asyncpg.connect(plain_pg_url(database_url))
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        while _EXTRA_DATABASES:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{_EXTRA_DATABASES.pop()}" WITH (FORCE)')
     finally:
         await conn.close()
 
@@ -370,3 +381,108 @@ async def _epoch(runtime: Runtime, group_id: bytes) -> int:
 async def _intents(runtime: Runtime) -> list[Any]:
     async with runtime.store.transaction() as s:
         return await runtime.store.intents.list_by_state(s, list(IntentState))
+
+
+async def _group_of(runtime: Runtime, group_id: bytes) -> Any:
+    from xmtp_core.mls.group import Group
+
+    async with runtime.store.transaction() as s:
+        state = await runtime.store.group_states.load_current(s, group_id)
+    assert state is not None
+    return Group.from_bytes(state.state)
+
+
+def _reasons(runtime: Runtime) -> list[str]:
+    return [r.reason.value for r in runtime.rejections]
+
+
+async def test_bad_input_is_rejected_recorded_and_the_conversation_continues(
+    peer: LibxmtpPeer, devnode_url: str, runtime: Runtime, database_url: str
+) -> None:
+    from xmtp_core.content import new_idempotency_key
+    from xmtp_core.content.codecs.text import TextCodec
+    from xmtp_core.engine import (
+        CommitInputs,
+        InstallationKeys,
+        add_members_intent,
+        build_application,
+        build_commit,
+        key_update_intent,
+        new_key_package,
+        send_message_intent,
+    )
+    from xmtp_core.node import NewGroupMessage, NewWelcome
+    from xmtp_core.xmtp_mls.key_package import parse_key_package
+
+    bo = await peer.create("bo", devnode_url)
+    mallory_url = await _new_database(database_url)
+    mallory_store = await Store.open(mallory_url, KeyRing(EncryptionKey.generate()))
+    mallory = await Runtime.register(runtime.node, mallory_store, LocalWalletSigner.generate())
+    try:
+        gid = await runtime.create_group([bo.inbox_id, mallory.keys.inbox_id], name="guarded")
+        await mallory.sync_welcomes()
+        await mallory.sync_group(gid)
+        node = runtime.node
+
+        async def continues(text: str) -> None:
+            await peer.send_text("bo", gid.hex(), text)
+            assert [m.content.value for m in _received(await runtime.sync_group(gid))] == [text]
+
+        # 1. A tampered commit.
+        await runtime.sync_group(gid)
+        await mallory.sync_group(gid)  # libxmtp makes a key-update commit after joining
+        built = build_commit(await _group_of(mallory, gid), key_update_intent(), mallory.keys)
+        tampered = bytearray(built.data)
+        tampered[-3] ^= 0x40
+        await node.send_group_messages([NewGroupMessage(bytes(tampered))])
+        await continues("after the tampered commit")
+        assert _reasons(runtime) == ["invalid_commit"]
+
+        # 2. A commit adding an installation that is not in the identity state of its inbox.
+        rogue = new_key_package(InstallationKeys.generate(mallory.keys.inbox_id))
+        await mallory.sync_group(gid)
+        seq = await runtime.resolver.latest_sequence_id(mallory.keys.inbox_id)
+        inputs = CommitInputs({mallory.keys.inbox_id: seq}, [parse_key_package(rogue.tls_bytes)])
+        intent = add_members_intent([mallory.keys.inbox_id])
+        add = build_commit(await _group_of(mallory, gid), intent, mallory.keys, inputs)
+        await node.send_group_messages([NewGroupMessage(add.data)])
+        await continues("after the rogue add")
+        assert _reasons(runtime)[1:] == ["installation_diff"]
+
+        # 3. A replayed envelope. The node keeps one copy of identical bytes (devnode, like xmtp-node-go, keys
+        # group messages by their hash), so replays reach us as redeliveries: skipped by the processed mark, and
+        # the MLS ratchet would refuse the bytes anyway (engine unit test: DUPLICATE).
+        page = await node.query_group_messages(gid)
+        last = [m for m in page.items if not m.is_commit][-1]
+        await node.send_group_messages([NewGroupMessage(last.data)])
+        assert len((await node.query_group_messages(gid)).items) == len(page.items)
+        assert await runtime.handle_group_message(last) == []
+        await continues("after the replay")
+        assert len(runtime.rejections) == 2
+
+        # 4. A message from a member we removed, written with the epoch it still holds.
+        await mallory.sync_group(gid)
+        stale = await _group_of(mallory, gid)
+        await runtime.remove_members(gid, [mallory.keys.inbox_id])
+        payload = send_message_intent(TextCodec().encode("let me in").to_bytes(), new_idempotency_key())
+        late, _ = build_application(stale, payload, mallory.keys)
+        await node.send_group_messages([NewGroupMessage(late.data)])
+        await continues("after the removed member wrote")
+        assert _reasons(runtime)[2:] == ["sender_not_a_member"]
+        assert "let me in" not in _texts_from(await peer.messages("bo", gid.hex()), mallory.keys.inbox_id)
+
+        # 5. A Welcome for someone else, re-addressed to us.
+        (theirs,) = (await node.query_welcome_messages(mallory.keys.installation_key)).items
+        forged = NewWelcome(
+            runtime.keys.installation_key, theirs.data, theirs.hpke_public_key, theirs.wrapper_algorithm,
+            theirs.welcome_metadata,
+        )  # fmt: skip
+        await node.send_welcome_messages([forged])
+        assert [e for e in await runtime.sync_welcomes() if isinstance(e, ConversationJoined)] == []
+        assert _reasons(runtime)[3:] == ["welcome_not_for_us"]
+        dm = await peer.create_dm("bo", runtime.keys.inbox_id)
+        joined = [e for e in await runtime.sync_welcomes() if isinstance(e, ConversationJoined)]
+        assert [e.conversation.group_id.hex() for e in joined] == [dm["id"]]
+        await continues("the end")
+    finally:
+        await mallory_store.close()

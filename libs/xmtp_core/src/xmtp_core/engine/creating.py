@@ -223,7 +223,11 @@ def build_commit(
     before = parse_group_extensions(group.extensions)
     after, proposals, recipients = _plan(group, before, payload, inputs)
     if after != before:
-        decision = evaluate_commit(before.permissions, summarize_commit(before, after, keys.inbox_id))
+        try:
+            summary = summarize_commit(before, after, keys.inbox_id)
+        except XmtpMlsError as exc:
+            raise Rejected(RejectReason.SEQUENCE_ID_DECREASED, str(exc)) from exc
+        decision = evaluate_commit(before.permissions, summary)
         if not decision.allowed:
             raise Rejected(RejectReason.POLICY_DENIED, "; ".join(decision.violations))
         proposals.append(Proposal.group_context_extensions(after.to_extensions()))
