@@ -89,11 +89,12 @@ class Context:
         return self._exporter_secret
 
     def _nonce(self) -> bytes:
+        if self.seq == 0:  # single-shot seal/open: base_nonce XOR 0
+            return self.base_nonce
         n_n = self.suite.aead.n_n
         if self.seq >= (1 << (8 * n_n)) - 1:
             raise CryptoError("HPKE message limit reached")
-        seq_bytes = self.seq.to_bytes(n_n, "big")
-        return bytes(a ^ b for a, b in zip(self.base_nonce, seq_bytes, strict=True))
+        return (int.from_bytes(self.base_nonce, "big") ^ self.seq).to_bytes(n_n, "big")
 
     def seal(self, aad: bytes, pt: bytes) -> bytes:
         ct = self.suite.aead.seal(self.key, self._nonce(), aad, pt)
