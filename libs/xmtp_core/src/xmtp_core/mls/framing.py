@@ -205,6 +205,50 @@ class PrivateMessage(WireStruct):
         return cls(r.vec(), r.u64(), r.u8(), r.vec(), r.vec(), r.vec())
 
 
+@dataclass(frozen=True)
+class GroupMessageHeader:
+    """The cleartext routing fields of a PublicMessage or PrivateMessage (what a delivery service sees)."""
+
+    wire_format: int
+    group_id: bytes
+    epoch: int
+    content_type: int
+
+    @property
+    def is_commit(self) -> bool:
+        return self.content_type == CONTENT_COMMIT
+
+
+def peek_group_message(data: bytes) -> GroupMessageHeader:
+    """Read an MLSMessage's group id, epoch and content type without decoding the content or decrypting.
+
+    A PrivateMessage is cheap to read completely, so truncation and trailing bytes are caught; a PublicMessage is
+    read only up to its content_type (the content, e.g. a whole Commit, is left undecoded). Anything that is not
+    a PublicMessage or PrivateMessage raises DecodeError.
+    """
+    r = Reader(data)
+    version = r.u16()
+    if version != PROTOCOL_MLS10:
+        raise DecodeError(f"unsupported protocol version {version}")
+    wire_format = r.u16()
+    if wire_format == WIRE_PRIVATE_MESSAGE:
+        private = PrivateMessage.decode(r)
+        r.finish()
+        group_id, epoch, content_type = private.group_id, private.epoch, private.content_type
+    elif wire_format == WIRE_PUBLIC_MESSAGE:
+        group_id, epoch = r.vec(), r.u64()
+        Sender.decode(r)
+        r.vec()  # authenticated_data
+        content_type = r.u8()
+        if not r.remaining:
+            raise DecodeError("PublicMessage has no content after its header")
+    else:
+        raise DecodeError(f"wire format {wire_format} is not a PublicMessage (1) or PrivateMessage (2)")
+    if content_type not in (CONTENT_APPLICATION, CONTENT_PROPOSAL, CONTENT_COMMIT):
+        raise DecodeError(f"unknown content type {content_type}")
+    return GroupMessageHeader(wire_format, group_id, epoch, content_type)
+
+
 MessageBody = PublicMessage | PrivateMessage | Welcome | GroupInfo | KeyPackage
 
 _WIRE_TYPES: dict[int, type[WireStruct]] = {
