@@ -107,9 +107,9 @@ class RatchetTree:
                 yield p, parent
 
     def leaves(self) -> Iterator[tuple[int, LeafNode]]:
-        for i in range(self.n_leaves):
-            leaf = self.leaf(i)
+        for i, leaf in enumerate(self._nodes[::2]):  # leaves are the even nodes
             if leaf is not None:
+                assert isinstance(leaf, LeafNode)
                 yield i, leaf
 
     def root(self) -> int:
