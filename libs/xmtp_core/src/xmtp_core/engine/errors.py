@@ -10,6 +10,7 @@ class RejectReason(enum.StrEnum):
     DUPLICATE = "duplicate"
     EPOCH_TOO_OLD = "epoch_too_old"
     EPOCH_IN_FUTURE = "epoch_in_future"
+    STALE_COMMIT = "stale_commit"  # a commit for an epoch another commit already closed: its author rebuilds it
     INVALID_COMMIT = "invalid_commit"
     SEQUENCE_ID_DECREASED = "sequence_id_decreased"
     INSTALLATION_DIFF = "installation_diff"

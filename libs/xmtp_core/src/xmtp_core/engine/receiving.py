@@ -52,10 +52,11 @@ def _message_epoch(message: MLSMessage) -> int | None:
     return None
 
 
-def _epoch_reason(group: Group, epoch: int | None) -> RejectReason:
+def _epoch_reason(group: Group, epoch: int | None, is_commit: bool) -> RejectReason:
     if epoch is not None and epoch > group.epoch:
         return RejectReason.EPOCH_IN_FUTURE
-    return RejectReason.EPOCH_TOO_OLD
+    # Concurrent commits are normal: the node keeps every one, the first for an epoch wins.
+    return RejectReason.STALE_COMMIT if is_commit else RejectReason.EPOCH_TOO_OLD
 
 
 async def process_envelope(
@@ -77,7 +78,7 @@ async def process_envelope(
     try:
         sender = group.peek_sender(message)
     except EpochError as exc:
-        return Outcome([_rejected(envelope, _epoch_reason(group, epoch), str(exc))])
+        return Outcome([_rejected(envelope, _epoch_reason(group, epoch, envelope.is_commit), str(exc))])
     except MLSError as exc:
         return Outcome([_rejected(envelope, RejectReason.DECRYPT_FAILED, str(exc))])
     if sender.sender_type == SENDER_MEMBER and _is_own(group, keys, epoch, sender.index):
@@ -86,7 +87,7 @@ async def process_envelope(
     try:
         result = group.process_message(message)
     except EpochError as exc:
-        return Outcome([_rejected(envelope, _epoch_reason(group, epoch), str(exc))])
+        return Outcome([_rejected(envelope, _epoch_reason(group, epoch, envelope.is_commit), str(exc))])
     except GenerationError as exc:
         return Outcome([_rejected(envelope, RejectReason.DUPLICATE, str(exc))])
     except MLSError as exc:
