@@ -57,6 +57,7 @@ validate: setup
 bench: setup
 	$(PY) bench/devnode.py
 	$(PY) bench/mls.py
+	$(PY) bench/engine.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(INTEROP)/node_modules .pytest_cache .mypy_cache .ruff_cache
