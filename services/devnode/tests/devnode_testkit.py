@@ -1,4 +1,4 @@
-"""Hand-built TLS/MLS bytes and request builders for devnode tests (no MLS library involved)."""
+"""Hand-built TLS/MLS bytes and request builders for devnode tests (xmtp_core codec helpers only, no structs)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from devnode.keypackage import sign_content
-from devnode.tls import encode_vector as vec
+from xmtp_core.mls.codec import encode_vec as vec
 from xmtp_core.protos.identity.credential_pb2 import MlsCredential
 from xmtp_core.protos.mls.api.v1 import mls_pb2
 
@@ -31,6 +30,11 @@ def u32(v: int) -> bytes:
 
 def u64(v: int) -> bytes:
     return v.to_bytes(8, "big")
+
+
+def sign_content(label: str, content: bytes) -> bytes:
+    """The SignContent struct that SignWithLabel signs (RFC 9420 §5.1.2), built by hand like the rest here."""
+    return vec(b"MLS 1.0 " + label.encode()) + vec(content)
 
 
 def private_message(group_id: bytes, content_type: int = 1, epoch: int = 1, ciphertext: bytes | None = None) -> bytes:

@@ -122,7 +122,7 @@ async def expect_invalid(call: object, match: str) -> None:
         (send_request(b""), "empty"),
         (send_request(b"\x00\x01\x00\x02garbage"), "MLS"),
         (send_request(b"\x00\x01\x00\x02\x00" + bytes(8) + b"\x01\x00\x00\x01x"), "empty group_id"),
-        (send_request(b"\x00\x01\x00\x05" + bytes(20)), "wire_format"),
+        (send_request(b"\x00\x01\x00\x05" + bytes(20)), "wire format 5"),
         (send_request(private_message(b"g", ciphertext=bytes(MAX_PAYLOAD_BYTES))), "limit"),
     ],
 )

@@ -1,10 +1,9 @@
-"""Property tests: whatever bytes arrive, the parsers either succeed or raise `InvalidInput` (never crash)."""
+"""Property tests: whatever bytes arrive, devnode's MLS checks either succeed or raise `InvalidInput` (never crash)."""
 
 from __future__ import annotations
 
 from devnode.errors import InvalidInput
-from devnode.framing import parse_group_message
-from devnode.keypackage import parse_key_package
+from devnode.mls_checks import group_message_header, verify_key_package
 from devnode_testkit import key_package, private_message, public_message
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +16,7 @@ VALID_MESSAGES = [private_message(b"group", content_type=3), public_message(b"gr
 @given(st.binary(max_size=200))
 def test_random_bytes_never_crash_framing(data: bytes) -> None:
     try:
-        info = parse_group_message(data)
+        info = group_message_header(data)
     except InvalidInput:
         return
     assert info.group_id and info.content_type in (1, 2, 3)
@@ -29,7 +28,7 @@ def test_mutated_messages_never_crash_framing(data: bytes, position: int, value:
     mutated = bytearray(data)
     mutated[position % len(mutated)] = value
     try:
-        info = parse_group_message(bytes(mutated))
+        info = group_message_header(bytes(mutated))
     except InvalidInput:
         return
     # Mutations inside opaque fields still parse; the framing must then still be self-consistent.
@@ -45,7 +44,7 @@ def test_mutated_or_truncated_key_packages_are_rejected_cleanly(position: int, v
     changed = mutated[index] != value or cut > 0
     mutated[index] = value
     try:
-        parse_key_package(bytes(mutated))
+        verify_key_package(bytes(mutated))
     except InvalidInput:
         return
     assert not changed, "a changed key package must not verify"

@@ -5,7 +5,3 @@ from __future__ import annotations
 
 class InvalidInput(ValueError):
     """The request (or a payload inside it) is malformed or breaks a limit; nothing was stored."""
-
-
-class MalformedData(InvalidInput):
-    """Bytes that should be TLS/MLS-encoded could not be decoded."""

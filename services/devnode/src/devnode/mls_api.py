@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -12,23 +11,18 @@ import grpc
 from google.protobuf import empty_pb2
 from google.protobuf.message import Message
 from sqlalchemy.exc import SQLAlchemyError
-from xmtp_core.mls.credentials import CREDENTIAL_BASIC
 from xmtp_core.protos.mls.api.v1 import mls_pb2, mls_pb2_grpc
-from xmtp_core.xmtp_mls.credential import inbox_id_from_identity
-from xmtp_core.xmtp_mls.errors import CredentialError
 
 from devnode import convert
 from devnode.errors import InvalidInput
-from devnode.framing import parse_group_message
 from devnode.identity_validation import check_key_package_upload
-from devnode.keypackage import KeyPackageInfo, parse_key_package
 from devnode.limits import MAX_PAGE_SIZE, MAX_PAYLOAD_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
+from devnode.mls_checks import group_message_header, key_package_inbox_id, verify_key_package
 from devnode.models import InstallationStanding, NewCommitLogEntry, NewGroupMessage, NewWelcome, WelcomeKind
 from devnode.node import Node
 from devnode.streams import stream_rows
 
 log = logging.getLogger(__name__)
-_INBOX_ID = re.compile(r"[0-9a-f]{64}")
 Req = TypeVar("Req", bound=Message)
 Resp = TypeVar("Resp", bound=Message)
 Handler = Callable[[Any, Req, grpc.aio.ServicerContext[Any, Any]], Awaitable[Resp]]
@@ -75,15 +69,15 @@ def _group_input(index: int, message: mls_pb2.GroupMessageInput) -> NewGroupMess
         raise InvalidInput(f"messages[{index}]: no v1 message")
     data = _payload(message.v1.data, f"messages[{index}].data")
     try:
-        info = parse_group_message(data)
+        header = group_message_header(data)
     except InvalidInput as exc:
         raise InvalidInput(f"messages[{index}]: {exc}") from exc
     return NewGroupMessage(
-        group_id=info.group_id,
+        group_id=header.group_id,
         data=data,
         sender_hmac=message.v1.sender_hmac,
         should_push=message.v1.should_push,
-        is_commit=info.is_commit,
+        is_commit=header.is_commit,
     )
 
 
@@ -137,19 +131,6 @@ def _trim_to_response_size(rows: list[Any], size: Callable[[Any], int]) -> tuple
     return rows, False
 
 
-def _credential_inbox_id(info: KeyPackageInfo) -> str:
-    """The inbox a key package claims: its BasicCredential identity is `xmtp.identity.MlsCredential`."""
-    if info.credential_type != CREDENTIAL_BASIC:
-        raise InvalidInput(f"key package: credential_type is {info.credential_type}, XMTP needs basic (1)")
-    try:
-        inbox_id = inbox_id_from_identity(info.credential_identity)
-    except CredentialError as exc:
-        raise InvalidInput(f"key package: {exc}") from exc
-    if not _INBOX_ID.fullmatch(inbox_id):
-        raise InvalidInput(f"key package: credential inbox_id {inbox_id!r} is not 64 lowercase hex characters")
-    return inbox_id
-
-
 class MlsApi(mls_pb2_grpc.MlsApiServicer):
     """MlsApi backed by `Node`; unary handlers raise `InvalidInput` for bad requests (→ INVALID_ARGUMENT)."""
 
@@ -177,16 +158,18 @@ class MlsApi(mls_pb2_grpc.MlsApiServicer):
         if not present:
             raise InvalidInput("no key_package")
         data = _payload(upload.key_package_tls_serialized, "key_package.key_package_tls_serialized")
-        info = parse_key_package(data)
-        inbox_id = _credential_inbox_id(info)
+        verified = verify_key_package(data)
+        inbox_id = key_package_inbox_id(verified.key_package)
+        key = verified.installation_key
 
         def check(standing: InstallationStanding) -> None:
-            check_key_package_upload(standing, inbox_id, info.installation_key)
+            check_key_package_upload(standing, inbox_id, key)
 
+        identity = verified.key_package.leaf_node.credential.identity
         await self.node.store.upsert_key_package(
-            info.installation_key, data, info.credential_identity, info.not_after, inbox_id=inbox_id, check=check
+            key, data, identity, verified.lifetime.not_after, inbox_id=inbox_id, check=check
         )
-        return info.installation_key
+        return key
 
     @invalid_argument
     async def UploadKeyPackage(self, request: mls_pb2.UploadKeyPackageRequest, context: Any) -> empty_pb2.Empty:
