@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 from xmtp_core.mls._key_cache import KeyCache
+from xmtp_core.mls.cipher_suite import get_cipher_suite
+from xmtp_core.mls.credentials import Credential
 from xmtp_core.mls.errors import SignatureError
-from xmtp_core.mls.kem import KEM_KEY_CACHE_SIZE, get_kem
+from xmtp_core.mls.group import Group, StagedCommit
+from xmtp_core.mls.kem import KEM_KEY_CACHE_SIZE, X25519Kem, get_kem
+from xmtp_core.mls.key_packages import create_key_package
+from xmtp_core.mls.proposals import Proposal
 from xmtp_core.mls.signature import ECDSA_P256_SHA256, ED448, ED25519, SignatureScheme
 
 
@@ -84,3 +89,35 @@ def test_kem_encap_uses_a_fresh_ephemeral_each_time() -> None:
     _, pk = kem.generate_key_pair()
     (s1, e1), (s2, e2) = kem.encap(pk), kem.encap(pk)
     assert e1 != e2 and s1 != s2
+
+
+def _x25519_cache() -> KeyCache[object]:
+    kem = get_kem(0x0020)
+    assert isinstance(kem, X25519Kem)
+    return kem._keys  # type: ignore[return-value]
+
+
+def test_keys_a_group_deletes_leave_the_kem_cache() -> None:
+    """Join drops the single-use init key; a merged commit drops the path keys the new epoch no longer holds."""
+    suite = get_cipher_suite(3)
+    creator = Group.create(3, suite.generate_signature_key_pair()[0], Credential.basic(b"a"))
+    bundle = create_key_package(3, suite.generate_signature_key_pair()[0], Credential.basic(b"b"))
+    staged = creator.commit([Proposal.add(bundle.key_package)])
+    creator.merge_staged_commit(staged)
+    assert staged.welcome is not None
+    joiner = Group.join(staged.welcome, bundle)
+    cache = _x25519_cache()
+    assert bundle.init_priv not in cache
+    for committer, receiver in ((creator, joiner), (joiner, creator), (creator, joiner)):
+        before = set(receiver.epoch_state.path_keys.keys.values())
+        mine_before = set(committer.epoch_state.path_keys.keys.values())
+        commit = committer.commit(force_path=True)
+        assert commit.message is not None
+        committer.merge_staged_commit(commit)
+        received = receiver.process_message(commit.message.to_bytes())
+        assert isinstance(received, StagedCommit)
+        receiver.merge_staged_commit(received)
+        for group, old in ((receiver, before), (committer, mine_before)):
+            gone = old - set(group.epoch_state.path_keys.keys.values())
+            assert group is receiver or gone, "a committer replaces at least its leaf key"
+            assert not any(sk in cache for sk in gone)

@@ -4,7 +4,8 @@ Loading a raw private key into a ``cryptography`` object computes its public key
 costs as much as a signature), so signing or decapsulating with the same key bytes reloads it needlessly.
 Each scheme keeps one small cache. Only keys that loaded successfully are stored; the raw bytes never appear in
 ``repr``. Entries are dropped oldest-first once ``capacity`` is reached, so a cache never holds more than a
-handful of recently used keys; :meth:`KeyCache.clear` drops them all at once.
+handful of recently used keys; :meth:`KeyCache.discard` drops one the protocol has deleted and
+:meth:`KeyCache.clear` drops them all.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ class KeyCache(Generic[K]):
             self._make_room()
         self._entries[raw] = key
 
+    def discard(self, raw: bytes) -> None:
+        self._entries.pop(raw, None)
+
     def _make_room(self) -> None:
         entries = self._entries
         while len(entries) >= self._capacity:
@@ -52,6 +56,9 @@ class KeyCache(Generic[K]):
 
     def clear(self) -> None:
         self._entries.clear()
+
+    def __contains__(self, raw: object) -> bool:
+        return raw in self._entries
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -47,6 +47,7 @@ from xmtp_core.mls.framing import (
 )
 from xmtp_core.mls.group_context import GroupContext
 from xmtp_core.mls.group_info import GroupInfo
+from xmtp_core.mls.kem import forget_private_keys
 from xmtp_core.mls.key_package import KeyPackage
 from xmtp_core.mls.key_packages import KeyPackageBundle, default_capabilities, default_lifetime
 from xmtp_core.mls.leaf_node import SOURCE_KEY_PACKAGE, SOURCE_UPDATE, LeafNode
@@ -281,6 +282,7 @@ class Group:
             raise ValidationError("RFC 9420 §12.4.3.1: GroupInfo confirmation_tag does not verify")
         if secrets_in.path_secret is not None:
             _learn_path_secret(suite, tree, keys, info.signer, secrets_in.path_secret)
+        forget_private_keys([bundle.init_priv])  # a KeyPackage, so its init key, is used once (RFC 9420 §10)
         return cls(suite, bundle.signature_priv, state, cfg, external_psks=psks_known)
 
     # ---- read-only views ------------------------------------------------------------------------------
@@ -712,6 +714,9 @@ class Group:
         )  # fmt: skip
         self.past_epochs = [past, *self.past_epochs][: self.config.max_past_epochs]
         self.epoch_state = staged.new_epoch
+        kept = set(staged.new_epoch.path_keys.keys.values())
+        dropped = [*old.path_keys.keys.values(), *self.pending_update_keys.values()]
+        forget_private_keys(sk for sk in dropped if sk not in kept)  # deleted keys also leave the KEM cache
         self.pending_proposals = []
         self.pending_update_keys = {}
         if staged.self_removed:

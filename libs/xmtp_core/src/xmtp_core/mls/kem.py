@@ -10,11 +10,13 @@ The ``Kem`` protocol is what HPKE and cipher suites plug in; ``xwing`` provides 
 
 Loaded private keys are kept in a small per-KEM :class:`KeyCache` (loading one costs a scalar multiplication);
 Encap uses a freshly generated key object directly, so ephemeral keys are never serialised, reloaded or cached.
+Callers that delete private keys (RFC 9420 §9.2) drop them from the caches too with :func:`forget_private_keys`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Generic, Protocol, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
@@ -145,6 +147,9 @@ class _MontgomeryKem(DHKem, Generic[PrivT]):
         self._check_len(sk, self.n_sk, "private key")
         return self._keys.get(sk, self._load)
 
+    def forget_private_key(self, sk: bytes) -> None:
+        self._keys.discard(sk)
+
     def _checked_exchange(self, key: PrivT, pk: bytes) -> bytes:
         self._check_len(pk, self.n_pk, "public key")
         try:
@@ -228,6 +233,9 @@ class NistKem(DHKem):
     def private_key_object(self, sk: bytes) -> ec.EllipticCurvePrivateKey:
         return self._keys.get(sk, self._load)
 
+    def forget_private_key(self, sk: bytes) -> None:
+        self._keys.discard(sk)
+
     def _load(self, sk: bytes) -> ec.EllipticCurvePrivateKey:
         if len(sk) != self.n_sk:
             raise CryptoError(
@@ -292,6 +300,15 @@ def _build_kems() -> dict[int, Kem]:
 _KEMS = _build_kems()
 
 
+def forget_private_keys(keys: Iterable[bytes]) -> None:
+    """Drop private keys the caller has deleted from every DHKEM's cache of loaded keys."""
+    keys = list(keys)
+    for kem in _KEMS.values():
+        if isinstance(kem, _MontgomeryKem | NistKem):
+            for sk in keys:
+                kem.forget_private_key(sk)
+
+
 def get_kem(kem_id: int) -> Kem:
     """Return the DHKEM for an RFC 9180 KEM identifier."""
     try:
@@ -300,4 +317,4 @@ def get_kem(kem_id: int) -> Kem:
         raise UnsupportedError(f"KEM 0x{kem_id:04x} is not supported") from None
 
 
-__all__ = ["DHKem", "Kem", "NistKem", "X448Kem", "X25519Kem", "get_kem", "labeled_expand"]
+__all__ = ["DHKem", "Kem", "NistKem", "X448Kem", "X25519Kem", "forget_private_keys", "get_kem", "labeled_expand"]
