@@ -484,6 +484,9 @@ async def test_bad_input_is_rejected_recorded_and_the_conversation_continues(
         joined = [e for e in await runtime.sync_welcomes() if isinstance(e, ConversationJoined)]
         assert [e.conversation.group_id.hex() for e in joined] == [dm["id"]]
         await continues("the end")
+        async with runtime.store.transaction() as s:
+            recorded = [r.reason for r in await runtime.store.rejections.list_recorded(s)]
+        assert recorded == _reasons(runtime)  # each one kept in the store, in order
     finally:
         await mallory_store.close()
 

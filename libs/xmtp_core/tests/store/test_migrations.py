@@ -11,6 +11,7 @@ from xmtp_core.store import downgrade, make_engine, migrate
 from xmtp_core.store.schema import metadata
 
 EXPECTED = {
+    "rejected_envelopes",
     "installations",
     "key_packages",
     "identity_cache",
@@ -41,7 +42,7 @@ async def test_up_on_empty_database_is_idempotent(database_url: str) -> None:
     await migrate(database_url)  # second run: nothing to do, nothing fails
     conn = await asyncpg.connect(database_url)
     try:
-        assert await conn.fetchval("SELECT version_num FROM xmtp_store_alembic_version") == "0001"
+        assert await conn.fetchval("SELECT version_num FROM xmtp_store_alembic_version") == "0002"
     finally:
         await conn.close()
 

@@ -73,6 +73,7 @@ from xmtp_core.store import (
     Installation,
     Intent,
     IntentState,
+    Rejection,
     Store,
     StoredKeyPackage,
     StoredMessage,
@@ -248,9 +249,9 @@ class Runtime:
         except Rejected as exc:
             event = EnvelopeRejected(msg.installation_key, msg.id, exc.reason, exc.detail)
             async with self.store.transaction() as s:
-                await self.store.envelopes.mark(s, topic, msg.id)
+                if await self.store.envelopes.mark(s, topic, msg.id):
+                    await self._record(s, topic, event)
                 await self.store.cursors.advance(s, topic, msg.id)
-            self._record(event)
             return [event]
         group = joined.group
         async with self.store.transaction() as s, conversation_lock(s, group.group_id):
@@ -262,10 +263,10 @@ class Runtime:
             await self.store.cursors.advance(s, topic, msg.id)
         return [joined.event] if fresh and known is None else []
 
-    def _record(self, event: EnvelopeRejected) -> None:
-        log.warning(
-            "rejected envelope %s on %s: %s (%s)", event.envelope_id, event.topic.hex(), event.reason, event.detail
-        )
+    async def _record(self, s: AsyncSession, topic: str, event: EnvelopeRejected) -> None:
+        """Keep the refusal (reason and detail, no plaintext) in the store, in the envelope's transaction."""
+        log.warning("rejected envelope %s on %s: %s (%s)", event.envelope_id, topic, event.reason, event.detail)
+        await self.store.rejections.record(s, Rejection(topic, event.envelope_id, event.reason.value, event.detail))
         self.rejections.append(event)
 
     # ---- group messages ------------------------------------------------------------------------------------
@@ -313,7 +314,7 @@ class Runtime:
                         after_commit.append(follow_up)
                     continue
                 events.append(event)
-                await self._apply(s, event)
+                await self._apply(s, topic, event)
             if changed:
                 await self._save_group(s, group)
             await self.store.cursors.advance(s, topic, envelope.id)
@@ -321,7 +322,7 @@ class Runtime:
             await self._send_welcomes(intent, built)
         return events
 
-    async def _apply(self, s: AsyncSession, event: Event) -> None:
+    async def _apply(self, s: AsyncSession, topic: str, event: Event) -> None:
         if isinstance(event, MessageReceived):
             stored = StoredMessage(
                 event.message_id, event.group_id, event.sender_inbox_id, event.sender_installation_key,
@@ -334,7 +335,7 @@ class Runtime:
             if event.removed_us:
                 await self.store.conversations.set_state(s, event.group_id, ConversationState.LEFT)
         elif isinstance(event, EnvelopeRejected):
-            self._record(event)
+            await self._record(s, topic, event)
 
     async def _store_group_updated(
         self, s: AsyncSession, group_id: bytes, update: GroupUpdated, sent_ns: int, envelope_id: int
@@ -351,9 +352,8 @@ class Runtime:
         intent = await self.store.intents.find_published(s, echo.group_id, echo.data_hash)
         if intent is None:
             if echo.is_commit:
-                self._record(
-                    EnvelopeRejected(echo.group_id, echo.envelope_id, RejectReason.OWN_COMMIT_UNKNOWN, "no intent")
-                )
+                event = EnvelopeRejected(echo.group_id, echo.envelope_id, RejectReason.OWN_COMMIT_UNKNOWN, "no intent")
+                await self._record(s, group_topic(echo.group_id), event)
             return None, None
         payload = IntentPayload.from_bytes(intent.payload)
         if not payload.is_commit:

@@ -128,6 +128,16 @@ processed_envelopes = sa.Table(
 )
 
 
+rejected_envelopes = sa.Table(
+    "rejected_envelopes",
+    metadata,
+    sa.Column("topic", sa.Text, primary_key=True),
+    sa.Column("envelope_id", sa.BigInteger, primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("rejected_ns", sa.BigInteger, nullable=False),
+)
+
 sa.Index("key_packages_installation", key_packages.c.installation_key)
 sa.Index("intents_state_id", intents.c.state, intents.c.id)
 sa.Index("intents_group_id", intents.c.group_id, intents.c.id)

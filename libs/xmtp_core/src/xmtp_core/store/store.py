@@ -19,6 +19,7 @@ from xmtp_core.store.intents import Intents
 from xmtp_core.store.key_packages import KeyPackages
 from xmtp_core.store.keys import KeyRing
 from xmtp_core.store.messages import Messages
+from xmtp_core.store.rejections import Rejections
 
 
 class Store:
@@ -37,6 +38,7 @@ class Store:
         self.intents = Intents(self.cipher)
         self.messages = Messages(self.cipher)
         self.envelopes = ProcessedEnvelopes()
+        self.rejections = Rejections()
 
     @classmethod
     async def open(

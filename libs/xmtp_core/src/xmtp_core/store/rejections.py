@@ -1,0 +1,52 @@
+"""Envelopes the engine refused (tampered, replayed, not allowed, not for us ...), with the reason, for operators.
+
+Only public facts are kept: topic, envelope id, a reason code and a detail text that never holds plaintext.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xmtp_core.store._util import now_ns
+from xmtp_core.store.schema import rejected_envelopes as t
+
+
+@dataclass(frozen=True)
+class Rejection:
+    topic: str
+    envelope_id: int
+    reason: str
+    detail: str
+    rejected_ns: int = 0
+
+
+class Rejections:
+    async def record(self, session: AsyncSession, rejection: Rejection) -> bool:
+        """Record once per envelope; False when it was already recorded."""
+        stmt = (
+            insert(t)
+            .values(
+                topic=rejection.topic,
+                envelope_id=rejection.envelope_id,
+                reason=rejection.reason,
+                detail=rejection.detail,
+                rejected_ns=rejection.rejected_ns or now_ns(),
+            )
+            .on_conflict_do_nothing()
+            .returning(t.c.envelope_id)
+        )
+        return (await session.execute(stmt)).first() is not None
+
+    async def list_recorded(self, session: AsyncSession, topic: str | None = None) -> list[Rejection]:
+        stmt = sa.select(t).order_by(t.c.rejected_ns, t.c.envelope_id)
+        if topic is not None:
+            stmt = stmt.where(t.c.topic == topic)
+        rows = await session.execute(stmt)
+        return [
+            Rejection(m["topic"], m["envelope_id"], m["reason"], m["detail"], m["rejected_ns"])
+            for m in (r._mapping for r in rows)
+        ]
