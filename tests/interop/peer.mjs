@@ -556,6 +556,7 @@ const ops = {
     return {
       name: group.name,
       description: group.description,
+      imageUrl: group.imageUrl,
       admins: group.listAdmins(),
       superAdmins: group.listSuperAdmins(),
       isActive: group.isActive,

@@ -405,7 +405,7 @@ class LibxmtpPeer:
         await self.request("updateDescription", name=name, conversationId=conversation_id, description=description)
 
     async def group_info(self, name: str, conversation_id: str, *, sync: bool = True) -> dict[str, Any]:
-        """name, description, admins, superAdmins, isActive (after a sync unless told not to)."""
+        """name, description, imageUrl, admins, superAdmins, isActive (after a sync unless told not to)."""
         result: dict[str, Any] = await self.request("groupInfo", name=name, conversationId=conversation_id, sync=sync)
         return result
 

@@ -226,8 +226,15 @@ async def test_we_create_a_dm_and_a_group_libxmtp_members_follow(
     info = await runtime.conversation(gid)
     assert info.name == "bo's name" and set(info.members) == {me, bo.inbox_id, cy.inbox_id, di.inbox_id}
 
+    # Description, image and disappearing settings from us reach libxmtp.
+    await runtime.update_description(gid, "described by python")
+    await runtime.update_image_url(gid, "https://example.com/g.png")
+    await runtime.update_disappearing(gid, from_ns=1_000, in_ns=86_400 * 10**9)
+    bo_view = await peer.group_info("bo", gid.hex())
+    assert (bo_view["description"], bo_view["imageUrl"]) == ("described by python", "https://example.com/g.png")
+
     # We rename it and remove cy: the others see it; cy can no longer read the group.
-    await runtime.update_metadata(gid, {"group_name": "python's name"})
+    await runtime.update_name(gid, "python's name")
     await runtime.remove_members(gid, [cy.inbox_id])
     await runtime.send(gid, "after cy left")
     for name in ("bo", "di"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 from xmtp_core.content import GroupUpdated, default_registry
@@ -37,10 +37,13 @@ from xmtp_core.engine import (
     should_rotate,
     update_admins_intent,
     update_metadata_intent,
+    update_permissions_intent,
     welcome_messages,
 )
 from xmtp_core.mls.group import Group
+from xmtp_core.mls.proposals import Proposal
 from xmtp_core.node.models import GroupMessage, NewWelcome, NewWelcomePointer, WelcomeKind, WelcomeMessage
+from xmtp_core.xmtp_mls.extensions import parse_group_extensions
 from xmtp_core.xmtp_mls.key_package import KeyPackageBundle, parse_key_package
 from xmtp_core.xmtp_mls.policies import MetadataField, admin_only_policy
 from xmtp_core.xmtp_mls.welcome_wrapper import UnwrappedWelcome, WelcomePointer
@@ -322,3 +325,32 @@ def test_key_package_rotation_rule() -> None:
 def test_intent_payload_round_trip() -> None:
     payload = update_metadata_intent({MetadataField.DESCRIPTION: "d"})
     assert IntentPayload.from_bytes(payload.to_bytes()) == payload
+
+
+async def test_permission_update_then_a_member_rename_is_refused_by_receivers(resolver: Resolver) -> None:
+    node = Node()
+    alice, bob, carol = _client(resolver), _client(resolver), _client(resolver)
+    alice.group = new_group(alice.keys, 1)
+    _add(node, alice, [bob, carol])
+    await _join(node, bob, resolver)
+    await _join(node, carol, resolver)
+    tighten = _commit(node, alice, update_permissions_intent(admin_only_policy()))
+    for member in (bob, carol):
+        (event,) = await _receive(member, tighten, resolver)
+        assert isinstance(event, GroupUpdatedEvent)
+    # Bob forges a rename past his own check: carol refuses it and stays on her epoch.
+    assert bob.group is not None and carol.group is not None
+    with pytest.raises(Rejected):
+        build_commit(bob.group, update_metadata_intent({MetadataField.GROUP_NAME: "bob's"}), bob.keys)
+    view = parse_group_extensions(bob.group.extensions)
+    renamed = replace(view, mutable=replace(view.mutable, attributes={**view.mutable.attributes, "group_name": "x"}))
+    forged = Group.from_bytes(bob.group.to_bytes()).commit(
+        [Proposal.group_context_extensions(renamed.to_extensions())], force_path=True
+    )
+    assert forged.message is not None
+    epoch = carol.group.epoch
+    (refused,) = await _receive(
+        carol, node.publish(carol.group.group_id, forged.message.to_bytes(), is_commit=True), resolver
+    )
+    assert isinstance(refused, EnvelopeRejected) and refused.reason is RejectReason.POLICY_DENIED
+    assert carol.group.epoch == epoch

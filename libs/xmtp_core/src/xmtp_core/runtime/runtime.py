@@ -62,6 +62,7 @@ from xmtp_core.engine.creating import Built
 from xmtp_core.engine.events import ConversationKind
 from xmtp_core.identity import InstallationKeySigner, build_register
 from xmtp_core.identity.signer import Signer
+from xmtp_core.mls.errors import MLSError
 from xmtp_core.mls.group import Group
 from xmtp_core.node import GroupMessage, NewGroupMessage, NodeClient, WelcomeMessage
 from xmtp_core.runtime.identity import NodeIdentityResolver
@@ -425,7 +426,7 @@ class Runtime:
                 else:
                     built, _ = build_application(group, payload, self.keys)
                     await self._save_group(s, group)
-            except (Rejected, EngineError, XmtpMlsError) as exc:
+            except (Rejected, EngineError, XmtpMlsError, MLSError) as exc:
                 await self.store.intents.transition(s, intent.id, IntentState.ERROR, error=str(exc))
                 return False
             payload = IntentPayload(payload.kind, payload.params, built)
@@ -526,6 +527,23 @@ class Runtime:
     async def update_metadata(self, group_id: bytes, fields: dict[str, str]) -> Intent:
         return await self._require(await self.run_intent(group_id, update_metadata_intent(fields)))
 
+    async def update_name(self, group_id: bytes, name: str) -> Intent:
+        return await self.update_metadata(group_id, {MetadataField.GROUP_NAME: name})
+
+    async def update_description(self, group_id: bytes, description: str) -> Intent:
+        return await self.update_metadata(group_id, {MetadataField.DESCRIPTION: description})
+
+    async def update_image_url(self, group_id: bytes, url: str) -> Intent:
+        return await self.update_metadata(group_id, {MetadataField.GROUP_IMAGE_URL_SQUARE: url})
+
+    async def update_disappearing(self, group_id: bytes, *, from_ns: int, in_ns: int) -> Intent:
+        """Messages sent from ``from_ns`` on disappear ``in_ns`` after sending (libxmtp's two metadata fields)."""
+        fields = {
+            MetadataField.MESSAGE_DISAPPEAR_FROM_NS: str(from_ns),
+            MetadataField.MESSAGE_DISAPPEAR_IN_NS: str(in_ns),
+        }
+        return await self.update_metadata(group_id, fields)
+
     async def update_admins(self, group_id: bytes, action: AdminAction, inbox_id: str) -> Intent:
         return await self._require(await self.run_intent(group_id, update_admins_intent(action, inbox_id)))
 
@@ -566,6 +584,8 @@ class Runtime:
                     for e in events:
                         if isinstance(e, ConversationJoined):
                             groups.add(e.conversation.group_id, e.message_cursor)
+                    if events and isinstance(events[0], ConversationJoined):
+                        await self.rotate_key_package()
                 else:
                     events = await self.handle_group_message(item)
                 for event in events:
