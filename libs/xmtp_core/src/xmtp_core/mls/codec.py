@@ -100,6 +100,13 @@ class Reader:
         return value
 
     def vec(self) -> bytes:
+        data, pos = self._data, self._pos
+        if pos < len(data) and data[pos] < 1 << 6:  # one-byte length, the common case
+            end = pos + 1 + data[pos]
+            if end > len(data):
+                raise DecodeError(f"truncated: need {data[pos]} bytes, {len(data) - pos - 1} left")
+            self._pos = end
+            return data[pos + 1 : end]
         return self.raw(self.varint())
 
     def sub(self, n: int) -> Reader:

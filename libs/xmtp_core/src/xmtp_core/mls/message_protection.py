@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -117,9 +118,7 @@ class SenderData:
     reuse_guard: bytes
 
     def to_bytes(self) -> bytes:
-        if len(self.reuse_guard) != 4:
-            raise ValueError("RFC 9420 §6.3.2: reuse_guard must be 4 bytes")
-        return Writer().u32(self.leaf_index).u32(self.generation).raw(self.reuse_guard).bytes()
+        return _sender_data_bytes(self.leaf_index, self.generation, self.reuse_guard)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SenderData:
@@ -129,13 +128,25 @@ class SenderData:
         return value
 
 
+def _sender_data_bytes(leaf_index: int, generation: int, reuse_guard: bytes) -> bytes:
+    if len(reuse_guard) != 4:
+        raise ValueError("RFC 9420 §6.3.2: reuse_guard must be 4 bytes")
+    try:
+        return struct.pack(">II", leaf_index, generation) + reuse_guard
+    except struct.error as exc:
+        raise ValueError(f"RFC 9420 §6.3.2: leaf index or generation outside uint32: {exc}") from None
+
+
 def _ratchet_type(content_type: int) -> RatchetType:
     return RatchetType.APPLICATION if content_type == CONTENT_APPLICATION else RatchetType.HANDSHAKE
 
 
 def _sender_data_aad(group_id: bytes, epoch: int, content_type: int) -> bytes:
     """SenderDataAAD; PrivateContentAAD is the same fields followed by authenticated_data<V>."""
-    return Writer().vec(group_id).u64(epoch).u8(content_type).bytes()
+    try:
+        return encode_vec(group_id) + struct.pack(">QB", epoch, content_type)
+    except struct.error as exc:
+        raise ValueError(f"epoch or content type out of range: {exc}") from None
 
 
 def _content_aad(sender_data_aad: bytes, authenticated_data: bytes) -> bytes:
@@ -172,7 +183,7 @@ def encrypt_private(
     aad = _content_aad(sd_aad, content.authenticated_data)
     ciphertext = suite.aead_encrypt(key.key, _guarded_nonce(key.nonce, guard), aad, w.bytes())
     sd_key, sd_nonce = sender_data_key_nonce(suite, sender_data_secret, ciphertext)
-    sender_data = SenderData(content.sender.index, key.generation, guard).to_bytes()
+    sender_data = _sender_data_bytes(content.sender.index, key.generation, guard)
     encrypted_sender_data = suite.aead_encrypt(sd_key, sd_nonce, sd_aad, sender_data)
     return PrivateMessage(
         content.group_id, content.epoch, content.content_type, content.authenticated_data,

@@ -75,18 +75,19 @@ class HashRatchet:
         ratchet._skipped = {key.generation: key for key in state.stored_keys}
         return ratchet
 
-    def _current_key(self) -> RatchetKey:
-        cs, g = self._cs, self.generation
-        key = cs.derive_tree_secret(self._secret, b"key", g, cs.aead_key_len)
-        nonce = cs.derive_tree_secret(self._secret, b"nonce", g, cs.aead_nonce_len)
-        return RatchetKey(g, key, nonce)
-
     def _advance(self) -> RatchetKey:
-        current = self._current_key()
-        if self.generation >= 0xFFFF_FFFF:
+        """The current generation's key, then move on: DeriveTreeSecret's key, nonce and secret (RFC 9420 §9.1)."""
+        g = self.generation
+        if g >= 0xFFFF_FFFF:
             raise GenerationError("ratchet exhausted: generation would exceed 2^32-1 (RFC 9420 §9.1)")
-        self._secret = self._cs.derive_tree_secret(self._secret, b"secret", self.generation, self._cs.hash_len)
-        self.generation += 1
+        cs, secret, context = self._cs, self._secret, g.to_bytes(4, "big")
+        current = RatchetKey(
+            g,
+            cs.expand_with_label(secret, b"key", context, cs.aead_key_len),
+            cs.expand_with_label(secret, b"nonce", context, cs.aead_nonce_len),
+        )
+        self._secret = cs.expand_with_label(secret, b"secret", context, cs.hash_len)
+        self.generation = g + 1
         return current
 
     def next_key(self) -> RatchetKey:
