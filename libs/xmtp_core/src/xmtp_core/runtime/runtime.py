@@ -87,7 +87,7 @@ from xmtp_core.xmtp_mls.extensions import parse_group_extensions
 from xmtp_core.xmtp_mls.group_updated import group_updated_from_commit
 from xmtp_core.xmtp_mls.key_package import KeyPackageBundle, PeerKeyPackage, parse_key_package
 from xmtp_core.xmtp_mls.policies import MetadataField, PolicySet
-from xmtp_core.xmtp_mls.welcome_wrapper import WelcomePointer
+from xmtp_core.xmtp_mls.welcome_wrapper import UnwrappedWelcome, WelcomePointer
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ class Runtime:
             await self.rotate_key_package()
         return events
 
-    async def _open(self, msg: WelcomeMessage, bundles: Sequence[KeyPackageBundle]) -> Any:
+    async def _open(self, msg: WelcomeMessage, bundles: Sequence[KeyPackageBundle]) -> UnwrappedWelcome:
         opened = open_welcome(msg, bundles)
         if isinstance(opened, WelcomePointer):
             page = await self.node.query_welcome_messages(opened.destination)
@@ -300,9 +300,13 @@ class Runtime:
         after_commit: list[tuple[Intent, Built]] = []
         topic = group_topic(envelope.group_id)
         async with self.store.transaction() as s, conversation_lock(s, envelope.group_id):
+            state = await self.store.group_states.load_current(s, envelope.group_id)
+            if state is None:
+                log.warning("envelope %s for unknown group %s skipped", envelope.id, envelope.group_id.hex())
+                return []
             if not await self.store.envelopes.mark(s, topic, envelope.id, data_hash(envelope.data)):
                 return []
-            group = await self._load_group(s, envelope.group_id)
+            group = Group.from_bytes(state.state)
             outcome = await process_envelope(group, envelope, self.keys, self.resolver, self.registry)
             events: list[Event] = []
             changed = outcome.state_changed
