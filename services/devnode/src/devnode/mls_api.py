@@ -14,13 +14,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from xmtp_core.protos.mls.api.v1 import mls_pb2, mls_pb2_grpc
 
 from devnode import convert
+from devnode.broker import Broker, RowT
 from devnode.errors import InvalidInput
 from devnode.identity_validation import check_key_package_upload
 from devnode.limits import MAX_PAGE_SIZE, MAX_PAYLOAD_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
 from devnode.mls_checks import group_message_header, key_package_inbox_id, verify_key_package
-from devnode.models import InstallationStanding, NewCommitLogEntry, NewGroupMessage, NewWelcome, WelcomeKind
+from devnode.models import (
+    InstallationStanding,
+    NewCommitLogEntry,
+    NewGroupMessage,
+    NewWelcome,
+    Paging,
+    WelcomeKind,
+)
 from devnode.node import Node
-from devnode.streams import stream_rows
+from devnode.streams import Replay, stream_rows
 
 log = logging.getLogger(__name__)
 Req = TypeVar("Req", bound=Message)
@@ -122,13 +130,47 @@ def _cursors(filters: list[tuple[bytes, int]], what: str) -> dict[bytes, int]:
     return cursors
 
 
-def _trim_to_response_size(rows: list[Any], size: Callable[[Any], int]) -> tuple[list[Any], bool]:
+def _trim_to_response_size(rows: list[RowT]) -> tuple[list[RowT], bool]:
     total = 0
     for index, row in enumerate(rows):
-        total += size(row)
+        total += row.size
         if total > MAX_RESPONSE_BYTES and index > 0:
             return rows[:index], True
     return rows, False
+
+
+async def _query_page(
+    topic: bytes,
+    what: str,
+    paging_info: mls_pb2.PagingInfo,
+    query: Callable[[bytes, Paging], Awaitable[list[RowT]]],
+    to_proto: Callable[[RowT], Resp],
+) -> tuple[list[Resp], mls_pb2.PagingInfo]:
+    """One page of a topic's rows as protos, cut to the response size limit, and the next-page paging info."""
+    if not topic:
+        raise InvalidInput(f"{what} is empty")
+    paging = convert.paging_from(paging_info)
+    rows, truncated = _trim_to_response_size(await query(topic, paging))
+    return [to_proto(r) for r in rows], convert.paging_reply(paging, [r.id for r in rows], truncated)
+
+
+async def _subscribe(
+    context: grpc.aio.ServicerContext[Any, Any],
+    filters: list[tuple[bytes, int]],
+    what: str,
+    broker: Broker[RowT],
+    replay: Replay[RowT],
+    to_proto: Callable[[RowT], Resp],
+) -> AsyncIterator[Resp]:
+    """A subscription stream: bad filters abort with INVALID_ARGUMENT before the `subscribed` header is sent."""
+    try:
+        cursors = _cursors(filters, what)
+    except InvalidInput as exc:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+    await context.send_initial_metadata((("subscribed", "true"),))
+    async for batch in stream_rows(broker, cursors, replay):
+        for row in batch:
+            yield to_proto(row)
 
 
 class MlsApi(mls_pb2_grpc.MlsApiServicer):
@@ -199,53 +241,47 @@ class MlsApi(mls_pb2_grpc.MlsApiServicer):
     async def QueryGroupMessages(
         self, request: mls_pb2.QueryGroupMessagesRequest, context: Any
     ) -> mls_pb2.QueryGroupMessagesResponse:
-        if not request.group_id:
-            raise InvalidInput("group_id is empty")
-        paging = convert.paging_from(request.paging_info)
-        rows = await self.node.store.query_group_messages(request.group_id, paging)
-        rows, truncated = _trim_to_response_size(rows, lambda r: len(r.data) + len(r.sender_hmac))
-        return mls_pb2.QueryGroupMessagesResponse(
-            messages=[convert.group_message(r) for r in rows],
-            paging_info=convert.paging_reply(paging, [r.id for r in rows], truncated),
+        messages, paging_info = await _query_page(
+            request.group_id,
+            "group_id",
+            request.paging_info,
+            self.node.store.query_group_messages,
+            convert.group_message,
         )
+        return mls_pb2.QueryGroupMessagesResponse(messages=messages, paging_info=paging_info)
 
     @invalid_argument
     async def QueryWelcomeMessages(
         self, request: mls_pb2.QueryWelcomeMessagesRequest, context: Any
     ) -> mls_pb2.QueryWelcomeMessagesResponse:
-        if not request.installation_key:
-            raise InvalidInput("installation_key is empty")
-        paging = convert.paging_from(request.paging_info)
-        rows = await self.node.store.query_welcomes(request.installation_key, paging)
-        rows, truncated = _trim_to_response_size(rows, lambda r: len(r.data) + len(r.welcome_metadata))
-        return mls_pb2.QueryWelcomeMessagesResponse(
-            messages=[convert.welcome_message(r) for r in rows],
-            paging_info=convert.paging_reply(paging, [r.id for r in rows], truncated),
+        messages, paging_info = await _query_page(
+            request.installation_key,
+            "installation_key",
+            request.paging_info,
+            self.node.store.query_welcomes,
+            convert.welcome_message,
         )
+        return mls_pb2.QueryWelcomeMessagesResponse(messages=messages, paging_info=paging_info)
 
     async def SubscribeGroupMessages(
         self, request: mls_pb2.SubscribeGroupMessagesRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[mls_pb2.GroupMessage]:
-        try:
-            cursors = _cursors([(f.group_id, f.id_cursor) for f in request.filters], "group_id")
-        except InvalidInput as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        await context.send_initial_metadata((("subscribed", "true"),))
-        async for batch in stream_rows(self.node.groups, cursors, self.node.store.replay_group_messages):
-            for row in batch:
-                yield convert.group_message(row)
+        filters = [(f.group_id, f.id_cursor) for f in request.filters]
+        store = self.node.store
+        async for message in _subscribe(
+            context, filters, "group_id", self.node.groups, store.replay_group_messages, convert.group_message
+        ):
+            yield message
 
     async def SubscribeWelcomeMessages(
         self, request: mls_pb2.SubscribeWelcomeMessagesRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[mls_pb2.WelcomeMessage]:
-        try:
-            cursors = _cursors([(f.installation_key, f.id_cursor) for f in request.filters], "installation_key")
-        except InvalidInput as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        await context.send_initial_metadata((("subscribed", "true"),))
-        async for batch in stream_rows(self.node.welcomes, cursors, self.node.store.replay_welcomes):
-            for row in batch:
-                yield convert.welcome_message(row)
+        filters = [(f.installation_key, f.id_cursor) for f in request.filters]
+        store = self.node.store
+        async for message in _subscribe(
+            context, filters, "installation_key", self.node.welcomes, store.replay_welcomes, convert.welcome_message
+        ):
+            yield message
 
     @invalid_argument
     async def GetNewestGroupMessage(

@@ -37,15 +37,12 @@ class NewGroupMessage:
     is_commit: bool
 
 
-@dataclass(frozen=True)
-class GroupMessageRow:
+@dataclass(frozen=True, kw_only=True)
+class GroupMessageRow(NewGroupMessage):
+    """A stored group message: what was published plus the node's id and receive time."""
+
     id: int
     created_ns: int
-    group_id: bytes
-    data: bytes
-    sender_hmac: bytes
-    should_push: bool
-    is_commit: bool
 
     @property
     def topic(self) -> bytes:
@@ -66,16 +63,12 @@ class NewWelcome:
     welcome_metadata: bytes
 
 
-@dataclass(frozen=True)
-class WelcomeRow:
+@dataclass(frozen=True, kw_only=True)
+class WelcomeRow(NewWelcome):
+    """A stored welcome: what was published plus the node's id and receive time."""
+
     id: int
     created_ns: int
-    installation_key: bytes
-    kind: WelcomeKind
-    data: bytes
-    hpke_public_key: bytes
-    wrapper_algorithm: int
-    welcome_metadata: bytes
 
     @property
     def topic(self) -> bytes:
@@ -142,9 +135,8 @@ class NewCommitLogEntry:
     serialized_signature: bytes
 
 
-@dataclass(frozen=True)
-class CommitLogRow:
+@dataclass(frozen=True, kw_only=True)
+class CommitLogRow(NewCommitLogEntry):
+    """A stored commit-log entry with its per-node sequence id."""
+
     id: int
-    group_id: bytes
-    serialized_entry: bytes
-    serialized_signature: bytes
