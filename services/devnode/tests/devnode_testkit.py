@@ -37,6 +37,15 @@ def sign_content(label: str, content: bytes) -> bytes:
     return vec(b"MLS 1.0 " + label.encode()) + vec(content)
 
 
+@dataclass(frozen=True)
+class TopicRow:
+    """The least a broker or stream row needs (`devnode.broker.Topical`), for tests without a database."""
+
+    id: int
+    topic: bytes
+    size: int = 1
+
+
 def private_message(group_id: bytes, content_type: int = 1, epoch: int = 1, ciphertext: bytes | None = None) -> bytes:
     """MLSMessage{version 1, wire_format 2 (PrivateMessage)} with opaque sender data and ciphertext."""
     body = ciphertext if ciphertext is not None else os.urandom(24)

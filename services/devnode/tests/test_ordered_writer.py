@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import pytest
 from devnode.broker import Broker
 from devnode.node import OrderedWriter
-
-
-@dataclass(frozen=True)
-class Row:
-    id: int
-    topic: bytes
-    size: int = 1
+from devnode_testkit import TopicRow as Row
 
 
 class FakeTable:

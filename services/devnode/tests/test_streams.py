@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 
 import grpc
 import pytest
 from devnode.broker import Broker, Signal
 from devnode.main import RunningNode
 from devnode.streams import stream_rows
+from devnode_testkit import TopicRow as Row
 from devnode_testkit import private_message, send_request, welcome_v1
 from xmtp_core.protos.mls.api.v1 import mls_pb2
 from xmtp_core.protos.mls.api.v1.mls_pb2_grpc import MlsApiStub
@@ -162,13 +162,6 @@ async def test_welcome_stream_replays_then_goes_live(mls: MlsApiStub) -> None:
     await asyncio.wait_for(run(), HANG_GUARD_S)
     assert got == [b"old", b"new"]
     call.cancel()
-
-
-@dataclass(frozen=True)
-class Row:
-    id: int
-    topic: bytes
-    size: int = 1
 
 
 async def test_lagging_subscriber_catches_up_from_the_database() -> None:
