@@ -118,7 +118,8 @@ class HpkeSuite:
     kdf: Kdf
     aead: Aead
     suite_id: bytes = field(init=False, repr=False, compare=False)
-    _psk_id_hash: bytes = field(init=False, repr=False, compare=False)
+    _context_prefix: bytes = field(init=False, repr=False, compare=False)  # mode || psk_id_hash
+    _labels: tuple[bytes, bytes, bytes] = field(init=False, repr=False, compare=False)  # secret, key, base_nonce
     _info_hashes: dict[bytes, bytes] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -130,7 +131,15 @@ class HpkeSuite:
         )
         object.__setattr__(self, "suite_id", suite_id)
         # mode_base has an empty psk_id, so its hash is a constant of the suite.
-        object.__setattr__(self, "_psk_id_hash", self.labeled_extract(b"", b"psk_id_hash", b""))
+        psk_id_hash = self.labeled_extract(b"", b"psk_id_hash", b"")
+        object.__setattr__(self, "_context_prefix", bytes([MODE_BASE]) + psk_id_hash)
+        prefix = HPKE_VERSION + suite_id
+        labels = (
+            prefix + b"secret",
+            self.aead.n_k.to_bytes(2, "big") + prefix + b"key",
+            self.aead.n_n.to_bytes(2, "big") + prefix + b"base_nonce",
+        )
+        object.__setattr__(self, "_labels", labels)
 
     def _info_hash(self, info: bytes) -> bytes:
         cache = self._info_hashes
@@ -150,29 +159,41 @@ class HpkeSuite:
 
     def key_schedule(self, shared_secret: bytes, info: bytes) -> Context:
         """RFC 9180 §5.1 KeySchedule for mode_base (empty psk and psk_id)."""
-        ks_context = bytes([MODE_BASE]) + self._psk_id_hash + self._info_hash(info)
-        secret = self.labeled_extract(shared_secret, b"secret", b"")
-        key = self.labeled_expand(secret, b"key", ks_context, self.aead.n_k)
-        base_nonce = self.labeled_expand(secret, b"base_nonce", ks_context, self.aead.n_n)
+        key, base_nonce, secret, ks_context = self._schedule(shared_secret, info)
         return Context(self, key, base_nonce, secret, ks_context)
+
+    def _schedule(self, shared_secret: bytes, info: bytes) -> tuple[bytes, bytes, bytes, bytes]:
+        """(key, base_nonce, secret, key_schedule_context); the labelled inputs' constant parts are precomputed."""
+        ks_context = self._context_prefix + self._info_hash(info)
+        secret_label, key_label, nonce_label = self._labels
+        kdf, aead = self.kdf, self.aead
+        secret = kdf.extract(shared_secret, secret_label)  # LabeledExtract(shared_secret, "secret", psk="")
+        key = kdf.expand(secret, key_label + ks_context, aead.n_k)
+        base_nonce = kdf.expand(secret, nonce_label + ks_context, aead.n_n)
+        return key, base_nonce, secret, ks_context
 
     def setup_base_s(self, pk_r: bytes, info: bytes) -> tuple[bytes, Context]:
         shared, enc = self.kem.encap(pk_r)
         return enc, self.key_schedule(shared, info)
 
     def setup_base_r(self, enc: bytes, sk_r: bytes, info: bytes) -> Context:
+        return self.key_schedule(self._decap(enc, sk_r), info)
+
+    def _decap(self, enc: bytes, sk_r: bytes) -> bytes:
         try:
-            shared = self.kem.decap(enc, sk_r)
+            return self.kem.decap(enc, sk_r)
         except ValueError as exc:  # a KEM that lets a backend ValueError escape still fails as CryptoError
             raise CryptoError(f"HPKE decapsulation failed: {exc}") from exc
-        return self.key_schedule(shared, info)
 
     def seal(self, pk_r: bytes, info: bytes, aad: bytes, pt: bytes) -> tuple[bytes, bytes]:
-        enc, ctx = self.setup_base_s(pk_r, info)
-        return enc, ctx.seal(aad, pt)
+        """Single-shot SealBase: the first message of a context uses base_nonce itself (RFC 9180 §6.1)."""
+        shared, enc = self.kem.encap(pk_r)
+        key, base_nonce, _, _ = self._schedule(shared, info)
+        return enc, self.aead.seal(key, base_nonce, aad, pt)
 
     def open(self, sk_r: bytes, enc: bytes, info: bytes, aad: bytes, ct: bytes) -> bytes:
-        return self.setup_base_r(enc, sk_r, info).open(aad, ct)
+        key, base_nonce, _, _ = self._schedule(self._decap(enc, sk_r), info)
+        return self.aead.open(key, base_nonce, aad, ct)
 
     def send_export(self, pk_r: bytes, info: bytes, exporter_context: bytes, length: int) -> tuple[bytes, bytes]:
         enc, ctx = self.setup_base_s(pk_r, info)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from functools import cached_property
 from typing import Generic, Protocol, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
@@ -73,9 +74,15 @@ class DHKem:
     n_sk: int
     kdf: Kdf
 
-    @property
+    @cached_property
     def suite_id(self) -> bytes:
         return b"KEM" + self.kem_id.to_bytes(2, "big")
+
+    @cached_property
+    def _eae_labels(self) -> tuple[bytes, bytes]:
+        """The constant parts of ExtractAndExpand's LabeledExtract input and LabeledExpand info (RFC 9180 §4)."""
+        prefix = HPKE_VERSION + self.suite_id
+        return prefix + b"eae_prk", self.n_secret.to_bytes(2, "big") + prefix + b"shared_secret"
 
     # Group operations ------------------------------------------------------------------------------------
     def dh(self, sk: bytes, pk: bytes) -> bytes:
@@ -97,8 +104,10 @@ class DHKem:
         return sk, self.public_key(sk)
 
     def _extract_and_expand(self, dh: bytes, kem_context: bytes) -> bytes:
-        eae_prk = labeled_extract(self.kdf, self.suite_id, b"", b"eae_prk", dh)
-        return labeled_expand(self.kdf, self.suite_id, eae_prk, b"shared_secret", kem_context, self.n_secret)
+        # LabeledExtract(salt="", "eae_prk", dh) then LabeledExpand(eae_prk, "shared_secret", kem_context, Nsecret)
+        extract_label, expand_label = self._eae_labels
+        eae_prk = self.kdf.extract(b"", extract_label + dh)
+        return self.kdf.expand(eae_prk, expand_label + kem_context, self.n_secret)
 
     def encap(self, pk: bytes) -> tuple[bytes, bytes]:
         dh, pk_e = self._ephemeral_dh(pk)
