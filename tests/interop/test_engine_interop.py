@@ -168,6 +168,7 @@ async def test_every_content_type_both_ways(peer: LibxmtpPeer, devnode_url: str,
     assert all(m.content.known and m.sender_inbox_id == alice.inbox_id for m in received)
 
     # us -> libxmtp: every type sent through the runtime arrives with its content type.
+    await peer.stream_start("alice")
     sent_ids = [(await runtime.send(group_id, value)).message_id.hex() for value in samples]
     theirs = {m["id"]: m for m in await peer.messages("alice", dm["id"])}
     types = [str(runtime.registry.encode(v).type) for v in samples]
@@ -185,6 +186,9 @@ async def test_every_content_type_both_ways(peer: LibxmtpPeer, devnode_url: str,
     assert listed[10]["content"] == {"id": "act-1", "actionId": "yes"}
     ours = [r for r in theirs[first]["reactions"] if r["id"] == sent_ids[2]]
     assert len(ours) == 1 and ours[0]["content"]["content"] == "👍"
+    # The read receipt is not listed, but libxmtp's stream delivers it.
+    receipt, _ = await peer.stream_until("alice", lambda m: m["id"] == sent_ids[4])
+    assert receipt["contentType"] == "xmtp.org/readReceipt:1.0" and receipt["senderInboxId"] == runtime.keys.inbox_id
 
 
 def _updates(events: list[Any]) -> list[Any]:
@@ -560,3 +564,29 @@ async def test_canary_no_key_secret_or_plaintext_in_a_pg_dump_of_the_store(
     assert _found(dump, runtime.keys.installation_key) and _found(dump, gid)
     assert b"COPY public.messages" in dump and b"COPY public.group_states" in dump
     assert {name for name, secret in secrets.items() if _found(dump, secret)} == set()
+
+
+async def test_stream_follows_a_libxmtp_dm_from_its_welcome(
+    peer: LibxmtpPeer, devnode_url: str, runtime: Runtime
+) -> None:
+    import asyncio
+
+    alice = await peer.create("alice", devnode_url)
+    stream = runtime.stream()
+    try:
+        dm = await peer.create_dm("alice", runtime.keys.inbox_id)
+        await peer.send_text("alice", dm["id"], "streamed hello")
+
+        async def until_message() -> tuple[list[Any], MessageReceived]:
+            seen: list[Any] = []
+            async for event in stream:
+                if isinstance(event, MessageReceived):
+                    return seen, event
+                seen.append(event)
+            raise AssertionError("stream ended")
+
+        seen, message = await asyncio.wait_for(until_message(), 60)
+        assert [e.conversation.group_id.hex() for e in seen if isinstance(e, ConversationJoined)] == [dm["id"]]
+        assert message.content.value == "streamed hello" and message.sender_inbox_id == alice.inbox_id
+    finally:
+        await stream.aclose()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -564,7 +564,7 @@ class Runtime:
 
     # ---- streaming -----------------------------------------------------------------------------------------
 
-    async def stream(self) -> AsyncIterator[Event]:
+    async def stream(self) -> AsyncGenerator[Event, None]:
         """Welcomes and group messages as they arrive (Subscription-based, reconnecting); new groups are
         followed as soon as we join them."""
         async with self.store.transaction() as s:
