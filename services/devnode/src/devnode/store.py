@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from devnode import schema
+from devnode.broker import RowT
 from devnode.models import (
     AcceptedUpdate,
     AddressChange,
@@ -144,6 +145,35 @@ class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
+    async def _insert_new(
+        self,
+        table: sa.Table,
+        cols: Sequence[sa.Column[Any]],
+        lock: int,
+        values: list[dict[str, Any]],
+        to_row: Callable[[sa.Row[tuple[object, ...]]], RowT],
+    ) -> list[RowT]:
+        """Insert under the table's id-order lock, skipping rows whose message_hash exists; new rows by id."""
+        stmt = pg.insert(table).values(values).on_conflict_do_nothing(index_elements=["message_hash"]).returning(*cols)
+        async with self.engine.begin() as conn:
+            await _lock(conn, lock)
+            rows = (await conn.execute(stmt)).all()
+        return sorted(map(to_row, rows), key=lambda r: r.id)
+
+    async def _replay(
+        self,
+        query: sa.TextClause,
+        to_row: Callable[[sa.Row[tuple[object, ...]]], RowT],
+        cursors: dict[bytes, int],
+        limit: int,
+        max_bytes: int,
+    ) -> list[RowT]:
+        if not cursors:
+            return []
+        params = {"topics": list(cursors), "cursors": list(cursors.values()), "lim": limit, "max_bytes": max_bytes}
+        async with self.engine.connect() as conn:
+            return [to_row(r) for r in (await conn.execute(query, params)).all()]
+
     # --- group messages -------------------------------------------------------------------------
 
     async def insert_group_messages(self, messages: Sequence[NewGroupMessage]) -> list[GroupMessageRow]:
@@ -161,13 +191,7 @@ class Store:
             }
             for m in messages
         ]
-        stmt = (
-            pg.insert(_GM).values(values).on_conflict_do_nothing(index_elements=["message_hash"]).returning(*_GM_COLS)
-        )
-        async with self.engine.begin() as conn:
-            await _lock(conn, _LOCK_GROUP_MESSAGES)
-            rows = (await conn.execute(stmt)).all()
-        return sorted((_group_row(r) for r in rows), key=lambda r: r.id)
+        return await self._insert_new(_GM, _GM_COLS, _LOCK_GROUP_MESSAGES, values, _group_row)
 
     async def query_group_messages(self, group_id: bytes, paging: Paging) -> list[GroupMessageRow]:
         query = _paged(sa.select(*_GM_COLS).where(_GM.c.group_id == group_id), _GM.c.id, paging)
@@ -178,11 +202,7 @@ class Store:
         self, cursors: dict[bytes, int], limit: int, max_bytes: int = MAX_REPLAY_PAGE_BYTES
     ) -> list[GroupMessageRow]:
         """Messages of any of the groups with id above that group's cursor, ascending by id."""
-        if not cursors:
-            return []
-        params = {"topics": list(cursors), "cursors": list(cursors.values()), "lim": limit, "max_bytes": max_bytes}
-        async with self.engine.connect() as conn:
-            return [_group_row(r) for r in (await conn.execute(_GROUP_REPLAY, params)).all()]
+        return await self._replay(_GROUP_REPLAY, _group_row, cursors, limit, max_bytes)
 
     async def newest_group_messages(self, group_ids: Sequence[bytes]) -> dict[bytes, GroupMessageRow]:
         if not group_ids:
@@ -213,13 +233,7 @@ class Store:
             }
             for w in welcomes
         ]
-        stmt = (
-            pg.insert(_WM).values(values).on_conflict_do_nothing(index_elements=["message_hash"]).returning(*_WM_COLS)
-        )
-        async with self.engine.begin() as conn:
-            await _lock(conn, _LOCK_WELCOMES)
-            rows = (await conn.execute(stmt)).all()
-        return sorted((_welcome_row(r) for r in rows), key=lambda r: r.id)
+        return await self._insert_new(_WM, _WM_COLS, _LOCK_WELCOMES, values, _welcome_row)
 
     async def query_welcomes(self, installation_key: bytes, paging: Paging) -> list[WelcomeRow]:
         query = _paged(sa.select(*_WM_COLS).where(_WM.c.installation_key == installation_key), _WM.c.id, paging)
@@ -229,11 +243,7 @@ class Store:
     async def replay_welcomes(
         self, cursors: dict[bytes, int], limit: int, max_bytes: int = MAX_REPLAY_PAGE_BYTES
     ) -> list[WelcomeRow]:
-        if not cursors:
-            return []
-        params = {"topics": list(cursors), "cursors": list(cursors.values()), "lim": limit, "max_bytes": max_bytes}
-        async with self.engine.connect() as conn:
-            return [_welcome_row(r) for r in (await conn.execute(_WELCOME_REPLAY, params)).all()]
+        return await self._replay(_WELCOME_REPLAY, _welcome_row, cursors, limit, max_bytes)
 
     # --- key packages ---------------------------------------------------------------------------
 
