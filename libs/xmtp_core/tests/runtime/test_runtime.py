@@ -119,3 +119,13 @@ async def test_policy_refusal_ends_the_intent_in_error(make_runtime: Any) -> Non
     await alice.update_metadata(gid, {MetadataField.GROUP_NAME: "still alice's"})
     updates = [e for e in await bob.sync_group(gid) if isinstance(e, GroupUpdatedEvent)]
     assert [c.new_value for u in updates for c in u.update.metadata_field_changes] == ["still alice's"]
+
+
+async def test_key_package_rotation(make_runtime: Any) -> None:
+    alice, bob = await make_runtime(), await make_runtime()
+    assert not await bob.rotate_key_package_if_due()  # fresh from register
+    before = (await bob.node.fetch_key_packages([bob.keys.installation_key]))[0]
+    await alice.create_dm(bob.keys.inbox_id)
+    await bob.sync_all()  # joining used the published key package: a new one goes up
+    after = (await bob.node.fetch_key_packages([bob.keys.installation_key]))[0]
+    assert before is not None and after is not None and after != before

@@ -53,6 +53,7 @@ from xmtp_core.engine import (
     process_envelope,
     remove_members_intent,
     send_message_intent,
+    should_rotate,
     update_admins_intent,
     update_metadata_intent,
     update_permissions_intent,
@@ -165,6 +166,15 @@ class Runtime:
         await self.node.upload_key_package(bundle.tls_bytes)
         return bundle
 
+    async def rotate_key_package_if_due(self) -> bool:
+        """Rotate when the newest key package nears expiry (or none is usable); True when it rotated."""
+        async with self.store.transaction() as s:
+            usable = await self.store.key_packages.list_usable(s, self.keys.installation_key)
+        if usable and not should_rotate(expires_ns=usable[0].expires_ns, now_ns=_now_ns(), used_by_welcome=False):
+            return False
+        await self.rotate_key_package()
+        return True
+
     async def _bundles(self, s: AsyncSession) -> list[KeyPackageBundle]:
         stored = await self.store.key_packages.list_usable(s, self.keys.installation_key)
         out = []
@@ -273,6 +283,7 @@ class Runtime:
     # ---- group messages ------------------------------------------------------------------------------------
 
     async def sync_all(self) -> list[Event]:
+        await self.rotate_key_package_if_due()
         events = await self.sync_welcomes()
         for conv in await self.conversations():
             events.extend(await self.sync_group(conv.group_id))
