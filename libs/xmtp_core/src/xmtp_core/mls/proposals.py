@@ -8,6 +8,7 @@ framework for custom proposals) so they round-trip.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Self, TypeVar
 
 from xmtp_core.mls._wire import WireStruct
@@ -225,9 +226,20 @@ class Commit(WireStruct):
     proposals: tuple[ProposalOrRef, ...] = ()
     path: UpdatePath | None = None
 
-    def encode(self, w: Writer) -> None:
+    @cached_property
+    def _encoding(self) -> bytes:
+        # A commit is encoded to sign it, for the transcript hash and on the wire; with a path to a large blank
+        # tree that is hundreds of ciphertexts each time. The instance is frozen, so encode once.
+        w = Writer()
         w.vec_items(self.proposals, lambda ww, p: p.encode(ww))
         w.optional(self.path, lambda ww, p: p.encode(ww))
+        return w.bytes()
+
+    def encode(self, w: Writer) -> None:
+        w.raw(self._encoding)
+
+    def to_bytes(self) -> bytes:
+        return self._encoding
 
     @classmethod
     def decode(cls, r: Reader) -> Self:
