@@ -27,7 +27,7 @@ from xmtp_core.engine import (
 from xmtp_core.identity import LocalWalletSigner
 from xmtp_core.node import NodeClient
 from xmtp_core.runtime import Runtime
-from xmtp_core.store import EncryptionKey, IntentState, KeyRing, Store
+from xmtp_core.store import DeliveryStatus, EncryptionKey, IntentState, KeyRing, Store
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(900)]
 
@@ -103,6 +103,8 @@ async def test_libxmtp_dm_we_join_read_and_answer(peer: LibxmtpPeer, devnode_url
     assert _texts_from(await peer.messages("alice", dm["id"]), runtime.keys.inbox_id) == [answer]
     stored = [m for m in await runtime.messages(group_id) if m.content_type == "xmtp.org/text:1.0"]
     assert {m.id for m in stored} >= {received[0].message_id, sent.message_id}
+    (ours,) = [m for m in stored if m.id == sent.message_id]
+    assert ours.delivery_status is DeliveryStatus.PUBLISHED and ours.sender_inbox_id == runtime.keys.inbox_id
 
 
 def _samples(reference: str, reference_inbox: str) -> list[Any]:

@@ -7,6 +7,7 @@ ToPublish -> Published -> (Committed ->) Processed, or Error with a reason."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 from collections.abc import AsyncGenerator, Sequence
@@ -374,6 +375,9 @@ class Runtime:
         payload = IntentPayload.from_bytes(intent.payload)
         if not payload.is_commit:
             await self.store.intents.transition(s, intent.id, IntentState.PROCESSED, published_id=echo.envelope_id)
+            msg_id = message_id(echo.group_id, payload.params["idempotency_key"], _content_of(payload))
+            if await self.store.messages.get(s, msg_id) is not None:
+                await self.store.messages.set_delivery_status(s, msg_id, DeliveryStatus.PUBLISHED)
             return None, None
         built = payload.built
         assert built is not None and built.post_state is not None
@@ -398,8 +402,13 @@ class Runtime:
 
     # ---- intents -------------------------------------------------------------------------------------------
 
-    async def _create_intent(self, group_id: bytes, payload: IntentPayload) -> Intent:
+    async def _create_intent(
+        self, group_id: bytes, payload: IntentPayload, own_copy: StoredMessage | None = None
+    ) -> Intent:
+        """Store the intent (and, for a send, our copy of the message) in one transaction."""
         async with self.store.transaction() as s, conversation_lock(s, group_id):
+            if own_copy is not None:
+                await self.store.messages.insert(s, own_copy)
             return await self.store.intents.create(s, group_id, payload.kind.value, payload.to_bytes())
 
     async def _publish_pending(self, group_id: bytes) -> bool:
@@ -472,9 +481,11 @@ class Runtime:
                     log.warning("skipping an invalid key package of %s: %s", inbox_id, exc)
         return CommitInputs(sequence_ids, packages)
 
-    async def run_intent(self, group_id: bytes, payload: IntentPayload) -> Intent:
+    async def run_intent(
+        self, group_id: bytes, payload: IntentPayload, own_copy: StoredMessage | None = None
+    ) -> Intent:
         """Create an intent, publish it and sync until it is final (or left open after repeated conflicts)."""
-        intent = await self._create_intent(group_id, payload)
+        intent = await self._create_intent(group_id, payload, own_copy)
         await self.sync_group(group_id)
         result = await self.intent(intent.id)
         assert result is not None
@@ -520,16 +531,14 @@ class Runtime:
         key = new_idempotency_key()
         payload = send_message_intent(prepared.payload, key, should_push=prepared.should_push)
         msg_id = message_id(group_id, key, prepared.payload)
-        async with self.store.transaction() as s:
-            stored = StoredMessage(
-                msg_id, group_id, self.keys.inbox_id, self.keys.installation_key, _now_ns(),
-                str(prepared.encoded.type), prepared.payload, DeliveryStatus.UNPUBLISHED,
-            )  # fmt: skip
-            await self.store.messages.insert(s, stored)
-        intent = await self.run_intent(group_id, payload)
-        status = DeliveryStatus.PUBLISHED if intent.state is IntentState.PROCESSED else DeliveryStatus.FAILED
-        async with self.store.transaction() as s:
-            await self.store.messages.set_delivery_status(s, msg_id, status)
+        stored = StoredMessage(
+            msg_id, group_id, self.keys.inbox_id, self.keys.installation_key, _now_ns(),
+            str(prepared.encoded.type), prepared.payload, DeliveryStatus.UNPUBLISHED,
+        )  # fmt: skip
+        intent = await self.run_intent(group_id, payload, stored)  # the echo marks our copy published
+        if intent.state is IntentState.ERROR:
+            async with self.store.transaction() as s:
+                await self.store.messages.set_delivery_status(s, msg_id, DeliveryStatus.FAILED)
         await self._require(intent)
         return SendResult(msg_id, intent.id)
 
@@ -617,3 +626,8 @@ def _own_update(before: Group, after: Group, own_inbox_id: str) -> GroupUpdated:
         parse_group_extensions(before.extensions), parse_group_extensions(after.extensions), own_inbox_id
     )
     return group_updated_from_commit(summary)
+
+
+def _content_of(payload: IntentPayload) -> bytes:
+    """The EncodedContent bytes a SEND_MESSAGE intent carries."""
+    return base64.b64decode(payload.params["content"])
