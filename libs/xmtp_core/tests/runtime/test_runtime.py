@@ -129,3 +129,21 @@ async def test_key_package_rotation(make_runtime: Any) -> None:
     await bob.sync_all()  # joining used the published key package: a new one goes up
     after = (await bob.node.fetch_key_packages([bob.keys.installation_key]))[0]
     assert before is not None and after is not None and after != before
+
+
+async def test_a_group_we_create_while_streaming_is_streamed(make_runtime: Any) -> None:
+    alice, bob = await make_runtime(), await make_runtime()
+    stream = alice.stream()
+    try:
+        first = asyncio.ensure_future(_next(stream, MessageReceived))
+        await asyncio.sleep(0.5)  # let the stream subscribe before the group exists
+        gid = await alice.create_group([bob.keys.inbox_id], name="made while streaming")
+        await bob.sync_welcomes()
+        await bob.sync_group(gid)
+        await bob.send(gid, "into alice's stream")
+        message = await first
+        assert message.group_id == gid and message.content.value == "into alice's stream"
+    finally:
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+        await stream.aclose()

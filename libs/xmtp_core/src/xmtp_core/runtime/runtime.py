@@ -66,7 +66,7 @@ from xmtp_core.identity import InstallationKeySigner, build_register
 from xmtp_core.identity.signer import Signer
 from xmtp_core.mls.errors import MLSError
 from xmtp_core.mls.group import Group
-from xmtp_core.node import GroupMessage, NewGroupMessage, NodeClient, WelcomeMessage
+from xmtp_core.node import GroupMessage, NewGroupMessage, NodeClient, Subscription, WelcomeMessage
 from xmtp_core.runtime.identity import NodeIdentityResolver
 from xmtp_core.store import (
     Conversation,
@@ -110,6 +110,15 @@ def _now_ns() -> int:
 
 
 @dataclass(frozen=True)
+class _Echo:
+    """What our own envelope coming back did: the merged group, Welcomes still to send, the event."""
+
+    group: Group | None = None
+    follow_up: tuple[Intent, Built] | None = None
+    event: GroupUpdatedEvent | None = None
+
+
+@dataclass(frozen=True)
 class SendResult:
     message_id: bytes
     intent_id: int
@@ -125,6 +134,7 @@ class Runtime:
         self.registry = registry or default_registry()
         self.resolver = NodeIdentityResolver(node)
         self.rejections: list[EnvelopeRejected] = []
+        self._streamed_groups: Subscription[GroupMessage] | None = None  # set while stream() runs
 
     # ---- installation --------------------------------------------------------------------------------------
 
@@ -324,11 +334,13 @@ class Runtime:
             changed = outcome.state_changed
             for event in outcome.events:
                 if isinstance(event, OwnEcho):
-                    merged, follow_up = await self._own_echo(s, event)
-                    if merged is not None:
-                        group, changed = merged, True
-                    if follow_up is not None:
-                        after_commit.append(follow_up)
+                    echo = await self._own_echo(s, event)
+                    if echo.group is not None:
+                        group, changed = echo.group, True
+                    if echo.follow_up is not None:
+                        after_commit.append(echo.follow_up)
+                    if echo.event is not None:
+                        events.append(echo.event)
                     continue
                 events.append(event)
                 await self._apply(s, topic, event)
@@ -364,40 +376,45 @@ class Runtime:
         )
         await self.store.messages.insert(s, stored)
 
-    async def _own_echo(self, s: AsyncSession, echo: OwnEcho) -> tuple[Group | None, tuple[Intent, Built] | None]:
+    async def _own_echo(self, s: AsyncSession, echo: OwnEcho) -> _Echo:
         """Our envelope came back in order: a commit is merged (its stored post-commit state becomes current)."""
         intent = await self.store.intents.find_published(s, echo.group_id, echo.data_hash)
         if intent is None:
             if echo.is_commit:
-                event = EnvelopeRejected(echo.group_id, echo.envelope_id, RejectReason.OWN_COMMIT_UNKNOWN, "no intent")
-                await self._record(s, group_topic(echo.group_id), event)
-            return None, None
+                reason = RejectReason.OWN_COMMIT_UNKNOWN
+                unknown = EnvelopeRejected(echo.group_id, echo.envelope_id, reason, "no intent")
+                await self._record(s, group_topic(echo.group_id), unknown)
+            return _Echo()
         payload = IntentPayload.from_bytes(intent.payload)
         if not payload.is_commit:
             await self.store.intents.transition(s, intent.id, IntentState.PROCESSED, published_id=echo.envelope_id)
             msg_id = message_id(echo.group_id, payload.params["idempotency_key"], _content_of(payload))
             if await self.store.messages.get(s, msg_id) is not None:
                 await self.store.messages.set_delivery_status(s, msg_id, DeliveryStatus.PUBLISHED)
-            return None, None
+            return _Echo()
         built = payload.built
         assert built is not None and built.post_state is not None
         before = await self._load_group(s, echo.group_id)
         if built.epoch != before.epoch:
-            return None, None  # it lost the race for its epoch; the intent is rebuilt after the pull
+            return _Echo()  # it lost the race for its epoch; the intent is rebuilt after the pull
         intent = await self.store.intents.transition(s, intent.id, IntentState.COMMITTED, published_id=echo.envelope_id)
         group = Group.from_bytes(built.post_state)
+        info = group_conversation(group, self.keys.inbox_id)
         update = _own_update(before, group, self.keys.inbox_id)
-        if update is not None:
-            await self._store_group_updated(s, echo.group_id, update, _now_ns(), echo.envelope_id)
-        await self.store.conversations.set_members(
-            s, echo.group_id, list(group_conversation(group, self.keys.inbox_id).members)
-        )
-        return group, (intent, built)
+        now = _now_ns()
+        await self._store_group_updated(s, echo.group_id, update, now, echo.envelope_id)
+        await self.store.conversations.set_members(s, echo.group_id, list(info.members))
+        merged = GroupUpdatedEvent(echo.group_id, update, group.epoch, echo.envelope_id, now, info)
+        return _Echo(group, (intent, built), merged)
 
     async def _send_welcomes(self, intent: Intent, built: Built) -> None:
-        assert intent.published_id is not None
-        await self.node.send_welcome_messages(welcome_messages(built, intent.published_id))
-        async with self.store.transaction() as s:
+        """Send a merged commit's Welcomes once: under the conversation lock, only while still Committed."""
+        async with self.store.transaction() as s, conversation_lock(s, intent.group_id):
+            current = await self.store.intents.get(s, intent.id)
+            if current is None or current.state is not IntentState.COMMITTED:
+                return  # another task of this process (or another process) already sent them
+            assert current.published_id is not None
+            await self.node.send_welcome_messages(welcome_messages(built, current.published_id))
             await self.store.intents.transition(s, intent.id, IntentState.PROCESSED)
 
     # ---- intents -------------------------------------------------------------------------------------------
@@ -510,6 +527,7 @@ class Runtime:
         group = new_dm(self.keys, await self.resolver.latest_sequence_id(self.keys.inbox_id), peer_inbox_id)
         async with self.store.transaction() as s:
             await self._save_conversation(s, group_conversation(group, self.keys.inbox_id), group)
+        self._follow(group.group_id)
         await self._require(await self.run_intent(group.group_id, add_members_intent([peer_inbox_id])))
         return group.group_id
 
@@ -521,6 +539,7 @@ class Runtime:
         group = new_group(self.keys, seq, policy=policy, attributes=attributes)
         async with self.store.transaction() as s:
             await self._save_conversation(s, group_conversation(group, self.keys.inbox_id), group)
+        self._follow(group.group_id)
         if inbox_ids:
             await self._require(await self.run_intent(group.group_id, add_members_intent(list(inbox_ids))))
         return group.group_id
@@ -577,6 +596,11 @@ class Runtime:
     async def key_update(self, group_id: bytes) -> Intent:
         return await self._require(await self.run_intent(group_id, key_update_intent()))
 
+    def _follow(self, group_id: bytes) -> None:
+        """A group we created joins a running stream (from the start: what we already handled is skipped)."""
+        if self._streamed_groups is not None:
+            self._streamed_groups.add(group_id, 0)
+
     async def _require(self, intent: Intent) -> Intent:
         if intent.state is not IntentState.PROCESSED:
             raise EngineError(f"intent {intent.id} ({intent.kind}) ended {intent.state.value}: {intent.error}")
@@ -593,6 +617,7 @@ class Runtime:
             welcome_cursor = await self.store.cursors.get(s, welcome_topic(self.keys.installation_key))
         queue: asyncio.Queue[GroupMessage | WelcomeMessage] = asyncio.Queue()
         groups = self.node.subscribe_group_messages(cursors)
+        self._streamed_groups = groups
         welcomes = self.node.subscribe_welcome_messages({self.keys.installation_key: welcome_cursor})
 
         async def pump(source: Any) -> None:
@@ -615,6 +640,7 @@ class Runtime:
                 for event in events:
                     yield event
         finally:
+            self._streamed_groups = None
             for task in tasks:
                 task.cancel()
             await groups.aclose()
