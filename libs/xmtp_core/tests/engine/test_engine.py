@@ -354,3 +354,18 @@ async def test_permission_update_then_a_member_rename_is_refused_by_receivers(re
     )
     assert isinstance(refused, EnvelopeRejected) and refused.reason is RejectReason.POLICY_DENIED
     assert carol.group.epoch == epoch
+
+
+async def test_x25519_wrapped_welcome_for_a_key_package_without_xwing(resolver: Resolver) -> None:
+    from xmtp_core.xmtp_mls.key_package import build_key_package
+
+    node = Node()
+    alice, bob = _client(resolver), _client(resolver)
+    bob.bundle = build_key_package(bob.keys.inbox_id, bob.keys.private_seed, post_quantum=False)
+    alice.group = new_dm(alice.keys, 1, bob.keys.inbox_id)
+    _add(node, alice, [bob])
+    (welcome,) = node.welcomes_for(bob.keys.installation_key)
+    assert welcome.wrapper_algorithm == 1  # CURVE25519: the key package asked for no X-Wing
+    await _join(node, bob, resolver)
+    (got,) = await _receive(bob, _send(node, alice, "classic"), resolver)
+    assert isinstance(got, MessageReceived) and got.content.value == "classic"
