@@ -217,6 +217,15 @@ def build_commit(
 ) -> Built:
     """Build a commit intent on a copy of ``group``; ``group`` itself is untouched. Rejected(POLICY_DENIED)
     when the group's permissions do not let us make this change."""
+    return build_commit_in_place(Group.from_bytes(group.to_bytes()), payload, keys, inputs)[0]
+
+
+def build_commit_in_place(
+    group: Group, payload: IntentPayload, keys: InstallationKeys, inputs: CommitInputs | None = None
+) -> tuple[Built, Group]:
+    """`build_commit` for a caller that owns ``group`` and drops it afterwards: no copy is made (at 250
+    members a state copy costs more than the commit); ``group`` becomes the merged post-commit group, which
+    is returned with the Built. After an error ``group`` may be half-changed and must be discarded."""
     if not payload.is_commit:
         raise EngineError(f"{payload.kind} is not a commit")
     inputs = inputs or CommitInputs()
@@ -231,15 +240,15 @@ def build_commit(
         if not decision.allowed:
             raise Rejected(RejectReason.POLICY_DENIED, "; ".join(decision.violations))
         proposals.append(Proposal.group_context_extensions(after.to_extensions()))
-    copy = Group.from_bytes(group.to_bytes())
+    epoch = group.epoch
     try:
-        staged = copy.commit(proposals, force_path=True)
-        copy.merge_staged_commit(staged)
+        staged = group.commit(proposals, force_path=True)
+        group.merge_staged_commit(staged)
     except MLSError as exc:
         raise EngineError(f"cannot build the {payload.kind} commit: {exc}") from exc
     assert staged.message is not None
     welcome = None if staged.welcome is None else staged.welcome.to_bytes()
-    return Built(staged.message.to_bytes(), group.epoch, copy.to_bytes(), welcome, recipients)
+    return Built(staged.message.to_bytes(), epoch, group.to_bytes(), welcome, recipients), group
 
 
 def _plan(

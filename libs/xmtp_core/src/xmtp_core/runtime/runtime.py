@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Sequence
@@ -39,7 +40,7 @@ from xmtp_core.engine import (
     RejectReason,
     add_members_intent,
     build_application,
-    build_commit,
+    build_commit_in_place,
     data_hash,
     group_conversation,
     join_welcome,
@@ -76,6 +77,7 @@ from xmtp_core.store import (
     Installation,
     Intent,
     IntentState,
+    NotFoundError,
     Rejection,
     Store,
     StoredKeyPackage,
@@ -94,6 +96,7 @@ from xmtp_core.xmtp_mls.welcome_wrapper import UnwrappedWelcome, WelcomePointer
 log = logging.getLogger(__name__)
 
 MAX_COMMIT_ATTEMPTS = 5
+MAX_MERGED_KEPT = 8  # post-commit groups kept in memory for their echo (normally one per conversation)
 OPEN_INTENTS = (IntentState.TO_PUBLISH, IntentState.PUBLISHED, IntentState.COMMITTED)
 
 
@@ -114,6 +117,7 @@ class _Echo:
     """What our own envelope coming back did: the merged group, Welcomes still to send, the event."""
 
     group: Group | None = None
+    state: bytes | None = None  # ``group`` serialised (the intent's stored post-commit state)
     follow_up: tuple[Intent, Built] | None = None
     event: GroupUpdatedEvent | None = None
 
@@ -135,6 +139,9 @@ class Runtime:
         self.resolver = NodeIdentityResolver(node)
         self.rejections: list[EnvelopeRejected] = []
         self._streamed_groups: Subscription[GroupMessage] | None = None  # set while stream() runs
+        # Our commits' merged groups by the hash of the commit's bytes, so the echo need not deserialise the
+        # stored post-commit state again (tens of ms at 250 members). A miss falls back to the stored bytes.
+        self._merged: dict[bytes, Group] = {}
 
     # ---- installation --------------------------------------------------------------------------------------
 
@@ -213,8 +220,10 @@ class Runtime:
             raise LookupError(f"no conversation {group_id.hex()}")
         return Group.from_bytes(state.state)
 
-    async def _save_group(self, s: AsyncSession, group: Group) -> None:
-        await self.store.group_states.save(s, GroupState(group.group_id, group.epoch, group.to_bytes()))
+    async def _save_group(self, s: AsyncSession, group: Group, state: bytes | None = None) -> None:
+        """``state``: ``group`` already serialised, when the caller has those bytes."""
+        serialised = group.to_bytes() if state is None else state
+        await self.store.group_states.save(s, GroupState(group.group_id, group.epoch, serialised))
 
     async def _save_conversation(self, s: AsyncSession, info: ConversationInfo, group: Group) -> None:
         kind = StoreKind.DM if info.kind is ConversationKind.DM else StoreKind.GROUP
@@ -332,11 +341,12 @@ class Runtime:
             outcome = await process_envelope(group, envelope, self.keys, self.resolver, self.registry)
             events: list[Event] = []
             changed = outcome.state_changed
+            serialised: bytes | None = None
             for event in outcome.events:
                 if isinstance(event, OwnEcho):
-                    echo = await self._own_echo(s, event)
+                    echo = await self._own_echo(s, event, group)
                     if echo.group is not None:
-                        group, changed = echo.group, True
+                        group, changed, serialised = echo.group, True, echo.state
                     if echo.follow_up is not None:
                         after_commit.append(echo.follow_up)
                     if echo.event is not None:
@@ -345,7 +355,7 @@ class Runtime:
                 events.append(event)
                 await self._apply(s, topic, event)
             if changed:
-                await self._save_group(s, group)
+                await self._save_group(s, group, serialised)
             await self.store.cursors.advance(s, topic, envelope.id)
         for intent, built in after_commit:
             await self._send_welcomes(intent, built)
@@ -376,8 +386,9 @@ class Runtime:
         )
         await self.store.messages.insert(s, stored)
 
-    async def _own_echo(self, s: AsyncSession, echo: OwnEcho) -> _Echo:
-        """Our envelope came back in order: a commit is merged (its stored post-commit state becomes current)."""
+    async def _own_echo(self, s: AsyncSession, echo: OwnEcho, before: Group) -> _Echo:
+        """Our envelope came back in order: a commit is merged (its stored post-commit state becomes current).
+        ``before`` is the conversation's current group, loaded under the lock."""
         intent = await self.store.intents.find_published(s, echo.group_id, echo.data_hash)
         if intent is None:
             if echo.is_commit:
@@ -389,23 +400,23 @@ class Runtime:
         if not payload.is_commit:
             await self.store.intents.transition(s, intent.id, IntentState.PROCESSED, published_id=echo.envelope_id)
             msg_id = message_id(echo.group_id, payload.params["idempotency_key"], _content_of(payload))
-            if await self.store.messages.get(s, msg_id) is not None:
+            with contextlib.suppress(NotFoundError):  # our copy is optional (sends through run_intent)
                 await self.store.messages.set_delivery_status(s, msg_id, DeliveryStatus.PUBLISHED)
             return _Echo()
         built = payload.built
         assert built is not None and built.post_state is not None
-        before = await self._load_group(s, echo.group_id)
         if built.epoch != before.epoch:
             return _Echo()  # it lost the race for its epoch; the intent is rebuilt after the pull
         intent = await self.store.intents.transition(s, intent.id, IntentState.COMMITTED, published_id=echo.envelope_id)
-        group = Group.from_bytes(built.post_state)
+        kept = self._merged.pop(echo.data_hash, None)
+        group = Group.from_bytes(built.post_state) if kept is None else kept
         info = group_conversation(group, self.keys.inbox_id)
         update = _own_update(before, group, self.keys.inbox_id)
         now = _now_ns()
         await self._store_group_updated(s, echo.group_id, update, now, echo.envelope_id)
         await self.store.conversations.set_members(s, echo.group_id, list(info.members))
         merged = GroupUpdatedEvent(echo.group_id, update, group.epoch, echo.envelope_id, now, info)
-        return _Echo(group, (intent, built), merged)
+        return _Echo(group, built.post_state, (intent, built), merged)
 
     async def _send_welcomes(self, intent: Intent, built: Built) -> None:
         """Send a merged commit's Welcomes once: under the conversation lock, only while still Committed."""
@@ -461,9 +472,10 @@ class Runtime:
         inputs = await self._commit_inputs(payload) if payload.kind is IntentKind.ADD_MEMBERS else None
         async with self.store.transaction() as s, conversation_lock(s, intent.group_id):
             group = await self._load_group(s, intent.group_id)
+            merged: Group | None = None
             try:
                 if payload.is_commit:
-                    built = build_commit(group, payload, self.keys, inputs)
+                    built, merged = build_commit_in_place(group, payload, self.keys, inputs)
                 else:
                     built, _ = build_application(group, payload, self.keys)
                     await self._save_group(s, group)
@@ -475,8 +487,17 @@ class Runtime:
             await self.store.intents.transition(
                 s, intent.id, IntentState.PUBLISHED, published_hash=data_hash(built.data)
             )
+        if merged is not None:
+            self._keep_merged(data_hash(built.data), merged)
         await self._send(intent.group_id, built.data, payload)
         return True
+
+    def _keep_merged(self, commit_hash: bytes, group: Group) -> None:
+        """Remember a published commit's merged group for its echo; the oldest go first (a commit that lost
+        its epoch race never comes back to claim its entry)."""
+        self._merged[commit_hash] = group
+        while len(self._merged) > MAX_MERGED_KEPT:
+            del self._merged[next(iter(self._merged))]
 
     async def _send(self, group_id: bytes, data: bytes, payload: IntentPayload) -> None:
         out = outgoing(group_id, data, self.keys, bool(payload.params.get("should_push", True)))
