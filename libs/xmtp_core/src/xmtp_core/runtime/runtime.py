@@ -311,20 +311,37 @@ class Runtime:
 
     async def sync_group(self, group_id: bytes) -> list[Event]:
         """Pull the group to the node's head, then publish what is pending, until nothing is left to do."""
-        events: list[Event] = []
-        for _ in range(MAX_COMMIT_ATTEMPTS * 4):
-            events.extend(await self._pull(group_id))
-            if not await self._publish_pending(group_id):
-                break
-        return events
+        return (await self._sync(group_id))[0]
 
-    async def _pull(self, group_id: bytes) -> list[Event]:
+    async def _sync(
+        self, group_id: bytes, *, cursor: int | None = None, watch: int | None = None
+    ) -> tuple[list[Event], Intent | None]:
+        """`sync_group` from ``cursor`` (read from the store when None), also returning intent ``watch`` when
+        the last look at the open intents found it final (None otherwise: read it again)."""
+        events: list[Event] = []
+        if cursor is None:
+            cursor = await self._cursor(group_id)
+        watched: Intent | None = None
+        for _ in range(MAX_COMMIT_ATTEMPTS * 4):
+            cursor, pulled = await self._pull(group_id, cursor)
+            events.extend(pulled)
+            sent, watched = await self._publish_pending(group_id, watch)
+            if not sent:
+                break
+        return events, watched
+
+    async def _cursor(self, group_id: bytes) -> int:
         async with self.store.transaction() as s:
-            cursor = await self.store.cursors.get(s, group_topic(group_id))
+            return await self.store.cursors.get(s, group_topic(group_id))
+
+    async def _pull(self, group_id: bytes, cursor: int) -> tuple[int, list[Event]]:
+        """Handle what the node has after ``cursor``; returns the last id seen. Within one sync the stored
+        cursor is not read again: anything another process handled meanwhile is skipped by its dedup mark."""
         events: list[Event] = []
         async for envelope in self.node.iter_group_messages(group_id, cursor=cursor):
             events.extend(await self.handle_group_message(envelope))
-        return events
+            cursor = max(cursor, envelope.id)
+        return cursor, events
 
     async def handle_group_message(self, envelope: GroupMessage) -> list[Event]:
         """One envelope, atomically: effects, new MLS state, cursor and dedup mark in one transaction."""
@@ -439,10 +456,14 @@ class Runtime:
                 await self.store.messages.insert(s, own_copy)
             return await self.store.intents.create(s, group_id, payload.kind.value, payload.to_bytes())
 
-    async def _publish_pending(self, group_id: bytes) -> bool:
-        """Publish or republish this group's open intents; True when something went out (pull again)."""
+    async def _publish_pending(self, group_id: bytes, watch: int | None = None) -> tuple[bool, Intent | None]:
+        """Publish or republish this group's open intents; True when something went out (pull again). Also
+        intent ``watch`` when it is final, read in the same transaction (None when it is still open)."""
+        watched: Intent | None = None
         async with self.store.transaction() as s:
             intents = await self.store.intents.list_by_state(s, OPEN_INTENTS, group_id=group_id)
+            if watch is not None and all(i.id != watch for i in intents):
+                watched = await self.store.intents.get(s, watch)
         sent = False
         for intent in intents:
             if intent.state is IntentState.COMMITTED:
@@ -451,7 +472,7 @@ class Runtime:
                 await self._send_welcomes(intent, payload.built)
                 continue
             sent = await self._publish(intent) or sent
-        return sent
+        return sent, watched
 
     async def _publish(self, intent: Intent) -> bool:
         payload = IntentPayload.from_bytes(intent.payload)
@@ -523,11 +544,41 @@ class Runtime:
         self, group_id: bytes, payload: IntentPayload, own_copy: StoredMessage | None = None
     ) -> Intent:
         """Create an intent, publish it and sync until it is final (or left open after repeated conflicts)."""
+        if payload.kind is IntentKind.SEND_MESSAGE:
+            return await self._run_send(group_id, payload, own_copy)
         intent = await self._create_intent(group_id, payload, own_copy)
-        await self.sync_group(group_id)
-        result = await self.intent(intent.id)
+        return await self._settle(group_id, intent.id)
+
+    async def _settle(self, group_id: bytes, intent_id: int, cursor: int | None = None) -> Intent:
+        _, result = await self._sync(group_id, cursor=cursor, watch=intent_id)
+        if result is None:
+            result = await self.intent(intent_id)
         assert result is not None
         return result
+
+    async def _run_send(self, group_id: bytes, payload: IntentPayload, own_copy: StoredMessage | None) -> Intent:
+        """A message in one transaction: our copy, the advanced sending ratchet and the intent, stored already
+        Published with its envelope. The group is pulled to the head first so the message is encrypted at the
+        newest epoch. A crash before that transaction leaves nothing behind (the caller saw no result); after
+        it, resume republishes the stored envelope until its echo comes back."""
+        cursor, _ = await self._pull(group_id, await self._cursor(group_id))
+        async with self.store.transaction() as s, conversation_lock(s, group_id):
+            group = await self._load_group(s, group_id)
+            if own_copy is not None:
+                await self.store.messages.insert(s, own_copy)
+            try:
+                built, _ = build_application(group, payload, self.keys)
+            except (Rejected, EngineError, XmtpMlsError, MLSError) as exc:
+                intent = await self.store.intents.create(s, group_id, payload.kind.value, payload.to_bytes())
+                return await self.store.intents.transition(s, intent.id, IntentState.ERROR, error=str(exc))
+            await self._save_group(s, group)
+            payload = IntentPayload(payload.kind, payload.params, built)
+            intent = await self.store.intents.create(s, group_id, payload.kind.value, payload.to_bytes())
+            await self.store.intents.transition(
+                s, intent.id, IntentState.PUBLISHED, published_hash=data_hash(built.data)
+            )
+        await self._send(group_id, built.data, payload)
+        return await self._settle(group_id, intent.id, cursor)
 
     async def resume(self) -> list[Event]:
         """After a restart: every conversation with open intents is pulled to the head and its intents finished."""
