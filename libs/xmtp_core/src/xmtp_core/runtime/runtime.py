@@ -68,6 +68,7 @@ from xmtp_core.identity.signer import Signer
 from xmtp_core.mls.errors import MLSError
 from xmtp_core.mls.group import Group
 from xmtp_core.node import GroupMessage, NewGroupMessage, NodeClient, Subscription, WelcomeMessage
+from xmtp_core.runtime.group_cache import GroupCache, Lease
 from xmtp_core.runtime.identity import NodeIdentityResolver
 from xmtp_core.store import (
     Conversation,
@@ -142,6 +143,7 @@ class Runtime:
         # Our commits' merged groups by the hash of the commit's bytes, so the echo need not deserialise the
         # stored post-commit state again (tens of ms at 250 members). A miss falls back to the stored bytes.
         self._merged: dict[bytes, Group] = {}
+        self.groups = GroupCache(store)  # current groups, valid while they match the stored row
 
     # ---- installation --------------------------------------------------------------------------------------
 
@@ -346,36 +348,47 @@ class Runtime:
     async def handle_group_message(self, envelope: GroupMessage) -> list[Event]:
         """One envelope, atomically: effects, new MLS state, cursor and dedup mark in one transaction."""
         after_commit: list[tuple[Intent, Built]] = []
-        topic = group_topic(envelope.group_id)
-        async with self.store.transaction() as s, conversation_lock(s, envelope.group_id):
-            state = await self.store.group_states.load_current(s, envelope.group_id)
-            if state is None:
+        async with self.store.transaction() as s:
+            lease = await self.groups.checkout(s, envelope.group_id)
+            if lease is None:
                 log.warning("envelope %s for unknown group %s skipped", envelope.id, envelope.group_id.hex())
                 return []
-            if not await self.store.envelopes.mark(s, topic, envelope.id, data_hash(envelope.data)):
-                return []
-            group = Group.from_bytes(state.state)
-            outcome = await process_envelope(group, envelope, self.keys, self.resolver, self.registry)
-            events: list[Event] = []
-            changed = outcome.state_changed
-            serialised: bytes | None = None
-            for event in outcome.events:
-                if isinstance(event, OwnEcho):
-                    echo = await self._own_echo(s, event, group)
-                    if echo.group is not None:
-                        group, changed, serialised = echo.group, True, echo.state
-                    if echo.follow_up is not None:
-                        after_commit.append(echo.follow_up)
-                    if echo.event is not None:
-                        events.append(echo.event)
-                    continue
-                events.append(event)
-                await self._apply(s, topic, event)
-            if changed:
-                await self._save_group(s, group, serialised)
-            await self.store.cursors.advance(s, topic, envelope.id)
+            events = await self._handle(s, lease, envelope, after_commit)
+        self.groups.checkin(lease)
         for intent, built in after_commit:
             await self._send_welcomes(intent, built)
+        return events
+
+    async def _handle(
+        self, s: AsyncSession, lease: Lease, envelope: GroupMessage, after_commit: list[tuple[Intent, Built]]
+    ) -> list[Event]:
+        topic = group_topic(envelope.group_id)
+        if not await self.store.envelopes.mark(s, topic, envelope.id, data_hash(envelope.data)):
+            return []
+        group = await self.groups.group(s, lease)
+        outcome = await process_envelope(group, envelope, self.keys, self.resolver, self.registry)
+        events: list[Event] = []
+        changed = outcome.state_changed
+        serialised: bytes | None = None
+        for event in outcome.events:
+            if isinstance(event, OwnEcho):
+                echo = await self._own_echo(s, event, group)
+                if echo.group is not None:
+                    group, changed, serialised = echo.group, True, echo.state
+                if echo.follow_up is not None:
+                    after_commit.append(echo.follow_up)
+                if echo.event is not None:
+                    events.append(echo.event)
+                continue
+            events.append(event)
+            await self._apply(s, topic, event)
+        if changed:
+            await self._save_group(s, group, serialised)
+            lease.group, lease.saved = group, True
+        elif not all(isinstance(e, OwnEcho) for e in outcome.events):
+            # A refused envelope may have been partly processed in memory: the stored group stays the truth.
+            lease.consumed = True
+        await self.store.cursors.advance(s, topic, envelope.id)
         return events
 
     async def _apply(self, s: AsyncSession, topic: str, event: Event) -> None:
@@ -387,7 +400,8 @@ class Runtime:
             await self.store.messages.insert(s, stored)
         elif isinstance(event, GroupUpdatedEvent):
             await self._store_group_updated(s, event.group_id, event.update, event.sent_ns, event.envelope_id)
-            await self.store.conversations.set_members(s, event.group_id, list(event.conversation.members))
+            if _members_changed(event.update):
+                await self.store.conversations.set_members(s, event.group_id, list(event.conversation.members))
             if event.removed_us:
                 await self.store.conversations.set_state(s, event.group_id, ConversationState.LEFT)
         elif isinstance(event, EnvelopeRejected):
@@ -424,16 +438,20 @@ class Runtime:
         assert built is not None and built.post_state is not None
         if built.epoch != before.epoch:
             return _Echo()  # it lost the race for its epoch; the intent is rebuilt after the pull
-        intent = await self.store.intents.transition(s, intent.id, IntentState.COMMITTED, published_id=echo.envelope_id)
+        # Without Welcomes (key updates, removals, metadata) nothing is left to do after the merge.
+        done = IntentState.PROCESSED if built.welcome is None else IntentState.COMMITTED
+        intent = await self.store.intents.transition(s, intent.id, done, published_id=echo.envelope_id)
         kept = self._merged.pop(echo.data_hash, None)
         group = Group.from_bytes(built.post_state) if kept is None else kept
         info = group_conversation(group, self.keys.inbox_id)
         update = _own_update(before, group, self.keys.inbox_id)
         now = _now_ns()
         await self._store_group_updated(s, echo.group_id, update, now, echo.envelope_id)
-        await self.store.conversations.set_members(s, echo.group_id, list(info.members))
+        if _members_changed(update):
+            await self.store.conversations.set_members(s, echo.group_id, list(info.members))
         merged = GroupUpdatedEvent(echo.group_id, update, group.epoch, echo.envelope_id, now, info)
-        return _Echo(group, built.post_state, (intent, built), merged)
+        follow_up = None if done is IntentState.PROCESSED else (intent, built)
+        return _Echo(group, built.post_state, follow_up, merged)
 
     async def _send_welcomes(self, intent: Intent, built: Built) -> None:
         """Send a merged commit's Welcomes once: under the conversation lock, only while still Committed."""
@@ -491,8 +509,10 @@ class Runtime:
                     return False
                 intent = await self.store.intents.transition(s, intent.id, IntentState.TO_PUBLISH)
         inputs = await self._commit_inputs(payload) if payload.kind is IntentKind.ADD_MEMBERS else None
-        async with self.store.transaction() as s, conversation_lock(s, intent.group_id):
-            group = await self._load_group(s, intent.group_id)
+        async with self.store.transaction() as s:
+            lease = await self._checkout(s, intent.group_id)
+            group = await self.groups.group(s, lease)
+            lease.consumed = True  # changed in place; put back below only once stored
             merged: Group | None = None
             try:
                 if payload.is_commit:
@@ -500,6 +520,7 @@ class Runtime:
                 else:
                     built, _ = build_application(group, payload, self.keys)
                     await self._save_group(s, group)
+                    lease.consumed, lease.saved = False, True
             except (Rejected, EngineError, XmtpMlsError, MLSError) as exc:
                 await self.store.intents.transition(s, intent.id, IntentState.ERROR, error=str(exc))
                 return False
@@ -508,10 +529,17 @@ class Runtime:
             await self.store.intents.transition(
                 s, intent.id, IntentState.PUBLISHED, published_hash=data_hash(built.data)
             )
+        self.groups.checkin(lease)
         if merged is not None:
             self._keep_merged(data_hash(built.data), merged)
         await self._send(intent.group_id, built.data, payload)
         return True
+
+    async def _checkout(self, s: AsyncSession, group_id: bytes) -> Lease:
+        lease = await self.groups.checkout(s, group_id)
+        if lease is None:
+            raise LookupError(f"no conversation {group_id.hex()}")
+        return lease
 
     def _keep_merged(self, commit_hash: bytes, group: Group) -> None:
         """Remember a published commit's merged group for its echo; the oldest go first (a commit that lost
@@ -562,21 +590,25 @@ class Runtime:
         newest epoch. A crash before that transaction leaves nothing behind (the caller saw no result); after
         it, resume republishes the stored envelope until its echo comes back."""
         cursor, _ = await self._pull(group_id, await self._cursor(group_id))
-        async with self.store.transaction() as s, conversation_lock(s, group_id):
-            group = await self._load_group(s, group_id)
+        async with self.store.transaction() as s:
+            lease = await self._checkout(s, group_id)
+            group = await self.groups.group(s, lease)
             if own_copy is not None:
                 await self.store.messages.insert(s, own_copy)
             try:
                 built, _ = build_application(group, payload, self.keys)
             except (Rejected, EngineError, XmtpMlsError, MLSError) as exc:
+                # Not checked in: the group may be half-changed; the next use loads the stored one.
                 intent = await self.store.intents.create(s, group_id, payload.kind.value, payload.to_bytes())
                 return await self.store.intents.transition(s, intent.id, IntentState.ERROR, error=str(exc))
             await self._save_group(s, group)
+            lease.saved = True
             payload = IntentPayload(payload.kind, payload.params, built)
             intent = await self.store.intents.create(s, group_id, payload.kind.value, payload.to_bytes())
             await self.store.intents.transition(
                 s, intent.id, IntentState.PUBLISHED, published_hash=data_hash(built.data)
             )
+        self.groups.checkin(lease)
         await self._send(group_id, built.data, payload)
         return await self._settle(group_id, intent.id, cursor)
 
@@ -724,6 +756,12 @@ def _own_update(before: Group, after: Group, own_inbox_id: str) -> GroupUpdated:
         parse_group_extensions(before.extensions), parse_group_extensions(after.extensions), own_inbox_id
     )
     return group_updated_from_commit(summary)
+
+
+def _members_changed(update: GroupUpdated) -> bool:
+    """Whether a commit changed the member inboxes (the stored member list is rewritten only then: at 250
+    members that rewrite costs more than the rest of the commit's bookkeeping)."""
+    return bool(update.added_inboxes or update.removed_inboxes or update.left_inboxes)
 
 
 def _content_of(payload: IntentPayload) -> bytes:
