@@ -35,6 +35,7 @@ from xmtp_core.engine import (
     IntentKind,
     IntentPayload,
     MessageReceived,
+    Outcome,
     OwnEcho,
     Rejected,
     RejectReason,
@@ -66,6 +67,7 @@ from xmtp_core.engine.events import ConversationKind
 from xmtp_core.identity import InstallationKeySigner, build_register
 from xmtp_core.identity.signer import Signer
 from xmtp_core.mls.errors import MLSError
+from xmtp_core.mls.extensions import Extension
 from xmtp_core.mls.group import Group
 from xmtp_core.node import GroupMessage, NewGroupMessage, NodeClient, Subscription, WelcomeMessage
 from xmtp_core.runtime.group_cache import GroupCache, Lease
@@ -124,6 +126,16 @@ class _Echo:
 
 
 @dataclass(frozen=True)
+class _Merged:
+    """A commit we published, merged in memory: the group after it, the epoch it was made in and the
+    group-context extensions it was made on (all its echo needs of the group before it)."""
+
+    group: Group
+    epoch: int
+    before: tuple[Extension, ...]
+
+
+@dataclass(frozen=True)
 class SendResult:
     message_id: bytes
     intent_id: int
@@ -142,7 +154,7 @@ class Runtime:
         self._streamed_groups: Subscription[GroupMessage] | None = None  # set while stream() runs
         # Our commits' merged groups by the hash of the commit's bytes, so the echo need not deserialise the
         # stored post-commit state again (tens of ms at 250 members). A miss falls back to the stored bytes.
-        self._merged: dict[bytes, Group] = {}
+        self._merged: dict[bytes, _Merged] = {}
         self.groups = GroupCache(store)  # current groups, valid while they match the stored row
 
     # ---- installation --------------------------------------------------------------------------------------
@@ -363,16 +375,24 @@ class Runtime:
         self, s: AsyncSession, lease: Lease, envelope: GroupMessage, after_commit: list[tuple[Intent, Built]]
     ) -> list[Event]:
         topic = group_topic(envelope.group_id)
-        if not await self.store.envelopes.mark(s, topic, envelope.id, data_hash(envelope.data)):
+        digest = data_hash(envelope.data)
+        if not await self.store.envelopes.mark(s, topic, envelope.id, digest):
             return []
-        group = await self.groups.group(s, lease)
-        outcome = await process_envelope(group, envelope, self.keys, self.resolver, self.registry)
+        kept = self._merged.get(digest)
+        if kept is not None and kept.epoch == lease.epoch:
+            # The very bytes of a commit we made on the current epoch: our echo, in order, without loading
+            # and decrypting with the group before it (the slowest part of our own commits).
+            group: Group | None = None
+            outcome = Outcome([OwnEcho(envelope.group_id, envelope.id, digest, True, lease.epoch)])
+        else:
+            group = await self.groups.group(s, lease)
+            outcome = await process_envelope(group, envelope, self.keys, self.resolver, self.registry)
         events: list[Event] = []
         changed = outcome.state_changed
         serialised: bytes | None = None
         for event in outcome.events:
             if isinstance(event, OwnEcho):
-                echo = await self._own_echo(s, event, group)
+                echo = await self._own_echo(s, event, lease.epoch, group)
                 if echo.group is not None:
                     group, changed, serialised = echo.group, True, echo.state
                 if echo.follow_up is not None:
@@ -383,6 +403,7 @@ class Runtime:
             events.append(event)
             await self._apply(s, topic, event)
         if changed:
+            assert group is not None
             await self._save_group(s, group, serialised)
             lease.group, lease.saved = group, True
         elif not all(isinstance(e, OwnEcho) for e in outcome.events):
@@ -417,9 +438,10 @@ class Runtime:
         )
         await self.store.messages.insert(s, stored)
 
-    async def _own_echo(self, s: AsyncSession, echo: OwnEcho, before: Group) -> _Echo:
+    async def _own_echo(self, s: AsyncSession, echo: OwnEcho, epoch: int, before: Group | None) -> _Echo:
         """Our envelope came back in order: a commit is merged (its stored post-commit state becomes current).
-        ``before`` is the conversation's current group, loaded under the lock."""
+        ``epoch`` is the conversation's current epoch and ``before`` its group (None when not loaded: the
+        commit is one of ours kept in memory)."""
         intent = await self.store.intents.find_published(s, echo.group_id, echo.data_hash)
         if intent is None:
             if echo.is_commit:
@@ -436,15 +458,19 @@ class Runtime:
             return _Echo()
         built = payload.built
         assert built is not None and built.post_state is not None
-        if built.epoch != before.epoch:
+        if built.epoch != epoch:
             return _Echo()  # it lost the race for its epoch; the intent is rebuilt after the pull
         # Without Welcomes (key updates, removals, metadata) nothing is left to do after the merge.
         done = IntentState.PROCESSED if built.welcome is None else IntentState.COMMITTED
         intent = await self.store.intents.transition(s, intent.id, done, published_id=echo.envelope_id)
         kept = self._merged.pop(echo.data_hash, None)
-        group = Group.from_bytes(built.post_state) if kept is None else kept
+        if kept is None:
+            assert before is not None
+            group, before_extensions = Group.from_bytes(built.post_state), before.extensions
+        else:
+            group, before_extensions = kept.group, kept.before
         info = group_conversation(group, self.keys.inbox_id)
-        update = _own_update(before, group, self.keys.inbox_id)
+        update = _own_update(before_extensions, group, self.keys.inbox_id)
         now = _now_ns()
         await self._store_group_updated(s, echo.group_id, update, now, echo.envelope_id)
         if _members_changed(update):
@@ -513,10 +539,12 @@ class Runtime:
             lease = await self._checkout(s, intent.group_id)
             group = await self.groups.group(s, lease)
             lease.consumed = True  # changed in place; put back below only once stored
-            merged: Group | None = None
+            merged: _Merged | None = None
             try:
                 if payload.is_commit:
-                    built, merged = build_commit_in_place(group, payload, self.keys, inputs)
+                    before = group.extensions
+                    built, after = build_commit_in_place(group, payload, self.keys, inputs)
+                    merged = _Merged(after, built.epoch, before)
                 else:
                     built, _ = build_application(group, payload, self.keys)
                     await self._save_group(s, group)
@@ -541,10 +569,10 @@ class Runtime:
             raise LookupError(f"no conversation {group_id.hex()}")
         return lease
 
-    def _keep_merged(self, commit_hash: bytes, group: Group) -> None:
+    def _keep_merged(self, commit_hash: bytes, merged: _Merged) -> None:
         """Remember a published commit's merged group for its echo; the oldest go first (a commit that lost
         its epoch race never comes back to claim its entry)."""
-        self._merged[commit_hash] = group
+        self._merged[commit_hash] = merged
         while len(self._merged) > MAX_MERGED_KEPT:
             del self._merged[next(iter(self._merged))]
 
@@ -751,10 +779,8 @@ class Runtime:
             await welcomes.aclose()
 
 
-def _own_update(before: Group, after: Group, own_inbox_id: str) -> GroupUpdated:
-    summary = summarize_commit(
-        parse_group_extensions(before.extensions), parse_group_extensions(after.extensions), own_inbox_id
-    )
+def _own_update(before: tuple[Extension, ...], after: Group, own_inbox_id: str) -> GroupUpdated:
+    summary = summarize_commit(parse_group_extensions(before), parse_group_extensions(after.extensions), own_inbox_id)
     return group_updated_from_commit(summary)
 
 
