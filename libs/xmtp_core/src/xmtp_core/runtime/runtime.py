@@ -234,10 +234,13 @@ class Runtime:
             raise LookupError(f"no conversation {group_id.hex()}")
         return Group.from_bytes(state.state)
 
-    async def _save_group(self, s: AsyncSession, group: Group, state: bytes | None = None) -> None:
-        """``state``: ``group`` already serialised, when the caller has those bytes."""
+    async def _save_group(
+        self, s: AsyncSession, group: Group, state: bytes | None = None, *, new_epoch: bool = True
+    ) -> None:
+        """``state``: ``group`` already serialised, when the caller has those bytes. ``new_epoch=False``: the
+        same epoch as stored (a message sent or received), so there is nothing to prune."""
         serialised = group.to_bytes() if state is None else state
-        await self.store.group_states.save(s, GroupState(group.group_id, group.epoch, serialised))
+        await self.store.group_states.save(s, GroupState(group.group_id, group.epoch, serialised), prune=new_epoch)
 
     async def _save_conversation(self, s: AsyncSession, info: ConversationInfo, group: Group) -> None:
         kind = StoreKind.DM if info.kind is ConversationKind.DM else StoreKind.GROUP
@@ -404,7 +407,7 @@ class Runtime:
             await self._apply(s, topic, event)
         if changed:
             assert group is not None
-            await self._save_group(s, group, serialised)
+            await self._save_group(s, group, serialised, new_epoch=group.epoch != lease.epoch)
             lease.group, lease.saved = group, True
         elif not all(isinstance(e, OwnEcho) for e in outcome.events):
             # A refused envelope may have been partly processed in memory: the stored group stays the truth.
@@ -547,7 +550,7 @@ class Runtime:
                     merged = _Merged(after, built.epoch, before)
                 else:
                     built, _ = build_application(group, payload, self.keys)
-                    await self._save_group(s, group)
+                    await self._save_group(s, group, new_epoch=False)
                     lease.consumed, lease.saved = False, True
             except (Rejected, EngineError, XmtpMlsError, MLSError) as exc:
                 await self.store.intents.transition(s, intent.id, IntentState.ERROR, error=str(exc))
@@ -629,12 +632,12 @@ class Runtime:
                 # Not checked in: the group may be half-changed; the next use loads the stored one.
                 intent = await self.store.intents.create(s, group_id, payload.kind.value, payload.to_bytes())
                 return await self.store.intents.transition(s, intent.id, IntentState.ERROR, error=str(exc))
-            await self._save_group(s, group)
+            await self._save_group(s, group, new_epoch=False)
             lease.saved = True
             payload = IntentPayload(payload.kind, payload.params, built)
-            intent = await self.store.intents.create(s, group_id, payload.kind.value, payload.to_bytes())
-            await self.store.intents.transition(
-                s, intent.id, IntentState.PUBLISHED, published_hash=data_hash(built.data)
+            kind, published_hash = payload.kind.value, data_hash(built.data)
+            intent = await self.store.intents.create(
+                s, group_id, kind, payload.to_bytes(), published_hash=published_hash
             )
         self.groups.checkin(lease)
         await self._send(group_id, built.data, payload)

@@ -39,8 +39,9 @@ class GroupStates:
         self._cipher = cipher
         self.max_past_epochs = max_past_epochs
 
-    async def save(self, session: AsyncSession, gs: GroupState) -> int:
-        """Store the state of one epoch (replacing that epoch), then prune; returns how many epochs were pruned."""
+    async def save(self, session: AsyncSession, gs: GroupState, *, prune: bool = True) -> int:
+        """Store the state of one epoch (replacing that epoch), then prune; returns how many epochs were pruned.
+        ``prune=False`` skips the pruning statement for a caller that knows no new epoch was added."""
         if gs.epoch < 0:
             raise ValueError("epoch must be >= 0")
         values = {
@@ -50,7 +51,7 @@ class GroupStates:
             "saved_ns": now_ns(),
         }
         await session.execute(upsert(t, values))
-        return await self.prune(session, gs.group_id)
+        return await self.prune(session, gs.group_id) if prune else 0
 
     async def load_current(self, session: AsyncSession, group_id: bytes) -> GroupState | None:
         stmt = sa.select(t).where(t.c.group_id == group_id).order_by(t.c.epoch.desc()).limit(1)

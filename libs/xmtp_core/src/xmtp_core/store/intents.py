@@ -68,25 +68,31 @@ class Intents:
     def __init__(self, cipher: FieldCipher) -> None:
         self._cipher = cipher
 
-    async def create(self, session: AsyncSession, group_id: bytes, kind: str, payload: bytes) -> Intent:
-        """A new intent in ToPublish. Its id is drawn first because the payload's ciphertext is bound to it."""
+    async def create(
+        self, session: AsyncSession, group_id: bytes, kind: str, payload: bytes, *, published_hash: bytes | None = None
+    ) -> Intent:
+        """A new intent in ToPublish (or, with ``published_hash``, already Published on its first attempt:
+        built and stored in one transaction). Its id is drawn first because the payload's ciphertext is
+        bound to it."""
         if not kind:
             raise ValueError("intent kind must not be empty")
         intent_id = int((await session.execute(sa.select(sa.func.nextval(_id_sequence())))).scalar_one())
         now = now_ns()
+        state, attempts = (IntentState.TO_PUBLISH, 0) if published_hash is None else (IntentState.PUBLISHED, 1)
         await session.execute(
             sa.insert(t).values(
                 id=intent_id,
                 group_id=group_id,
                 kind=kind,
                 payload=self._cipher.encrypt(_ref(intent_id), payload),
-                state=IntentState.TO_PUBLISH.value,
-                attempts=0,
+                state=state.value,
+                attempts=attempts,
                 created_ns=now,
                 updated_ns=now,
+                published_hash=published_hash,
             )
         )
-        return Intent(intent_id, group_id, kind, payload, IntentState.TO_PUBLISH, 0, now, now)
+        return Intent(intent_id, group_id, kind, payload, state, attempts, now, now, published_hash=published_hash)
 
     async def get(self, session: AsyncSession, intent_id: int) -> Intent | None:
         row = (await session.execute(sa.select(t).where(t.c.id == intent_id))).one_or_none()
