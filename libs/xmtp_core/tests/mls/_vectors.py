@@ -7,13 +7,8 @@ from pathlib import Path
 from typing import Any
 
 _LOCAL = Path(__file__).parent / "vectors"
-_SHARED = Path("/work/shared/mls-test-vectors")
 
 
 def load(name: str) -> list[dict[str, Any]]:
-    for base in (_LOCAL, _SHARED):
-        path = base / f"{name}.json"
-        if path.exists():
-            data: list[dict[str, Any]] = json.loads(path.read_text())
-            return data
-    raise FileNotFoundError(f"test vector file {name}.json not found")
+    data: list[dict[str, Any]] = json.loads((_LOCAL / f"{name}.json").read_text())
+    return data
