@@ -540,18 +540,8 @@ class Runtime:
         inputs = await self._commit_inputs(payload) if payload.kind is IntentKind.ADD_MEMBERS else None
         async with self.store.transaction() as s:
             lease = await self._checkout(s, intent.group_id)
-            group = await self.groups.group(s, lease)
-            lease.consumed = True  # changed in place; put back below only once stored
-            merged: _Merged | None = None
             try:
-                if payload.is_commit:
-                    before = group.extensions
-                    built, after = build_commit_in_place(group, payload, self.keys, inputs)
-                    merged = _Merged(after, built.epoch, before)
-                else:
-                    built, _ = build_application(group, payload, self.keys)
-                    await self._save_group(s, group, new_epoch=False)
-                    lease.consumed, lease.saved = False, True
+                built, merged = await self._build(s, lease, payload, inputs)
             except (Rejected, EngineError, XmtpMlsError, MLSError) as exc:
                 await self.store.intents.transition(s, intent.id, IntentState.ERROR, error=str(exc))
                 return False
@@ -560,11 +550,32 @@ class Runtime:
             await self.store.intents.transition(
                 s, intent.id, IntentState.PUBLISHED, published_hash=data_hash(built.data)
             )
+        self._built(lease, built, merged)
+        await self._send(intent.group_id, built.data, payload)
+        return True
+
+    async def _build(
+        self, s: AsyncSession, lease: Lease, payload: IntentPayload, inputs: CommitInputs | None
+    ) -> tuple[Built, _Merged | None]:
+        """Build an intent's envelope on the leased group: a message advances (and stores) the sending
+        ratchet; a commit is made on the group itself, which becomes the merged group kept for the echo.
+        After an error the lease is not to be checked in (the group may be half-changed)."""
+        group = await self.groups.group(s, lease)
+        lease.consumed = True  # changed in place; it comes back only once stored
+        if payload.is_commit:
+            before = group.extensions
+            built, after = build_commit_in_place(group, payload, self.keys, inputs)
+            return built, _Merged(after, built.epoch, before)
+        built, _ = build_application(group, payload, self.keys)
+        await self._save_group(s, group, new_epoch=False)
+        lease.consumed, lease.saved = False, True
+        return built, None
+
+    def _built(self, lease: Lease, built: Built, merged: _Merged | None) -> None:
+        """After the building transaction committed: the group back in the cache, a commit's merge kept."""
         self.groups.checkin(lease)
         if merged is not None:
             self._keep_merged(data_hash(built.data), merged)
-        await self._send(intent.group_id, built.data, payload)
-        return True
 
     async def _checkout(self, s: AsyncSession, group_id: bytes) -> Lease:
         lease = await self.groups.checkout(s, group_id)
@@ -602,7 +613,9 @@ class Runtime:
     async def run_intent(
         self, group_id: bytes, payload: IntentPayload, own_copy: StoredMessage | None = None
     ) -> Intent:
-        """Create an intent, publish it and sync until it is final (or left open after repeated conflicts)."""
+        """Create an intent, publish it and sync until it is final (or left open after repeated conflicts).
+        A message is built and stored with its intent in one transaction; a commit's intent is stored first
+        (its key-package look-ups go to the network) and published by `_publish`."""
         if payload.kind is IntentKind.SEND_MESSAGE:
             return await self._run_send(group_id, payload, own_copy)
         intent = await self._create_intent(group_id, payload, own_copy)
@@ -623,23 +636,19 @@ class Runtime:
         cursor, _ = await self._pull(group_id, await self._cursor(group_id))
         async with self.store.transaction() as s:
             lease = await self._checkout(s, group_id)
-            group = await self.groups.group(s, lease)
             if own_copy is not None:
                 await self.store.messages.insert(s, own_copy)
             try:
-                built, _ = build_application(group, payload, self.keys)
+                built, merged = await self._build(s, lease, payload, None)
             except (Rejected, EngineError, XmtpMlsError, MLSError) as exc:
-                # Not checked in: the group may be half-changed; the next use loads the stored one.
                 intent = await self.store.intents.create(s, group_id, payload.kind.value, payload.to_bytes())
                 return await self.store.intents.transition(s, intent.id, IntentState.ERROR, error=str(exc))
-            await self._save_group(s, group, new_epoch=False)
-            lease.saved = True
             payload = IntentPayload(payload.kind, payload.params, built)
-            kind, published_hash = payload.kind.value, data_hash(built.data)
+            published_hash = data_hash(built.data)
             intent = await self.store.intents.create(
-                s, group_id, kind, payload.to_bytes(), published_hash=published_hash
+                s, group_id, payload.kind.value, payload.to_bytes(), published_hash=published_hash
             )
-        self.groups.checkin(lease)
+        self._built(lease, built, merged)
         await self._send(group_id, built.data, payload)
         return await self._settle(group_id, intent.id, cursor)
 
