@@ -5,6 +5,8 @@ bare MLS operation on the same group (the figures bench/mls.py reports), as rati
 
 Run: `.venv/bin/python bench/engine.py` (uses DATABASE_URL, or starts a private Postgres); `--quick` for a
 sanity run. The node is an in-memory stand-in (no network in the figures); identity look-ups are in memory.
+Also printed: SQL statements and transactions per send and per receive (each is a Postgres round trip, and
+each transaction adds two more: BEGIN and COMMIT).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from sqlalchemy import event
 from xmtp_core.config import plain_pg_url
 from xmtp_core.content.codecs.text import TextCodec
 from xmtp_core.content.envelope import encode_plaintext_envelope, new_idempotency_key
@@ -113,6 +116,27 @@ class MemoryNode:
         return Page([w for w in self.welcomes if w.installation_key == key], None)
 
 
+@dataclass
+class RoundTrips:
+    """SQL statements and committed transactions the stores ran (all runtimes together)."""
+
+    statements: int = 0
+    transactions: int = 0
+
+    def watch(self, store: Store) -> None:
+        def statement(*_: object) -> None:
+            self.statements += 1
+
+        def commit(*_: object) -> None:
+            self.transactions += 1
+
+        event.listen(store.engine.sync_engine, "before_cursor_execute", statement)
+        event.listen(store.engine.sync_engine, "commit", commit)
+
+    def snapshot(self) -> tuple[int, int]:
+        return self.statements, self.transactions
+
+
 @dataclass(frozen=True)
 class Stats:
     samples_ns: list[int]
@@ -190,9 +214,15 @@ async def _members(node: MemoryNode, resolver: MemoryResolver, count: int) -> li
     return inboxes
 
 
-async def run(urls: list[str], messages: int, commits: int, group_size: int) -> Mapping[str, float]:
+async def run(
+    urls: list[str], messages: int, commits: int, group_size: int, trips: dict[str, float] | None = None
+) -> Mapping[str, float]:
+    """The figures; ``trips``, when given, receives statements and transactions per send and per receive."""
     node, resolver = MemoryNode(), MemoryResolver()
     alice, bob = [await _runtime(node, resolver, u) for u in urls]
+    counter = RoundTrips()
+    counter.watch(alice.store)
+    counter.watch(bob.store)
     try:
         dm = await alice.create_dm(bob.keys.inbox_id)
         await bob.sync_welcomes()
@@ -200,9 +230,17 @@ async def run(urls: list[str], messages: int, commits: int, group_size: int) -> 
         text = TextCodec().encode("x" * 200)
 
         before = len(node.messages)
+        at_start = counter.snapshot()
         send = await _timed(messages, lambda i: alice.send(dm, "x" * 200))
+        after_send = counter.snapshot()
         sent = [m for m in node.messages[before:] if m.group_id == dm]
         receive = await _timed(len(sent), lambda i: bob.handle_group_message(sent[i]))
+        after_receive = counter.snapshot()
+        if trips is not None:
+            trips["statements per send"] = (after_send[0] - at_start[0]) / messages
+            trips["transactions per send"] = (after_send[1] - at_start[1]) / messages
+            trips["statements per receive"] = (after_receive[0] - after_send[0]) / len(sent)
+            trips["transactions per receive"] = (after_receive[1] - after_send[1]) / len(sent)
 
         a_group, b_group = await _group_of(alice, dm), await _group_of(bob, dm)
         plain = encode_plaintext_envelope(text.to_bytes(), new_idempotency_key())
@@ -251,10 +289,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny run: does it still work?")
     args = parser.parse_args()
     messages, commits, size = (5, 2, 8) if args.quick else (50, 5, GROUP_SIZE)
+    trips: dict[str, float] = {}
     with databases(2) as urls:
-        figures = asyncio.run(run(urls, messages, commits, size))
+        figures = asyncio.run(run(urls, messages, commits, size, trips))
     print(f"engine bench (cpus: {os.cpu_count()}, {messages} messages, {commits} commits, group of {size})")
-    for name, value in figures.items():
+    for name, value in {**figures, **trips}.items():
         print(f"  {name:<52} {value:10.1f}")
     pairs = [
         ("send (engine+store) us", "encrypt (MLS) us", "send / encrypt"),
