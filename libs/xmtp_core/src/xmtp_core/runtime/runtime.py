@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -123,6 +123,15 @@ class _Echo:
     state: bytes | None = None  # ``group`` serialised (the intent's stored post-commit state)
     follow_up: tuple[Intent, Built] | None = None
     event: GroupUpdatedEvent | None = None
+    finished: Intent | None = None  # the intent, when this echo made it Processed
+
+
+@dataclass
+class _AfterCommit:
+    """What an envelope's transaction leaves for after its commit: Welcomes to send, intents it finished."""
+
+    welcomes: list[tuple[Intent, Built]] = field(default_factory=list)
+    finished: list[Intent] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -156,6 +165,9 @@ class Runtime:
         # stored post-commit state again (tens of ms at 250 members). A miss falls back to the stored bytes.
         self._merged: dict[bytes, _Merged] = {}
         self.groups = GroupCache(store)  # current groups, valid while they match the stored row
+        # Intents a running `_settle` waits for, and those an echo's committed transaction made Processed.
+        self._watched: set[int] = set()
+        self._finished: dict[int, Intent] = {}
 
     # ---- installation --------------------------------------------------------------------------------------
 
@@ -342,6 +354,9 @@ class Runtime:
         for _ in range(MAX_COMMIT_ATTEMPTS * 4):
             cursor, pulled = await self._pull(group_id, cursor)
             events.extend(pulled)
+            if watch is not None and (watched := self._finished.pop(watch, None)) is not None:
+                # Its echo finished it: done. Other open intents are their own callers' (or resume's) to publish.
+                break
             sent, watched = await self._publish_pending(group_id, watch)
             if not sent:
                 break
@@ -362,21 +377,22 @@ class Runtime:
 
     async def handle_group_message(self, envelope: GroupMessage) -> list[Event]:
         """One envelope, atomically: effects, new MLS state, cursor and dedup mark in one transaction."""
-        after_commit: list[tuple[Intent, Built]] = []
+        after = _AfterCommit()
         async with self.store.transaction() as s:
             lease = await self.groups.checkout(s, envelope.group_id)
             if lease is None:
                 log.warning("envelope %s for unknown group %s skipped", envelope.id, envelope.group_id.hex())
                 return []
-            events = await self._handle(s, lease, envelope, after_commit)
+            events = await self._handle(s, lease, envelope, after)
         self.groups.checkin(lease)
-        for intent, built in after_commit:
+        for intent in after.finished:
+            if intent.id in self._watched:
+                self._finished[intent.id] = intent
+        for intent, built in after.welcomes:
             await self._send_welcomes(intent, built)
         return events
 
-    async def _handle(
-        self, s: AsyncSession, lease: Lease, envelope: GroupMessage, after_commit: list[tuple[Intent, Built]]
-    ) -> list[Event]:
+    async def _handle(self, s: AsyncSession, lease: Lease, envelope: GroupMessage, after: _AfterCommit) -> list[Event]:
         topic = group_topic(envelope.group_id)
         digest = data_hash(envelope.data)
         if not await self.store.envelopes.mark(s, topic, envelope.id, digest):
@@ -399,7 +415,9 @@ class Runtime:
                 if echo.group is not None:
                     group, changed, serialised = echo.group, True, echo.state
                 if echo.follow_up is not None:
-                    after_commit.append(echo.follow_up)
+                    after.welcomes.append(echo.follow_up)
+                if echo.finished is not None:
+                    after.finished.append(echo.finished)
                 if echo.event is not None:
                     events.append(echo.event)
                 continue
@@ -454,11 +472,13 @@ class Runtime:
             return _Echo()
         payload = IntentPayload.from_bytes(intent.payload)
         if not payload.is_commit:
-            await self.store.intents.transition(s, intent.id, IntentState.PROCESSED, published_id=echo.envelope_id)
+            finished = await self.store.intents.transition(
+                s, intent.id, IntentState.PROCESSED, published_id=echo.envelope_id
+            )
             msg_id = message_id(echo.group_id, payload.params["idempotency_key"], _content_of(payload))
             with contextlib.suppress(NotFoundError):  # our copy is optional (sends through run_intent)
                 await self.store.messages.set_delivery_status(s, msg_id, DeliveryStatus.PUBLISHED)
-            return _Echo()
+            return _Echo(finished=finished)
         built = payload.built
         assert built is not None and built.post_state is not None
         if built.epoch != epoch:
@@ -479,8 +499,9 @@ class Runtime:
         if _members_changed(update):
             await self.store.conversations.set_members(s, echo.group_id, list(info.members))
         merged = GroupUpdatedEvent(echo.group_id, update, group.epoch, echo.envelope_id, now, info)
-        follow_up = None if done is IntentState.PROCESSED else (intent, built)
-        return _Echo(group, built.post_state, follow_up, merged)
+        if done is IntentState.PROCESSED:
+            return _Echo(group, built.post_state, None, merged, finished=intent)
+        return _Echo(group, built.post_state, (intent, built), merged)
 
     async def _send_welcomes(self, intent: Intent, built: Built) -> None:
         """Send a merged commit's Welcomes once: under the conversation lock, only while still Committed."""
@@ -622,7 +643,13 @@ class Runtime:
         return await self._settle(group_id, intent.id)
 
     async def _settle(self, group_id: bytes, intent_id: int, cursor: int | None = None) -> Intent:
-        _, result = await self._sync(group_id, cursor=cursor, watch=intent_id)
+        """Sync until intent ``intent_id`` is final (or left open after repeated conflicts); returns it."""
+        self._watched.add(intent_id)
+        try:
+            _, result = await self._sync(group_id, cursor=cursor, watch=intent_id)
+        finally:
+            self._watched.discard(intent_id)
+            self._finished.pop(intent_id, None)
         if result is None:
             result = await self.intent(intent_id)
         assert result is not None
