@@ -452,7 +452,7 @@ _HOT_SPOTS = (
     ("xmtp_core.mls.cipher_suite", "CipherSuite", "expand_with_label"),
     ("xmtp_core.mls.cipher_suite", "CipherSuite", "aead_encrypt"),
     ("xmtp_core.mls.cipher_suite", "CipherSuite", "aead_decrypt"),
-    ("xmtp_core.mls.signature", "Ed25519Scheme", "_sk"),
+    ("xmtp_core.mls.signature", "EdDsaScheme", "_sk"),
     ("xmtp_core.mls.kem", "X25519Kem", "_load"),
 )
 

@@ -16,6 +16,7 @@ Callers that delete private keys (RFC 9420 §9.2) drop them from the caches too 
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from functools import cached_property
 from typing import Generic, Protocol, TypeVar
@@ -64,7 +65,7 @@ def labeled_expand(kdf: Kdf, suite_id: bytes, prk: bytes, label: bytes, info: by
     return kdf.expand(prk, labeled_info, length)
 
 
-class DHKem:
+class DHKem(ABC):
     """DHKEM(Group, HKDF) of RFC 9180 §4.1; subclasses supply the group operations."""
 
     kem_id: int
@@ -85,14 +86,14 @@ class DHKem:
         return prefix + b"eae_prk", self.n_secret.to_bytes(2, "big") + prefix + b"shared_secret"
 
     # Group operations ------------------------------------------------------------------------------------
-    def dh(self, sk: bytes, pk: bytes) -> bytes:
-        raise NotImplementedError
+    @abstractmethod
+    def dh(self, sk: bytes, pk: bytes) -> bytes: ...
 
-    def public_key(self, sk: bytes) -> bytes:
-        raise NotImplementedError
+    @abstractmethod
+    def public_key(self, sk: bytes) -> bytes: ...
 
-    def derive_private_key(self, dkp_prk: bytes) -> bytes:
-        raise NotImplementedError
+    @abstractmethod
+    def derive_private_key(self, dkp_prk: bytes) -> bytes: ...
 
     # KEM operations --------------------------------------------------------------------------------------
     def generate_key_pair(self) -> tuple[bytes, bytes]:
@@ -138,14 +139,14 @@ class _MontgomeryKem(DHKem, Generic[PrivT]):
         self._keys: KeyCache[PrivT] = KeyCache(KEM_KEY_CACHE_SIZE)
 
     # The curve-specific parts ------------------------------------------------------------------------------
-    def _load(self, sk: bytes) -> PrivT:
-        raise NotImplementedError
+    @abstractmethod
+    def _load(self, sk: bytes) -> PrivT: ...
 
-    def _generate(self) -> PrivT:
-        raise NotImplementedError
+    @abstractmethod
+    def _generate(self) -> PrivT: ...
 
-    def _exchange(self, key: PrivT, pk: bytes) -> bytes:
-        raise NotImplementedError
+    @abstractmethod
+    def _exchange(self, key: PrivT, pk: bytes) -> bytes: ...
 
     # ------------------------------------------------------------------------------------------------------
     def _check_len(self, value: bytes, n: int, what: str) -> None:

@@ -13,6 +13,8 @@ key, and loading it costs as much as the signature itself.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
@@ -24,44 +26,51 @@ from xmtp_core.mls.errors import SignatureError
 SIGNING_KEY_CACHE_SIZE = 16  # a process usually signs with one key per installation
 
 
-class SignatureScheme:
+class SignatureScheme(ABC):
     """Base class; ``scheme_id`` is the TLS SignatureScheme value."""
 
     scheme_id: int
     name: str
 
-    def generate_key_pair(self) -> tuple[bytes, bytes]:
-        raise NotImplementedError
+    @abstractmethod
+    def generate_key_pair(self) -> tuple[bytes, bytes]: ...
 
-    def public_key(self, sk: bytes) -> bytes:
-        raise NotImplementedError
+    @abstractmethod
+    def public_key(self, sk: bytes) -> bytes: ...
 
-    def sign(self, sk: bytes, msg: bytes) -> bytes:
-        raise NotImplementedError
+    @abstractmethod
+    def sign(self, sk: bytes, msg: bytes) -> bytes: ...
 
-    def verify(self, pk: bytes, msg: bytes, sig: bytes) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def verify(self, pk: bytes, msg: bytes, sig: bytes) -> bool: ...
 
 
-class Ed25519Scheme(SignatureScheme):
-    scheme_id = 0x0807
-    name = "ed25519"
+_EdPrivate = ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
+_EdPrivateClass = type[ed25519.Ed25519PrivateKey] | type[ed448.Ed448PrivateKey]
+_EdPublicClass = type[ed25519.Ed25519PublicKey] | type[ed448.Ed448PublicKey]
 
-    def __init__(self) -> None:
-        self._keys: KeyCache[ed25519.Ed25519PrivateKey] = KeyCache(SIGNING_KEY_CACHE_SIZE)
 
-    def _sk(self, sk: bytes) -> ed25519.Ed25519PrivateKey:
+class EdDsaScheme(SignatureScheme):
+    """Ed25519 or Ed448 (RFC 8032, pure mode) with raw keys."""
+
+    def __init__(self, scheme_id: int, name: str, private_cls: _EdPrivateClass, public_cls: _EdPublicClass) -> None:
+        self.scheme_id = scheme_id
+        self.name = name
+        self._private_cls = private_cls
+        self._public_cls = public_cls
+        self._keys: KeyCache[_EdPrivate] = KeyCache(SIGNING_KEY_CACHE_SIZE)
+
+    def _sk(self, sk: bytes) -> _EdPrivate:
         return self._keys.get(sk, self._load)
 
-    @staticmethod
-    def _load(sk: bytes) -> ed25519.Ed25519PrivateKey:
+    def _load(self, sk: bytes) -> _EdPrivate:
         try:
-            return ed25519.Ed25519PrivateKey.from_private_bytes(sk)
+            return self._private_cls.from_private_bytes(sk)
         except ValueError as exc:
-            raise SignatureError(f"invalid Ed25519 private key: {exc}") from exc
+            raise SignatureError(f"invalid {self.name} private key: {exc}") from exc
 
     def generate_key_pair(self) -> tuple[bytes, bytes]:
-        key = ed25519.Ed25519PrivateKey.generate()
+        key = self._private_cls.generate()
         raw = key.private_bytes_raw()
         self._keys.put(raw, key)
         return raw, key.public_key().public_bytes_raw()
@@ -74,44 +83,7 @@ class Ed25519Scheme(SignatureScheme):
 
     def verify(self, pk: bytes, msg: bytes, sig: bytes) -> bool:
         try:
-            ed25519.Ed25519PublicKey.from_public_bytes(pk).verify(sig, msg)
-        except (InvalidSignature, ValueError):
-            return False
-        return True
-
-
-class Ed448Scheme(SignatureScheme):
-    scheme_id = 0x0808
-    name = "ed448"
-
-    def __init__(self) -> None:
-        self._keys: KeyCache[ed448.Ed448PrivateKey] = KeyCache(SIGNING_KEY_CACHE_SIZE)
-
-    def _sk(self, sk: bytes) -> ed448.Ed448PrivateKey:
-        return self._keys.get(sk, self._load)
-
-    @staticmethod
-    def _load(sk: bytes) -> ed448.Ed448PrivateKey:
-        try:
-            return ed448.Ed448PrivateKey.from_private_bytes(sk)
-        except ValueError as exc:
-            raise SignatureError(f"invalid Ed448 private key: {exc}") from exc
-
-    def generate_key_pair(self) -> tuple[bytes, bytes]:
-        key = ed448.Ed448PrivateKey.generate()
-        raw = key.private_bytes_raw()
-        self._keys.put(raw, key)
-        return raw, key.public_key().public_bytes_raw()
-
-    def public_key(self, sk: bytes) -> bytes:
-        return self._sk(sk).public_key().public_bytes_raw()
-
-    def sign(self, sk: bytes, msg: bytes) -> bytes:
-        return self._sk(sk).sign(msg)
-
-    def verify(self, pk: bytes, msg: bytes, sig: bytes) -> bool:
-        try:
-            ed448.Ed448PublicKey.from_public_bytes(pk).verify(sig, msg)
+            self._public_cls.from_public_bytes(pk).verify(sig, msg)
         except (InvalidSignature, ValueError):
             return False
         return True
@@ -170,8 +142,8 @@ class EcdsaScheme(SignatureScheme):
         return False
 
 
-ED25519 = Ed25519Scheme()
-ED448 = Ed448Scheme()
+ED25519 = EdDsaScheme(0x0807, "ed25519", ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)
+ED448 = EdDsaScheme(0x0808, "ed448", ed448.Ed448PrivateKey, ed448.Ed448PublicKey)
 ECDSA_P256_SHA256 = EcdsaScheme(0x0403, "ecdsa_secp256r1_sha256", ec.SECP256R1(), hashes.SHA256())
 ECDSA_P384_SHA384 = EcdsaScheme(0x0503, "ecdsa_secp384r1_sha384", ec.SECP384R1(), hashes.SHA384(), (hashes.SHA256(),))
 ECDSA_P521_SHA512 = EcdsaScheme(0x0603, "ecdsa_secp521r1_sha512", ec.SECP521R1(), hashes.SHA512(), (hashes.SHA256(),))
