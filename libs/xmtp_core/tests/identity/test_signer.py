@@ -10,9 +10,12 @@ from xmtp_core.identity import (
     InstallationKey,
     InstallationKeySigner,
     LocalWalletSigner,
+    Passkey,
     Signer,
     SignerConfigurationError,
     SmartContractWalletSigner,
+    build_link_wallet,
+    build_register,
 )
 from xmtp_core.identity.signatures import recover_eip191, verify_ed25519ph
 
@@ -82,3 +85,21 @@ def test_protocols() -> None:
     assert isinstance(LocalWalletSigner.generate(), Signer)
     assert isinstance(InstallationKeySigner.generate(), Signer)
     assert not isinstance(LocalWalletSigner.generate(), SmartContractWalletSigner)
+
+
+class _PasskeySigner:
+    """A signer that claims a passkey identity: building needs WebAuthn data we cannot produce."""
+
+    @property
+    def identifier(self) -> Passkey:
+        return Passkey(b"\x04" + b"\x01" * 64, "example.com")
+
+    async def sign(self, text: str) -> bytes:
+        return b"\x00" * 64
+
+
+async def test_building_with_a_passkey_signer_is_refused_clearly() -> None:
+    owner = LocalWalletSigner.generate()
+    register = await build_register(owner, InstallationKeySigner.generate())
+    with pytest.raises(SignerConfigurationError, match="passkey signers are not supported"):
+        await build_link_wallet(register.inbox_id, owner, _PasskeySigner())

@@ -23,7 +23,7 @@ from xmtp_core.identity.codec import (
     SignedRevokeAssociation,
     encode_update,
 )
-from xmtp_core.identity.errors import AssociationError, InvalidIdentifierError, Rule
+from xmtp_core.identity.errors import AssociationError, InvalidIdentifierError, Rule, SignerConfigurationError
 from xmtp_core.identity.identifiers import (
     EthereumAddress,
     InstallationKey,
@@ -125,7 +125,9 @@ def _wrap(signer: Signer, raw: bytes) -> WireSignature:
         case InstallationKey(public_key=public_key):
             return InstallationKeySignature(raw, public_key)
         case Passkey():
-            raise NotImplementedError("building passkey-signed updates needs a WebAuthn authenticator")
+            # A passkey signature wraps WebAuthn authenticator data and client JSON that only an authenticator
+            # produces; verifying them is supported, producing them here is not.
+            raise SignerConfigurationError("passkey signers are not supported: signing needs a WebAuthn authenticator")
 
 
 def _signed(step: _Step, signatures: dict[int, WireSignature]) -> SignedAction:
