@@ -1,0 +1,1 @@
+"""ingest: node envelopes into JetStream (see `ingest.service`)."""

@@ -1,0 +1,1 @@
+"""publisher: envelopes from JetStream to the XMTP node (see `publisher.service`)."""
