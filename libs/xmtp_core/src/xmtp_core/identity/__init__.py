@@ -48,7 +48,15 @@ from xmtp_core.identity.identifiers import (
     installation_key,
     passkey,
 )
-from xmtp_core.identity.inbox_id import NODE_SDK_DEFAULT_NONCE, RUST_CORE_DEFAULT_NONCE, inbox_id
+from xmtp_core.identity.inbox_id import (
+    INBOX_ID_LENGTH,
+    NODE_SDK_DEFAULT_NONCE,
+    RUST_CORE_DEFAULT_NONCE,
+    InvalidInboxIdError,
+    inbox_id,
+    is_inbox_id,
+    require_inbox_id,
+)
 from xmtp_core.identity.scw_verifier import IdentityApiScwVerifier
 from xmtp_core.identity.signature_text import signature_text
 from xmtp_core.identity.signatures import ScwVerification, SmartContractWalletVerifier
@@ -56,6 +64,7 @@ from xmtp_core.identity.signer import InstallationKeySigner, LocalWalletSigner, 
 from xmtp_core.identity.state import AssociationState, AssociationStateDiff, Member, diff
 
 __all__ = [
+    "INBOX_ID_LENGTH",
     "MAX_IDENTITY_UPDATES_PER_INBOX",
     "MAX_INSTALLATIONS_PER_INBOX",
     "NODE_SDK_DEFAULT_NONCE",
@@ -70,6 +79,7 @@ __all__ = [
     "InstallationKey",
     "InstallationKeySigner",
     "InvalidIdentifierError",
+    "InvalidInboxIdError",
     "LocalWalletSigner",
     "Member",
     "MemberIdentifier",
@@ -98,7 +108,9 @@ __all__ = [
     "ethereum_address",
     "inbox_id",
     "installation_key",
+    "is_inbox_id",
     "passkey",
+    "require_inbox_id",
     "signature_text",
     "validate_append",
     "validate_append_sync",
