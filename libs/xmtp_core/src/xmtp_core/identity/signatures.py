@@ -267,14 +267,59 @@ def webauthn_challenge(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
 
 
+MAX_CLIENT_DATA_JSON_BYTES = 4096
+"""A WebAuthn clientDataJSON is a few hundred bytes (type, challenge, origin, crossOrigin); more is refused."""
+
+MAX_CLIENT_DATA_JSON_DEPTH = 4
+"""clientDataJSON is one flat object (tokenBinding adds a level); deeper nesting is refused before parsing."""
+
+
+def _json_depth_within(data: bytes, limit: int) -> bool:
+    # One pass over the bytes, so Python's recursive JSON decoder never sees nesting it cannot finish
+    # (RecursionError). Brackets inside strings do not count; escapes are skipped.
+    depth, in_string, escaped = 0, False, False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return False
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return True
+
+
+def parse_client_data(client_data_json: bytes) -> tuple[str, object]:
+    """The (origin, challenge) of a passkey's clientDataJSON, read with bounded size and nesting depth;
+    anything else is `SignatureVerificationError`."""
+    if len(client_data_json) > MAX_CLIENT_DATA_JSON_BYTES:
+        raise SignatureVerificationError(
+            f"passkey client data is {len(client_data_json)} bytes; the limit is {MAX_CLIENT_DATA_JSON_BYTES}"
+        )
+    if not _json_depth_within(client_data_json, MAX_CLIENT_DATA_JSON_DEPTH):
+        raise SignatureVerificationError(f"passkey client data nests deeper than {MAX_CLIENT_DATA_JSON_DEPTH}")
+    try:
+        client_data = json.loads(client_data_json)
+        origin, challenge = client_data["origin"], client_data["challenge"]
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        raise SignatureVerificationError("passkey client data is not JSON with origin and challenge") from exc
+    if not isinstance(origin, str):
+        raise SignatureVerificationError("passkey client data origin is not a string")
+    return origin, challenge
+
+
 def verify_passkey_signature(text: str, signature: PasskeySignature) -> VerifiedSignature:
     """Check the challenge and the P-256 signature over authenticatorData ‖ SHA-256(clientDataJSON)."""
-    try:
-        client_data = json.loads(signature.client_data_json)
-        origin, challenge = client_data["origin"], client_data["challenge"]
-    except (ValueError, TypeError, KeyError) as exc:
-        raise SignatureVerificationError("passkey client data is not JSON with origin and challenge") from exc
-    if not isinstance(origin, str) or challenge != webauthn_challenge(text):
+    origin, challenge = parse_client_data(signature.client_data_json)
+    if challenge != webauthn_challenge(text):
         raise SignatureVerificationError("passkey challenge does not match the signature text")
     try:
         key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), signature.public_key)
