@@ -130,15 +130,20 @@ def _require_nonce_zero_inbox(state: AssociationState, signer: MemberIdentifier)
         raise AssociationError(Rule.LEGACY_SIGNATURE, "legacy signatures are only valid on the nonce-0 inbox")
 
 
-def _revoke(state: AssociationState | None, action: VerifiedRevokeAssociation) -> AssociationState:
-    state = _require_state(state)
-    signature = action.recovery_signature
+def _require_recovery_signature(state: AssociationState, signature: VerifiedSignature, what: str) -> None:
+    # Revocation and recovery changes share one rule set (libxmtp checks them in this order): unused, on the
+    # chain the signer was added on, not a legacy key, and by the current recovery identifier.
     _require_unseen(state, (signature,))
     _require_chain_id(state.get(signature.signer), signature)
     if signature.kind == SignatureKind.LEGACY_DELEGATED:
-        raise AssociationError(Rule.SIGNATURE_KIND_NOT_ALLOWED, "revocation cannot be signed by a legacy key")
+        raise AssociationError(Rule.SIGNATURE_KIND_NOT_ALLOWED, f"a legacy key cannot sign to {what}")
     if signature.signer != state.recovery_identifier:
-        raise AssociationError(Rule.NOT_RECOVERY_IDENTIFIER, "only the recovery identifier may revoke")
+        raise AssociationError(Rule.NOT_RECOVERY_IDENTIFIER, f"only the recovery identifier may {what}")
+
+
+def _revoke(state: AssociationState | None, action: VerifiedRevokeAssociation) -> AssociationState:
+    state = _require_state(state)
+    _require_recovery_signature(state, action.recovery_signature, "revoke")
     revoked = action.unsigned.member
     # Revoking a wallet also removes the installations it added (one level deep), not other wallets.
     children = {
@@ -150,13 +155,7 @@ def _revoke(state: AssociationState | None, action: VerifiedRevokeAssociation) -
 
 def _change_recovery(state: AssociationState | None, action: VerifiedChangeRecoveryAddress) -> AssociationState:
     state = _require_state(state)
-    signature = action.recovery_signature
-    _require_unseen(state, (signature,))
-    _require_chain_id(state.get(signature.signer), signature)
-    if signature.kind == SignatureKind.LEGACY_DELEGATED:
-        raise AssociationError(Rule.SIGNATURE_KIND_NOT_ALLOWED, "recovery change cannot be signed by a legacy key")
-    if signature.signer != state.recovery_identifier:
-        raise AssociationError(Rule.NOT_RECOVERY_IDENTIFIER, "only the recovery identifier may change recovery")
+    _require_recovery_signature(state, action.recovery_signature, "change the recovery identifier")
     return replace(state, recovery_identifier=action.unsigned.new_recovery)
 
 
