@@ -66,9 +66,6 @@ class AssociationState:
         members = self.members_by_kind(MemberKind.INSTALLATION)
         return [m.identifier.public_key for m in members if isinstance(m.identifier, InstallationKey)]
 
-    def has_installation(self, public_key: bytes) -> bool:
-        return InstallationKey(public_key) in self.members
-
     def identifiers(self) -> list[RootIdentifier]:
         """Wallets and passkeys linked to the inbox."""
         return [m.identifier for m in self.members.values() if isinstance(m.identifier, EthereumAddress | Passkey)]
