@@ -14,6 +14,7 @@ class RejectReason(enum.StrEnum):
     INVALID_COMMIT = "invalid_commit"
     SEQUENCE_ID_DECREASED = "sequence_id_decreased"
     INSTALLATION_DIFF = "installation_diff"
+    CREDENTIAL_CHANGED = "credential_changed"  # a leaf rewritten with another inbox id (impersonation)
     POLICY_DENIED = "policy_denied"
     PSK_NOT_ALLOWED = "psk_not_allowed"
     MULTIPLE_ACTORS = "multiple_actors"
@@ -24,6 +25,10 @@ class RejectReason(enum.StrEnum):
     WELCOME_NOT_FOR_US = "welcome_not_for_us"
     WELCOME_INVALID = "welcome_invalid"
     JOINER_CHECK_FAILED = "joiner_check_failed"
+    # Set by the runtime's last-resort guard, not the engine: processing raised something no rule names (a
+    # poison envelope), or a transient failure kept recurring on the same envelope.
+    UNEXPECTED = "unexpected"
+    RETRIES_EXHAUSTED = "retries_exhausted"
 
 
 class EngineError(Exception):
