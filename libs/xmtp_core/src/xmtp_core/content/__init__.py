@@ -61,11 +61,13 @@ from xmtp_core.content.envelope import (
     new_idempotency_key,
 )
 from xmtp_core.content.errors import ContentDecodeError, ContentEncodeError, ContentError, ContentTooLargeError
+from xmtp_core.content.limits import MAX_MESSAGE_BYTES
 from xmtp_core.content.registry import (
     MAX_CONTENT_SIZE,
     ContentRegistry,
     DecodedContent,
     PreparedContent,
+    ReceivedContentTooLargeError,
     UnknownContent,
     builtin_codecs,
     default_registry,
@@ -82,6 +84,7 @@ __all__ = [
     "LEAVE_REQUEST",
     "MARKDOWN",
     "MAX_CONTENT_SIZE",
+    "MAX_MESSAGE_BYTES",
     "MULTI_REMOTE_ATTACHMENT",
     "REACTION_V1",
     "REACTION_V2",
@@ -122,6 +125,7 @@ __all__ = [
     "ReactionAction",
     "ReactionSchema",
     "ReadReceipt",
+    "ReceivedContentTooLargeError",
     "RemoteAttachment",
     "Reply",
     "TransactionMetadata",

@@ -10,13 +10,14 @@ import dataclasses
 import zlib
 
 from xmtp_core.content.errors import ContentDecodeError
+from xmtp_core.content.limits import MAX_MESSAGE_BYTES
 from xmtp_core.content.types import Compression, EncodedContent
 
 # Legacy JS only compressed payloads of at least this many bytes; smaller ones grow instead of shrinking.
 MIN_COMPRESS_SIZE = 10
-# A generous bound for legitimate content (messages are capped near 1 MB compressed) that still stops
-# zip bombs long before they exhaust memory.
-DEFAULT_MAX_DECOMPRESSED_SIZE = 16 * 1024 * 1024
+# Content cannot legitimately be larger than the transport takes uncompressed, so a compressed message may
+# not inflate past it either (a zip bomb is refused after at most this much output).
+DEFAULT_MAX_DECOMPRESSED_SIZE = MAX_MESSAGE_BYTES
 
 _WBITS = {Compression.DEFLATE: zlib.MAX_WBITS, Compression.GZIP: 16 + zlib.MAX_WBITS}
 

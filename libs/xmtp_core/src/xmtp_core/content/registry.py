@@ -31,11 +31,11 @@ from xmtp_core.content.codecs.text import MarkdownCodec, TextCodec
 from xmtp_core.content.codecs.transactions import TransactionReferenceCodec, WalletSendCallsCodec
 from xmtp_core.content.compression import DEFAULT_MAX_DECOMPRESSED_SIZE, compress_content, decompress_content
 from xmtp_core.content.errors import ContentDecodeError, ContentEncodeError, ContentTooLargeError
+from xmtp_core.content.limits import MAX_MESSAGE_BYTES, MAX_SEND_CONTENT_BYTES
 from xmtp_core.content.types import Compression, ContentTypeId, EncodedContent
+from xmtp_core.untrusted import clean, clean_error
 
-# The network rejects messages over about 1 MB; this leaves room for the PlaintextEnvelope, MLS framing
-# and AEAD overhead around the serialized EncodedContent.
-MAX_CONTENT_SIZE = 950_000
+MAX_CONTENT_SIZE = MAX_SEND_CONTENT_BYTES  # the name callers know; the value lives in `limits`
 
 
 @dataclass(frozen=True)
@@ -68,16 +68,24 @@ class PreparedContent:
     should_push: bool
 
 
+class ReceivedContentTooLargeError(ContentDecodeError):
+    """A received content (serialized, or after decompression) is over the transport's message cap."""
+
+
 class ContentRegistry:
+    """Codecs by content type and by value type; `decode*` for received content, `prepare` for sending."""
+
     def __init__(
         self,
         codecs: Iterable[ContentCodec[Any]] = (),
         *,
         max_decompressed_size: int = DEFAULT_MAX_DECOMPRESSED_SIZE,
         max_content_size: int = MAX_CONTENT_SIZE,
+        max_received_size: int = MAX_MESSAGE_BYTES,
     ) -> None:
         self.max_decompressed_size = max_decompressed_size
         self.max_content_size = max_content_size
+        self.max_received_size = max_received_size
         self._codecs: list[ContentCodec[Any]] = []
         self._by_value_type: dict[type, ContentCodec[Any]] = {}
         for codec in codecs:
@@ -136,7 +144,11 @@ class ContentRegistry:
         return PreparedContent(encoded, payload, codec.should_push(value))
 
     def decode(self, encoded: EncodedContent) -> DecodedContent:
-        plain = decompress_content(encoded, self.max_decompressed_size)
+        """A received EncodedContent as a value (`UnknownContent` for unknown types); `ContentDecodeError`
+        for content over the received-size cap (before or after decompression) or that its codec refuses."""
+        self._check_received_size(len(encoded.content), "content")
+        plain = decompress_content(encoded, min(self.max_decompressed_size, self.max_received_size))
+        self._check_received_size(len(plain.content), "decompressed content")
         codec = self.codec_for(plain.type)
         if codec is None:
             return DecodedContent(plain.type, UnknownContent(plain), plain.fallback, known=False)
@@ -145,12 +157,17 @@ class ContentRegistry:
         except ContentDecodeError:
             raise
         except Exception as exc:  # a user codec broke the contract; keep the single error type
-            raise ContentDecodeError(f"{plain.type}: {type(exc).__name__}: {exc}") from exc
+            raise ContentDecodeError(f"{clean(plain.type)}: {clean_error(exc)}") from exc
         return DecodedContent(plain.type, value, plain.fallback, known=True)
 
     def decode_bytes(self, data: bytes) -> DecodedContent:
         """Decode a serialized EncodedContent (PlaintextEnvelope.V1.content)."""
+        self._check_received_size(len(data), "serialized content")
         return self.decode(EncodedContent.from_bytes(data))
+
+    def _check_received_size(self, size: int, what: str) -> None:
+        if size > self.max_received_size:
+            raise ReceivedContentTooLargeError(f"{what} is {size} bytes; the limit is {self.max_received_size}")
 
 
 def _encode_with(codec: ContentCodec[Any], value: object) -> EncodedContent:
