@@ -26,8 +26,16 @@ from xmtp_core.mls.group import ApplicationMessage, Group, ProposalMessage, Stag
 from xmtp_core.mls.proposals import PSK
 from xmtp_core.node.models import GroupMessage
 from xmtp_core.xmtp_mls.changes import summarize_commit
-from xmtp_core.xmtp_mls.commit_checks import check_commit_installations, check_leaf_update, expected_installation_diff
-from xmtp_core.xmtp_mls.errors import MembershipError, XmtpMlsError
+from xmtp_core.xmtp_mls.commit_checks import (
+    LeafChange,
+    check_changed_installations,
+    check_commit_installations,
+    check_credentials_unchanged,
+    check_leaf_update,
+    expected_installation_diff,
+    leaf_changes,
+)
+from xmtp_core.xmtp_mls.errors import CredentialChangeError, MembershipError, XmtpMlsError
 from xmtp_core.xmtp_mls.extensions import GroupExtensions, parse_group_extensions
 from xmtp_core.xmtp_mls.group_updated import group_updated_from_commit
 from xmtp_core.xmtp_mls.join_checks import LeafIdentity
@@ -186,6 +194,13 @@ async def validate_commit(
     if any(e.sender != staged.sender for e in staged.proposals):
         raise Rejected(RejectReason.MULTIPLE_ACTORS, "every proposal must come from the committer")
     try:
+        changed = leaf_changes(group.tree, staged.new_epoch.tree, staged.removed)
+        check_credentials_unchanged(changed)
+    except CredentialChangeError as exc:
+        raise Rejected(RejectReason.CREDENTIAL_CHANGED, str(exc)) from exc
+    except MembershipError as exc:
+        raise Rejected(RejectReason.INVALID_COMMIT, str(exc)) from exc
+    try:
         actor = leaf_inbox_id(group, staged.sender.index)
         before = parse_group_extensions(group.extensions)
         after = parse_group_extensions(staged.new_epoch.context.extensions)
@@ -198,7 +213,7 @@ async def validate_commit(
     decision = evaluate_commit(before.permissions, summary)
     if not decision.allowed:
         raise Rejected(RejectReason.POLICY_DENIED, "; ".join(decision.violations))
-    await _check_installations(group, staged, before, after, actor, resolver)
+    await _check_installations(group, staged, before, after, actor, changed, resolver)
     return before, after, actor
 
 
@@ -208,6 +223,7 @@ async def _check_installations(
     before: GroupExtensions,
     after: GroupExtensions,
     actor: str,
+    changed: list[LeafChange],
     resolver: IdentityResolver,
 ) -> None:
     states_before = await installation_states(resolver, before.membership.members)
@@ -226,5 +242,6 @@ async def _check_installations(
         if staged.has_path and actor in states_after:
             leaf = staged.new_epoch.tree.member_leaf(staged.committer_leaf)
             check_leaf_update(LeafIdentity(actor, leaf.signature_key), states_after[actor])
+        check_changed_installations(changed, states_after)
     except (MembershipError, MLSError) as exc:
         raise Rejected(RejectReason.INSTALLATION_DIFF, str(exc)) from exc

@@ -5,6 +5,10 @@ installation diff is: every installation of an added inbox, every installation o
 inbox whose sequence id rose, what its identity state gained or lost in between. A commit may then add only
 expected installations (or ones already in the group) and must remove exactly the expected ones, except those
 listed as failed. A super admin may re-add installations (added and removed in the same commit) to heal forks.
+
+A leaf a commit rewrites in place (the committer's UpdatePath leaf, an Update proposal's leaf) keeps its
+credential: the inbox id never changes, and the signature key changes only to another installation of the same
+inbox (:func:`leaf_changes`, :func:`check_credentials_unchanged`, :func:`check_changed_installations`).
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from xmtp_core.mls.leaf_node import LeafNode
+from xmtp_core.mls.ratchet_tree import RatchetTree
 from xmtp_core.xmtp_mls.changes import check_sequence_ids, membership_diff
-from xmtp_core.xmtp_mls.errors import MembershipError
+from xmtp_core.xmtp_mls.credential import inbox_id_from_credential
+from xmtp_core.xmtp_mls.errors import CredentialChangeError, MembershipError
 from xmtp_core.xmtp_mls.extensions import GroupMembership
 from xmtp_core.xmtp_mls.join_checks import LeafIdentity
 
@@ -82,3 +89,47 @@ def check_leaf_update(leaf: LeafIdentity, installations_at_new_sequence: Iterabl
     """Rule 4: a path/Update leaf's installation must belong to its credential's inbox at the new sequence id."""
     if leaf.installation_key not in set(installations_at_new_sequence):
         raise MembershipError(f"installation {leaf.installation_key.hex()} does not belong to inbox {leaf.inbox_id}")
+
+
+@dataclass(frozen=True)
+class LeafChange:
+    """A member leaf a commit replaced in place (same index, neither removed nor re-filled by an Add)."""
+
+    index: int
+    before: LeafNode
+    after: LeafNode
+
+
+def leaf_changes(before: RatchetTree, after: RatchetTree, removed: Iterable[int]) -> list[LeafChange]:
+    """Every leaf of ``before`` that ``after`` holds different, except the ``removed`` ones (whose index an Add
+    may reuse). Linear in the tree size."""
+    gone = set(removed)
+    changes: list[LeafChange] = []
+    for index, old in before.leaves():
+        if index in gone:
+            continue
+        new = after.leaf(index)
+        if new is None:
+            raise MembershipError(f"leaf {index} left the tree without a Remove")
+        if new != old:
+            changes.append(LeafChange(index, old, new))
+    return changes
+
+
+def check_credentials_unchanged(changes: Iterable[LeafChange]) -> None:
+    """Raise CredentialChangeError when a rewritten leaf carries another credential than before: otherwise a
+    member could take an admin's inbox id and have her messages reported as the admin's."""
+    for change in changes:
+        if change.after.credential != change.before.credential:
+            raise CredentialChangeError(f"leaf {change.index} replaced its credential")
+
+
+def check_changed_installations(changes: Iterable[LeafChange], installations_after: Installations) -> None:
+    """Rule 4 for every rewritten leaf: a new signature key must be an installation of the leaf's own inbox at
+    that inbox's new sequence id (credentials are already known to be unchanged)."""
+    for change in changes:
+        if change.after.signature_key == change.before.signature_key:
+            continue
+        inbox_id = inbox_id_from_credential(change.before.credential)
+        keys = installations_after.get(inbox_id, ())
+        check_leaf_update(LeafIdentity(inbox_id, change.after.signature_key), keys)

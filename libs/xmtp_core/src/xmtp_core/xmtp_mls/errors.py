@@ -15,6 +15,10 @@ class CredentialError(XmtpMlsError):
     """A credential is not an XMTP credential (BasicCredential carrying an MlsCredential proto)."""
 
 
+class CredentialChangeError(CredentialError):
+    """A commit rewrote a member's leaf with another credential: in XMTP a leaf's inbox id never changes."""
+
+
 class KeyPackageError(XmtpMlsError):
     """A key package is malformed or breaks XMTP's key-package rules."""
 
