@@ -14,6 +14,7 @@ from xmtp_core.mls.proposals import Proposal
 from xmtp_core.xmtp_mls.commit_checks import check_changed_installations, check_credentials_unchanged, leaf_changes
 from xmtp_core.xmtp_mls.credential import build_credential
 from xmtp_core.xmtp_mls.errors import CredentialChangeError, MembershipError
+from xmtp_core.xmtp_mls.extensions import ConversationType, GroupExtensions, GroupMetadata, parse_group_extensions
 
 
 async def _group_of_three(resolver: Resolver) -> tuple[Node, Client, Client, Client]:
@@ -117,3 +118,28 @@ async def test_a_rewritten_update_leaf_is_caught_by_the_leaf_checks(resolver: Re
 
 def resolver_states(resolver: Resolver) -> dict[str, frozenset[bytes]]:
     return {inbox: frozenset(keys) for inbox, keys in resolver.installations.items()}
+
+
+def _gce_commit(group: Group, view: GroupExtensions) -> bytes:
+    staged = Group.from_bytes(group.to_bytes()).commit(
+        [Proposal.group_context_extensions(view.to_extensions())], force_path=True
+    )
+    assert staged.message is not None
+    return staged.message.to_bytes()
+
+
+@pytest.mark.parametrize("peer", ["bob", "admin"])
+async def test_a_member_cannot_change_the_immutable_metadata(resolver: Resolver, peer: str) -> None:
+    """mallory (a plain member) turns the group into a "DM" she created, with bob or with the admin as peer: the
+    first would show bob a DM, the second made `conversation_info` raise after the commit was merged."""
+    node, admin, bob, mallory = await _group_of_three(resolver)
+    assert mallory.group is not None and bob.group is not None
+    other = bob if peer == "bob" else admin
+    view = parse_group_extensions(mallory.group.extensions)
+    members = (mallory.keys.inbox_id, other.keys.inbox_id)
+    forged = replace(view, metadata=GroupMetadata(ConversationType.DM, mallory.keys.inbox_id, members))
+    epoch, extensions = bob.group.epoch, bob.group.extensions
+    envelope = node.publish(bob.group.group_id, _gce_commit(mallory.group, forged), is_commit=True)
+    (event,) = await receive(bob, envelope, resolver)
+    assert isinstance(event, EnvelopeRejected) and event.reason is RejectReason.IMMUTABLE_METADATA_CHANGED
+    assert bob.group.epoch == epoch and bob.group.extensions == extensions

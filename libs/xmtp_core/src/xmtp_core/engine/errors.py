@@ -15,6 +15,7 @@ class RejectReason(enum.StrEnum):
     SEQUENCE_ID_DECREASED = "sequence_id_decreased"
     INSTALLATION_DIFF = "installation_diff"
     CREDENTIAL_CHANGED = "credential_changed"  # a leaf rewritten with another inbox id (impersonation)
+    IMMUTABLE_METADATA_CHANGED = "immutable_metadata_changed"
     POLICY_DENIED = "policy_denied"
     PSK_NOT_ALLOWED = "psk_not_allowed"
     MULTIPLE_ACTORS = "multiple_actors"

@@ -35,7 +35,7 @@ from xmtp_core.xmtp_mls.commit_checks import (
     expected_installation_diff,
     leaf_changes,
 )
-from xmtp_core.xmtp_mls.errors import CredentialChangeError, MembershipError, XmtpMlsError
+from xmtp_core.xmtp_mls.errors import CredentialChangeError, ImmutableMetadataError, MembershipError, XmtpMlsError
 from xmtp_core.xmtp_mls.extensions import GroupExtensions, parse_group_extensions
 from xmtp_core.xmtp_mls.group_updated import group_updated_from_commit
 from xmtp_core.xmtp_mls.join_checks import LeafIdentity
@@ -208,6 +208,8 @@ async def validate_commit(
         raise Rejected(RejectReason.INVALID_COMMIT, str(exc)) from exc
     try:
         summary = summarize_commit(before, after, actor)
+    except ImmutableMetadataError as exc:
+        raise Rejected(RejectReason.IMMUTABLE_METADATA_CHANGED, str(exc)) from exc
     except MembershipError as exc:
         raise Rejected(RejectReason.SEQUENCE_ID_DECREASED, str(exc)) from exc
     decision = evaluate_commit(before.permissions, summary)

@@ -1,13 +1,14 @@
 """What a commit changes in an XMTP group, computed from the group-context extensions before and after it
 (libxmtp ``ValidatedCommit``: membership diff, metadata field changes, admin/super-admin list changes,
-permissions change), plus the membership sequence-id rule. Feeds ``policies`` and ``group_updated``.
+permissions change), plus the membership sequence-id rule and the rule that the immutable metadata (0xF000)
+never changes. Feeds ``policies`` and ``group_updated``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xmtp_core.xmtp_mls.errors import MembershipError
+from xmtp_core.xmtp_mls.errors import ImmutableMetadataError, MembershipError
 from xmtp_core.xmtp_mls.extensions import GroupExtensions, GroupMembership, MutableMetadata
 from xmtp_core.xmtp_mls.policies import Actor, CommitSummary, FieldChange, InboxChange
 
@@ -37,6 +38,13 @@ def check_sequence_ids(before: GroupMembership, after: GroupMembership) -> None:
             )
 
 
+def check_immutable_metadata(before: GroupExtensions, after: GroupExtensions) -> None:
+    """No commit may change 0xF000: no policy covers it, so a change would let any member turn a group into a
+    "DM" of her own or rename its creator."""
+    if after.metadata != before.metadata:
+        raise ImmutableMetadataError("the commit changes the immutable metadata (0xF000)")
+
+
 def metadata_field_changes(before: MutableMetadata, after: MutableMetadata) -> tuple[FieldChange, ...]:
     """Every attribute whose value differs (added, removed or changed), sorted by name for a stable order."""
     keys = sorted(set(before.attributes) | set(after.attributes))
@@ -63,8 +71,9 @@ def _inbox_change(view: GroupExtensions, inbox_id: str) -> InboxChange:
 def summarize_commit(before: GroupExtensions, after: GroupExtensions, actor_inbox_id: str) -> CommitSummary:
     """A policy-ready summary of the change from ``before`` to ``after`` made by ``actor_inbox_id``.
 
-    Raises MembershipError when a sequence id decreased.
+    Raises MembershipError when a sequence id decreased, ImmutableMetadataError when 0xF000 changed.
     """
+    check_immutable_metadata(before, after)
     check_sequence_ids(before.membership, after.membership)
     diff = membership_diff(before.membership, after.membership)
     old, new = before.mutable, after.mutable

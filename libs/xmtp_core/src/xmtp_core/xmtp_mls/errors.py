@@ -31,6 +31,10 @@ class ExtensionError(XmtpMlsError):
     """A group-context extension is missing, malformed, or not what XMTP expects."""
 
 
+class ImmutableMetadataError(ExtensionError):
+    """A commit changed the immutable metadata (0xF000: conversation type, creator, DM members)."""
+
+
 class PolicyError(XmtpMlsError):
     """A permission policy is malformed (unknown base, empty condition, missing policy)."""
 
