@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from xmtp_core.content.codecs._common import quoted
 from xmtp_core.content.codecs.attachment import ATTACHMENT, Attachment, AttachmentCodec, RemoteAttachment
 from xmtp_core.content.errors import ContentDecodeError, ContentEncodeError
 from xmtp_core.content.types import EncodedContent
@@ -92,7 +93,7 @@ def encrypt_attachment(attachment: Attachment, **key_material: bytes) -> Encrypt
 def decrypt_attachment(ciphertext: bytes, remote: RemoteAttachment) -> Attachment:
     encoded = EncodedContent.from_bytes(decrypt_payload(ciphertext, remote))
     if not encoded.type.same_type(ATTACHMENT):
-        raise RemoteAttachmentError(f"remote attachment holds {encoded.type}, not an attachment")
+        raise RemoteAttachmentError(f"remote attachment holds {quoted(str(encoded.type))}, not an attachment")
     return AttachmentCodec().decode(encoded)
 
 
@@ -123,7 +124,7 @@ async def download_attachment(
 ) -> Attachment:
     """Fetch, size-check, verify and decrypt a remote attachment."""
     if require_https and not remote.url.startswith("https://"):
-        raise RemoteAttachmentError(f"refusing to fetch a non-https attachment URL: {remote.url!r}")
+        raise RemoteAttachmentError(f"refusing to fetch a non-https attachment URL: {quoted(remote.url)}")
     if remote.content_length is not None and remote.content_length > max_size:
         raise RemoteAttachmentError(f"remote attachment declares {remote.content_length} bytes, over {max_size}")
     ciphertext = await fetch(remote.url, max_size)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from google.protobuf.message import DecodeError as ProtoDecodeError
 
 from xmtp_core.content.errors import ContentDecodeError, ContentEncodeError
+from xmtp_core.content.limits import MAX_CONTENT_TYPE_FIELD_CHARS
 from xmtp_core.protos.mls.message_contents import content_pb2
 
 _TYPE_ID_RE = re.compile(r"^(?P<authority>[^/]+)/(?P<type>[^:]+):(?P<major>\d+)\.(?P<minor>\d+)$")
@@ -82,6 +83,12 @@ class ContentTypeId:
 
     @classmethod
     def from_proto(cls, msg: content_pb2.ContentTypeId) -> ContentTypeId:
+        """A received content type: authority and type id are sender text, so their length is bounded."""
+        for what, value in (("authority_id", msg.authority_id), ("type_id", msg.type_id)):
+            if len(value) > MAX_CONTENT_TYPE_FIELD_CHARS:
+                raise ContentDecodeError(
+                    f"content type {what} is {len(value)} characters; the limit is {MAX_CONTENT_TYPE_FIELD_CHARS}"
+                )
         return cls(msg.authority_id, msg.type_id, msg.version_major, msg.version_minor)
 
 

@@ -11,11 +11,17 @@ from google.protobuf.message import DecodeError as ProtoDecodeError
 from google.protobuf.message import Message
 
 from xmtp_core.content.errors import ContentDecodeError, ContentEncodeError
+from xmtp_core.untrusted import FIELD_LIMIT, clean
 
 JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
 JsonObject: TypeAlias = "dict[str, JsonValue]"
 
 M = TypeVar("M", bound=Message)
+
+
+def quoted(value: object) -> str:
+    """A sender's value for an error message: cleaned, cut to a field's length, and quoted."""
+    return repr(clean(value, FIELD_LIMIT))
 
 
 def utf8(data: bytes, what: str) -> str:

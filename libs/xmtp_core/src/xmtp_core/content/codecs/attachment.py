@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xmtp_core.content.codec import ContentCodec
-from xmtp_core.content.codecs._common import hex_bytes, parse_proto, serialize_proto, to_utf8, utf8
+from xmtp_core.content.codecs._common import hex_bytes, parse_proto, quoted, serialize_proto, to_utf8, utf8
 from xmtp_core.content.errors import ContentDecodeError, ContentEncodeError
 from xmtp_core.content.types import ContentTypeId, EncodedContent
 from xmtp_core.protos.mls.message_contents.content_types import multi_remote_attachment_pb2 as mra_pb2
@@ -73,7 +73,7 @@ class AttachmentCodec(ContentCodec[Attachment]):
 
 def _parse_length(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) > _UINT32_MAX:
-        raise ContentDecodeError(f"remote attachment: invalid contentLength {text!r}")
+        raise ContentDecodeError(f"remote attachment: invalid contentLength {quoted(text)}")
     return int(text)
 
 

@@ -17,6 +17,7 @@ from xmtp_core.content.codecs._common import (
     get_optional_str,
     get_str,
     parse_json_object,
+    quoted,
 )
 from xmtp_core.content.errors import ContentDecodeError, ContentEncodeError
 from xmtp_core.content.types import ContentTypeId, EncodedContent
@@ -64,9 +65,9 @@ def parse_timestamp(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise ContentDecodeError(f"actions: invalid RFC 3339 timestamp {text!r}") from exc
+        raise ContentDecodeError(f"actions: invalid RFC 3339 timestamp {quoted(text)}") from exc
     if value.tzinfo is None:
-        raise ContentDecodeError(f"actions: timestamp without offset {text!r}")
+        raise ContentDecodeError(f"actions: timestamp without offset {quoted(text)}")
     return value.astimezone(UTC)
 
 
@@ -91,7 +92,7 @@ def _parse_action(item: JsonValue) -> Action:
         raise ContentDecodeError("actions: each action must be an object")
     style = get_optional_str(item, "style", "actions")
     if style is not None and style not in {s.value for s in ActionStyle}:
-        raise ContentDecodeError(f"actions: unknown style {style!r}")
+        raise ContentDecodeError(f"actions: unknown style {quoted(style)}")
     return Action(
         id=get_str(item, "id", "actions"),
         label=get_str(item, "label", "actions"),

@@ -16,6 +16,7 @@ from xmtp_core.content.codecs._common import (
     get_str,
     parse_json_object,
     parse_proto,
+    quoted,
     serialize_proto,
     utf8,
 )
@@ -59,7 +60,7 @@ def _reaction_fallback(value: Reaction) -> str:
 
 def _known(enum_type: type[ReactionAction] | type[ReactionSchema], text: str, what: str) -> str:
     if text == "unknown" or text not in {m.value for m in enum_type}:
-        raise ContentDecodeError(f"reaction: unknown {what} {text!r}")
+        raise ContentDecodeError(f"reaction: unknown {what} {quoted(text)}")
     return text
 
 

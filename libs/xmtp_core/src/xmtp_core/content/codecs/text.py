@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from xmtp_core.content.codec import ContentCodec
-from xmtp_core.content.codecs._common import to_utf8, utf8
+from xmtp_core.content.codecs._common import quoted, to_utf8, utf8
 from xmtp_core.content.errors import ContentDecodeError
 from xmtp_core.content.types import ContentTypeId, EncodedContent
 
@@ -26,7 +26,7 @@ def _decode_utf8_param(parameters: Mapping[str, str], content: bytes, what: str)
     # Decoders default to UTF-8 when the parameter is missing; any other charset is an error.
     encoding = parameters.get("encoding", "UTF-8")
     if encoding.upper() not in ("UTF-8", "UTF8"):
-        raise ContentDecodeError(f"{what}: unsupported encoding {encoding!r}")
+        raise ContentDecodeError(f"{what}: unsupported encoding {quoted(encoding)}")
     return utf8(content, what)
 
 
