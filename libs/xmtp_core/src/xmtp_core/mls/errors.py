@@ -27,6 +27,10 @@ class ValidationError(MLSError):
     """An RFC 9420 check failed; the message names the check and the RFC section."""
 
 
+class LimitError(ValidationError):
+    """Input larger than a limit the caller set (members, proposals), refused before the costly checks."""
+
+
 class EpochError(MLSError):
     """A message or operation refers to the wrong epoch."""
 

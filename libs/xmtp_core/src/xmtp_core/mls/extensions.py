@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Self
 
 from xmtp_core.mls._wire import WireStruct, decode_u16_list, encode_u16_list
@@ -84,15 +85,30 @@ class Capabilities(WireStruct):
     def decode(cls, r: Reader) -> Self:
         return cls(decode_u16_list(r), decode_u16_list(r), decode_u16_list(r), decode_u16_list(r), decode_u16_list(r))
 
+    # Sets built once: the lists come from the wire and may be long, and every member's are checked per leaf.
+    @cached_property
+    def extension_set(self) -> frozenset[int]:
+        """Extension types supported, the defaults included."""
+        return DEFAULT_EXTENSION_TYPES | frozenset(self.extensions)
+
+    @cached_property
+    def proposal_set(self) -> frozenset[int]:
+        """Proposal types supported, the defaults included."""
+        return DEFAULT_PROPOSAL_TYPES | frozenset(self.proposals)
+
+    @cached_property
+    def credential_set(self) -> frozenset[int]:
+        """Credential types listed; only those count (RFC 9420 §7.2: credentials lists what the client supports)."""
+        return frozenset(self.credentials)
+
     def supports_extension(self, extension_type: int) -> bool:
-        return extension_type in DEFAULT_EXTENSION_TYPES or extension_type in self.extensions
+        return extension_type in self.extension_set
 
     def supports_proposal(self, proposal_type: int) -> bool:
-        return proposal_type in DEFAULT_PROPOSAL_TYPES or proposal_type in self.proposals
+        return proposal_type in self.proposal_set
 
     def supports_credential(self, credential_type: int) -> bool:
-        # Only the credential types listed count (RFC 9420 §7.2: credentials lists what the client supports).
-        return credential_type in self.credentials
+        return credential_type in self.credential_set
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from xmtp_core.mls import tree_math as tm
 from xmtp_core.mls.app_data import AppDataUpdater
 from xmtp_core.mls.cipher_suite import CipherSuite, get_cipher_suite
 from xmtp_core.mls.credentials import Credential
-from xmtp_core.mls.errors import EpochError, UnsupportedError, ValidationError
+from xmtp_core.mls.errors import EpochError, LimitError, UnsupportedError, ValidationError
 from xmtp_core.mls.extensions import (
     EXT_EXTERNAL_PUB,
     EXT_RATCHET_TREE,
@@ -72,6 +72,7 @@ from xmtp_core.mls.proposals import (
     ADD,
     PSK_EXTERNAL,
     PSK_RESUMPTION,
+    REMOVE,
     UPDATE,
     Commit,
     PreSharedKeyID,
@@ -254,8 +255,12 @@ class Group:
         ratchet_tree: RatchetTree | None = None,
         external_psks: dict[bytes, bytes] | None = None,
         config: GroupConfig | None = None,
+        max_leaves: int | None = None,
     ) -> Group:
-        """Join from a Welcome addressed to ``bundle``'s KeyPackage (RFC 9420 §12.4.3.1)."""
+        """Join from a Welcome addressed to ``bundle``'s KeyPackage (RFC 9420 §12.4.3.1).
+
+        ``max_leaves`` refuses (LimitError) a tree with a member at leaf index ``max_leaves`` or beyond before
+        its hash, signatures or parent hashes are computed."""
         if isinstance(welcome, MLSMessage):
             body = welcome.body
             if not isinstance(body, Welcome):
@@ -270,7 +275,7 @@ class Group:
         context = info.group_context
         if context.cipher_suite != suite.suite_id or context.version != PROTOCOL_MLS10:
             raise ValidationError("RFC 9420 §12.4.3.1: GroupInfo cipher suite or version differs from the KeyPackage")
-        tree = joined_tree(suite, info, ratchet_tree)
+        tree = joined_tree(suite, info, ratchet_tree, max_leaves=max_leaves)
         own = next((i for i, leaf in tree.leaves() if leaf == kp.leaf_node), None)
         if own is None:
             raise ValidationError("RFC 9420 §12.4.3.1: own KeyPackage leaf not found in the tree")
@@ -504,13 +509,23 @@ class Group:
 
     # ---- receiving ------------------------------------------------------------------------------------
     def process_message(
-        self, message: MLSMessage | bytes, *, now: int | None = None, app_data_updater: AppDataUpdater | None = None
+        self,
+        message: MLSMessage | bytes,
+        *,
+        now: int | None = None,
+        app_data_updater: AppDataUpdater | None = None,
+        max_leaves: int | None = None,
+        max_proposals: int | None = None,
     ) -> ProcessedMessage:
         """Unprotect and validate a PublicMessage or PrivateMessage for this group.
 
         Application data and proposals are returned (proposals are queued); a commit is returned as a
         StagedCommit to be merged with :meth:`merge_staged_commit`. Commits carrying AppDataUpdate proposals
         need ``app_data_updater`` to compute the new GroupContext extensions.
+
+        Limits, checked before the costly validation and refused with LimitError: ``max_proposals`` bounds a
+        commit's proposal list and the queue of pending proposals; ``max_leaves`` bounds the members a commit
+        leaves (and the leaf index any of them holds).
         """
         self._require_active()
         if isinstance(message, bytes):
@@ -530,8 +545,10 @@ class Group:
                 content.sender.index, content.epoch, content.application_data, content.authenticated_data
             )
         if content.content_type == CONTENT_PROPOSAL:
+            if max_proposals is not None and len(self.pending_proposals) >= max_proposals:
+                raise LimitError(f"more than {max_proposals} pending proposals")
             return self._receive_proposal(ac, now)
-        return self._stage_commit(ac, now, app_data_updater)
+        return self._stage_commit(ac, now, app_data_updater, max_leaves, max_proposals)
 
     def peek_sender(self, message: MLSMessage) -> Sender:
         """The sender of a group message without consuming any key; lets callers skip their own echoes.
@@ -622,19 +639,31 @@ class Group:
         return ProposalMessage(sender, ref, proposal)
 
     def _stage_commit(
-        self, ac: AuthenticatedContent, now: int | None, app_data_updater: AppDataUpdater | None
+        self,
+        ac: AuthenticatedContent,
+        now: int | None,
+        app_data_updater: AppDataUpdater | None,
+        max_leaves: int | None = None,
+        max_proposals: int | None = None,
     ) -> StagedCommit:
         s = self.epoch_state
         sender = ac.content.sender
         commit = ac.content.commit
         assert commit is not None
+        if max_proposals is not None and len(commit.proposals) > max_proposals:
+            raise LimitError(f"commit has {len(commit.proposals)} proposals, more than {max_proposals}")
         external = sender.sender_type == SENDER_NEW_MEMBER_COMMIT
         if not external and sender.index == s.own_leaf:
             raise ValidationError("RFC 9420 §12.4.2: own commit; merge the StagedCommit returned by commit()")
         if external and any(por.proposal is None for por in commit.proposals):
             raise ValidationError("RFC 9420 §12.4.3.2: an external commit must not include proposals by reference")
-        entries = [self._resolve(por, sender) for por in commit.proposals]
+        pending = {p.ref: p for p in self.pending_proposals}
+        entries = [_resolve(por, sender, pending) for por in commit.proposals]
+        if max_leaves is not None:
+            _check_member_limit(s.tree, entries, external, max_leaves)
         applied = validate_and_apply(self.suite, s.tree, self.group_id, s.context.extensions, entries, sender, now=now)
+        if max_leaves is not None and applied.tree.leaf_span() > max_leaves:
+            raise LimitError(f"commit puts a member beyond leaf index {max_leaves - 1}")
         _apply_app_data(applied, app_data_updater)
         if applied.path_required and commit.path is None:
             raise ValidationError("RFC 9420 §12.4: this commit's proposals require an UpdatePath")
@@ -693,14 +722,6 @@ class Group:
         if s.own_leaf not in applied.removed:
             keys.prune(applied.tree)
         return keys
-
-    def _resolve(self, por: ProposalOrRef, sender: Sender) -> ProposalEntry:
-        if por.proposal is not None:
-            return ProposalEntry(por.proposal, sender)
-        pending = next((p for p in self.pending_proposals if p.ref == por.reference), None)
-        if pending is None:
-            raise ValidationError("RFC 9420 §12.4.2: commit references an unknown proposal")
-        return ProposalEntry(pending.proposal, pending.sender, pending.ref)
 
     # ---- applying -------------------------------------------------------------------------------------
     def merge_staged_commit(self, staged: StagedCommit) -> None:
@@ -781,6 +802,25 @@ def _epoch_state(
     return EpochState(context, tree, keys, secrets, secret_tree, ks.interim_transcript_hash(suite, cth, tag), tag)
 
 
+def _resolve(por: ProposalOrRef, sender: Sender, pending: dict[bytes, PendingProposal]) -> ProposalEntry:
+    if por.proposal is not None:
+        return ProposalEntry(por.proposal, sender)
+    found = pending.get(por.reference) if por.reference is not None else None
+    if found is None:
+        raise ValidationError("RFC 9420 §12.4.2: commit references an unknown proposal")
+    return ProposalEntry(found.proposal, found.sender, found.ref)
+
+
+def _check_member_limit(tree: RatchetTree, entries: Sequence[ProposalEntry], external: bool, max_leaves: int) -> None:
+    """Refuse, before any Add is validated, a commit that leaves more than ``max_leaves`` members."""
+    members = sum(1 for _ in tree.leaves()) + external  # an external committer brings its own leaf
+    for e in entries:
+        t = e.proposal.proposal_type
+        members += (t == ADD) - (t == REMOVE)
+    if members > max_leaves:
+        raise LimitError(f"commit leaves {members} members, more than {max_leaves}")
+
+
 def _check_path_leaf(
     suite: CipherSuite, old_tree: RatchetTree, tree: RatchetTree, sender: int, applied: AppliedProposals
 ) -> None:
@@ -812,10 +852,14 @@ def _apply_app_data(applied: AppliedProposals, updater: AppDataUpdater | None) -
     applied.extensions = extensions
 
 
-def joined_tree(suite: CipherSuite, info: GroupInfo, given: RatchetTree | None) -> RatchetTree:
+def joined_tree(
+    suite: CipherSuite, info: GroupInfo, given: RatchetTree | None, *, max_leaves: int | None = None
+) -> RatchetTree:
     """The tree a joiner adopts: from the GroupInfo or ``given``, signature, hash and contents checked."""
     context = info.group_context
     tree = _tree_from_group_info(info, given)
+    if max_leaves is not None and tree.leaf_span() > max_leaves:
+        raise LimitError(f"tree has a member beyond leaf index {max_leaves - 1}")
     signer = tree.leaf(info.signer)
     if signer is None:
         raise ValidationError("RFC 9420 §12.4.3.1: GroupInfo signer is not a member")

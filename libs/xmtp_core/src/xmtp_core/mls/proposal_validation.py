@@ -1,9 +1,14 @@
 """Validation of leaf nodes (RFC 9420 §7.3), key packages in Add proposals (§10.1) and proposal lists
 covered by a commit (§12.2), and application of a valid list to a copy of the tree (§12.4.2 order:
-GroupContextExtensions, Update, Remove, Add, PreSharedKey)."""
+GroupContextExtensions, Update, Remove, Add, PreSharedKey).
+
+A commit may carry thousands of proposals; each is checked against a :class:`MemberIndex` of the tree (keys,
+credential types) kept in step with the tree as proposals apply, so a commit costs linear work, not
+proposals × members (issue 8)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -43,6 +48,64 @@ def required_capabilities(extensions: Iterable[Extension]) -> RequiredCapabiliti
     return RequiredCapabilities.from_bytes(ext.extension_data) if ext is not None else None
 
 
+class MemberIndex:
+    """The members of a tree as the §7.3 uniqueness and credential checks need them, built once (linear) and
+    updated by :meth:`add` as a commit's Adds enter the tree."""
+
+    def __init__(self, tree: RatchetTree) -> None:
+        self.tree = tree
+        self.signature_keys: Counter[bytes] = Counter()
+        self.encryption_keys: Counter[bytes] = Counter()  # leaves and parents
+        self.credential_types: Counter[int] = Counter()  # credential type -> members holding one
+        self.supporting: Counter[int] = Counter()  # credential type -> members whose capabilities list it
+        self.members = 0
+        for node in tree.nodes:
+            if node is not None:
+                self.encryption_keys[node.encryption_key] += 1
+        for _, leaf in tree.leaves():
+            self._count_member(leaf)
+
+    def _count_member(self, leaf: LeafNode) -> None:
+        self.members += 1
+        self.signature_keys[leaf.signature_key] += 1
+        self.credential_types[leaf.credential.credential_type] += 1
+        self.supporting.update(leaf.capabilities.credential_set)
+
+    def add(self, leaf: LeafNode) -> None:
+        """Count a leaf that has just entered the tree."""
+        self.encryption_keys[leaf.encryption_key] += 1
+        self._count_member(leaf)
+
+    def check(self, leaf: LeafNode, replaces: int | None) -> None:
+        """§7.3: ``leaf`` (replacing member ``replaces``, if any) supports, and is supported by, every other
+        member's credential type, and repeats no other member's signature key nor any node's encryption key."""
+        old = self.tree.leaf(replaces) if replaces is not None else None
+        caps = leaf.capabilities
+        t = leaf.credential.credential_type
+        others = self.members - (old is not None)
+        if self.supporting[t] - (old is not None and t in old.capabilities.credential_set) != others:
+            i = next(i for i, m in self._others(replaces) if not m.capabilities.supports_credential(t))
+            raise ValidationError(f"RFC 9420 §7.3: member {i} does not support the new leaf's credential type")
+        old_type = old.credential.credential_type if old is not None else None
+        others_types = [u for u, n in self.credential_types.items() if n - (u == old_type) > 0]
+        if not caps.credential_set.issuperset(others_types):
+            i = next(i for i, m in self._others(replaces) if m.credential.credential_type not in caps.credential_set)
+            raise ValidationError(f"RFC 9420 §7.3: new leaf does not support member {i}'s credential type")
+        if self.signature_keys[leaf.signature_key] - (old is not None and old.signature_key == leaf.signature_key):
+            i = next(i for i, m in self._others(replaces) if m.signature_key == leaf.signature_key)
+            raise ValidationError(f"RFC 9420 §7.3: signature key already used by leaf {i}")
+        if self.encryption_keys[leaf.encryption_key] - (old is not None and old.encryption_key == leaf.encryption_key):
+            x = next(
+                x
+                for x, node in enumerate(self.tree.nodes)
+                if node is not None and node.encryption_key == leaf.encryption_key and x != _node_of(replaces)
+            )
+            raise ValidationError(f"RFC 9420 §7.3: encryption key already used by node {x}")
+
+    def _others(self, replaces: int | None) -> Iterable[tuple[int, LeafNode]]:
+        return ((i, m) for i, m in self.tree.leaves() if i != replaces)
+
+
 def validate_leaf_node(
     suite: CipherSuite,
     tree: RatchetTree,
@@ -53,13 +116,22 @@ def validate_leaf_node(
     leaf_index: int | None,
     replaces: int | None = None,
     now: int | None = None,
+    members: MemberIndex | None = None,
+    required: RequiredCapabilities | None = None,
+    signature_checked: bool = False,
 ) -> None:
-    """RFC 9420 §7.3 checks on a leaf about to enter the tree at ``leaf_index`` (replacing ``replaces``)."""
-    leaf.verify(suite, group_id, leaf_index)
+    """RFC 9420 §7.3 checks on a leaf about to enter the tree at ``leaf_index`` (replacing ``replaces``).
+
+    ``members`` (an index of ``tree``) and ``required`` (the group's required capabilities) are computed here
+    when not given; callers checking many leaves pass them to keep the work linear. ``signature_checked``
+    skips the leaf signature a KeyPackage check has just verified."""
+    if not signature_checked:
+        leaf.verify(suite, group_id, leaf_index)
     caps = leaf.capabilities
     if suite.suite_id not in caps.cipher_suites:
         raise ValidationError("RFC 9420 §7.3: leaf does not support the group cipher suite")
-    required = required_capabilities(group_extensions)
+    if required is None:
+        required = required_capabilities(group_extensions)
     if required is not None:
         required.check(caps, "new leaf")
     for ext in leaf.extensions:
@@ -68,18 +140,7 @@ def validate_leaf_node(
     lifetime = leaf.lifetime if leaf.leaf_node_source == SOURCE_KEY_PACKAGE else None
     if now is not None and lifetime is not None and not lifetime.not_before <= now <= lifetime.not_after:
         raise ValidationError("RFC 9420 §7.3: leaf lifetime does not cover the current time")
-    for i, member in tree.leaves():
-        if i == replaces:
-            continue
-        if not caps.supports_credential(member.credential.credential_type):
-            raise ValidationError(f"RFC 9420 §7.3: new leaf does not support member {i}'s credential type")
-        if not member.capabilities.supports_credential(leaf.credential.credential_type):
-            raise ValidationError(f"RFC 9420 §7.3: member {i} does not support the new leaf's credential type")
-        if member.signature_key == leaf.signature_key:
-            raise ValidationError(f"RFC 9420 §7.3: signature key already used by leaf {i}")
-    for x, node in enumerate(tree.nodes):
-        if node is not None and node.encryption_key == leaf.encryption_key and x != _node_of(replaces):
-            raise ValidationError(f"RFC 9420 §7.3: encryption key already used by node {x}")
+    (members or MemberIndex(tree)).check(leaf, replaces)
 
 
 def _node_of(leaf_index: int | None) -> int:
@@ -87,10 +148,21 @@ def _node_of(leaf_index: int | None) -> int:
 
 
 def validate_key_package(
-    suite: CipherSuite, tree: RatchetTree, kp: KeyPackage, group_extensions: tuple[Extension, ...], now: int | None
+    suite: CipherSuite,
+    tree: RatchetTree,
+    kp: KeyPackage,
+    group_extensions: tuple[Extension, ...],
+    now: int | None,
+    *,
+    members: MemberIndex | None = None,
+    required: RequiredCapabilities | None = None,
 ) -> None:
+    """RFC 9420 §10.1 and §7.3 checks on the KeyPackage of an Add to ``tree``."""
     kp.validate(suite, now)
-    validate_leaf_node(suite, tree, kp.leaf_node, group_extensions, group_id=None, leaf_index=None, now=now)
+    validate_leaf_node(
+        suite, tree, kp.leaf_node, group_extensions, group_id=None, leaf_index=None, now=now,
+        members=members, required=required, signature_checked=True,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -145,15 +217,19 @@ def validate_and_apply(
     for e in _types(entries, GROUP_CONTEXT_EXTENSIONS):
         _check_group_context_extensions(tree, e.proposal.extensions)
         out.extensions = e.proposal.extensions
-    for e in _types(entries, UPDATE):
+    required = required_capabilities(out.extensions)
+    updates, adds = _types(entries, UPDATE), _types(entries, ADD)
+    old_members = MemberIndex(tree) if updates else None  # Updates are checked against the tree before the commit
+    for e in updates:
         leaf = e.proposal.leaf_node
         assert leaf is not None
         sender = e.sender.index
         if leaf.leaf_node_source != SOURCE_UPDATE:
             raise ValidationError("RFC 9420 §12.1.2: Update leaf_node_source must be update")
         validate_leaf_node(
-            suite, tree, leaf, out.extensions, group_id=group_id, leaf_index=sender, replaces=sender, now=now
-        )
+            suite, tree, leaf, out.extensions, group_id=group_id, leaf_index=sender, replaces=sender, now=now,
+            members=old_members, required=required,
+        )  # fmt: skip
         new_tree.update_leaf(sender, leaf)
         out.updated[sender] = leaf
         if e.ref is not None:
@@ -162,11 +238,13 @@ def validate_and_apply(
         out.removed_leaves.append(new_tree.member_leaf(e.proposal.removed))
         new_tree.remove_leaf(e.proposal.removed)
         out.removed.append(e.proposal.removed)
-    for e in _types(entries, ADD):
+    new_members = MemberIndex(new_tree) if adds else None  # after Updates and Removes, kept up to date below
+    for e in adds:
         kp = e.proposal.key_package
-        assert kp is not None
-        validate_key_package(suite, new_tree, kp, out.extensions, now)
+        assert kp is not None and new_members is not None
+        validate_key_package(suite, new_tree, kp, out.extensions, now, members=new_members, required=required)
         out.added.append((new_tree.add_leaf(kp.leaf_node), kp))
+        new_members.add(kp.leaf_node)
     for e in _types(entries, PSK):
         assert e.proposal.psk is not None
         out.psks.append(e.proposal.psk)
@@ -217,36 +295,40 @@ def _check_list(tree: RatchetTree, entries: Sequence[ProposalEntry], committer: 
 
 
 def _check_unique_adds(tree: RatchetTree, entries: Sequence[ProposalEntry], removed: set[int]) -> None:
+    adds = _types(entries, ADD)
+    if not adds:
+        return
+    staying = {member.signature_key: i for i, member in tree.leaves() if i not in removed}
     seen: set[bytes] = set()
-    for e in _types(entries, ADD):
+    for e in adds:
         kp = e.proposal.key_package
         assert kp is not None
         key = kp.leaf_node.signature_key
         if key in seen:
             raise ValidationError("RFC 9420 §12.2: two Add proposals with the same signature key")
         seen.add(key)
-        for i, member in tree.leaves():
-            if i not in removed and member.signature_key == key:
-                raise ValidationError(f"RFC 9420 §12.2: Add for a signature key already at leaf {i}")
+        if key in staying:
+            raise ValidationError(f"RFC 9420 §12.2: Add for a signature key already at leaf {staying[key]}")
 
 
+# Both checks below test a set of types against each member with a subset test, which compares sizes first:
+# each member costs at most its own capabilities list, whatever the number of types the attacker lists.
 def _check_group_context_extensions(tree: RatchetTree, extensions: tuple[Extension, ...]) -> None:
     required = required_capabilities(extensions)
+    types = frozenset(ext.extension_type for ext in extensions)
     for i, leaf in tree.leaves():
-        for ext in extensions:
-            if not leaf.capabilities.supports_extension(ext.extension_type):
-                raise ValidationError(
-                    f"RFC 9420 §12.1.7: member {i} does not support extension 0x{ext.extension_type:04x}"
-                )
+        if not types <= leaf.capabilities.extension_set:
+            missing = min(types - leaf.capabilities.extension_set)
+            raise ValidationError(f"RFC 9420 §12.1.7: member {i} does not support extension 0x{missing:04x}")
         if required is not None:
             required.check(leaf.capabilities, f"member {i}")
 
 
 def _check_support(tree: RatchetTree, entries: Sequence[ProposalEntry]) -> None:
-    for e in entries:
-        t = e.proposal.proposal_type
-        if t in DEFAULT_PROPOSAL_TYPES_SET:
-            continue
-        for i, leaf in tree.leaves():
-            if not leaf.capabilities.supports_proposal(t):
-                raise ValidationError(f"RFC 9420 §12.2: member {i} does not support proposal type {t}")
+    types = frozenset(e.proposal.proposal_type for e in entries) - DEFAULT_PROPOSAL_TYPES_SET
+    if not types:
+        return
+    for i, leaf in tree.leaves():
+        if not types <= leaf.capabilities.proposal_set:
+            missing = min(types - leaf.capabilities.proposal_set)
+            raise ValidationError(f"RFC 9420 §12.2: member {i} does not support proposal type {missing}")

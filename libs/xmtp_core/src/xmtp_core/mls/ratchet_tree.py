@@ -5,11 +5,16 @@ add/update/remove with truncation, tree hash (§7.8), parent hash (§7.9) and fu
 Tree hashes and resolutions are cached per node. Both depend on exactly the node's subtree, so changing a node
 drops only its own entries and its ancestors'; changing the leaf count (extension, truncation) drops them all.
 Hashes and resolutions that leave out some leaves (parent hashes §7.9, UpdatePath joiners §12.4.1) reuse the
-caches for subtrees that hold none of those leaves."""
+caches for subtrees that hold none of those leaves; whether a subtree holds one is a binary search in the
+sorted excluded leaves, so an attacker's long unmerged_leaves list costs n log n, not n² (issue 8).
+
+Validation runs the cheap structural checks (truncation, unmerged leaves, unique keys, capabilities) before
+signatures and parent hashes, each check linear (or n log n) in the tree's size."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -45,6 +50,7 @@ class RatchetTree:
         self._nodes: list[Node | None] = padded
         self._hash_cache: dict[int, bytes] = {}
         self._resolution_cache: dict[int, tuple[int, ...]] = {}
+        self._no_blank_below = 0  # every leaf index below this is a member: add_leaf searches from here
 
     # ---- construction and serialisation ---------------------------------------------------------------
     @classmethod
@@ -62,6 +68,7 @@ class RatchetTree:
         tree = RatchetTree(list(self._nodes))
         tree._hash_cache = dict(self._hash_cache)
         tree._resolution_cache = dict(self._resolution_cache)
+        tree._no_blank_below = self._no_blank_below
         return tree
 
     def __eq__(self, other: object) -> bool:
@@ -122,10 +129,11 @@ class RatchetTree:
         return tm.leaf_copath(leaf_index, self.n_leaves)
 
     # ---- resolution -------------------------------------------------------------------------------------
-    def resolution(self, x: int, exclude: frozenset[int] = frozenset()) -> list[int]:
+    def resolution(self, x: int, exclude: Iterable[int] = ()) -> list[int]:
         """RFC 9420 §4.1.1; ``exclude`` holds leaf indices treated as blank."""
-        if exclude and _covers_any(x, exclude):
-            return self._resolution_excluding(x, exclude)
+        excluded = Exclusion(exclude)
+        if excluded.covers(x):
+            return self._resolution_excluding(x, excluded)
         return list(self._resolution(x))
 
     def _resolution(self, x: int) -> tuple[int, ...]:
@@ -143,14 +151,16 @@ class RatchetTree:
         self._resolution_cache[x] = found
         return found
 
-    def _resolution_excluding(self, x: int, exclude: frozenset[int]) -> list[int]:
+    def _resolution_excluding(self, x: int, exclude: Exclusion) -> list[int]:
+        if not exclude.covers(x):
+            return list(self._resolution(x))
         node = self._nodes[x]
         if tm.is_leaf(x):
-            return [] if node is None or tm.node_to_leaf(x) in exclude else [x]
+            return [] if node is None or tm.node_to_leaf(x) in exclude.leaves else [x]
         if node is None:
-            return self.resolution(tm.left(x), exclude) + self.resolution(tm.right(x), exclude)
+            return self._resolution_excluding(tm.left(x), exclude) + self._resolution_excluding(tm.right(x), exclude)
         assert isinstance(node, ParentNode)
-        return [x] + [tm.leaf_to_node(u) for u in node.unmerged_leaves if u not in exclude]
+        return [x] + [tm.leaf_to_node(u) for u in node.unmerged_leaves if u not in exclude.leaves]
 
     def filtered_direct_path(self, leaf_index: int) -> list[int]:
         """Direct path minus nodes whose copath child has an empty resolution (RFC 9420 §4.1.2)."""
@@ -168,6 +178,8 @@ class RatchetTree:
     # ---- mutation -------------------------------------------------------------------------------------
     def _set(self, x: int, node: Node | None) -> None:
         self._nodes[x] = node
+        if node is None and tm.is_leaf(x):
+            self._no_blank_below = min(self._no_blank_below, tm.node_to_leaf(x))
         self._invalidate(x)
 
     def _invalidate(self, x: int) -> None:
@@ -199,12 +211,13 @@ class RatchetTree:
 
     def add_leaf(self, leaf: LeafNode) -> int:
         """Place ``leaf`` in the leftmost blank leaf, extending the tree if full (RFC 9420 §12.1.1)."""
-        index = next((i for i in range(self.n_leaves) if self.leaf(i) is None), None)
+        index = next((i for i in range(self._no_blank_below, self.n_leaves) if self.leaf(i) is None), None)
         if index is None:
             index = self.n_leaves
             self._nodes.extend([None] * (len(self._nodes) + 1))
             self._clear_caches()  # new root and new blank nodes: start over rather than patch
         self._set(tm.leaf_to_node(index), leaf)
+        self._no_blank_below = max(self._no_blank_below, index + 1)
         for p in self.direct_path(index):
             parent = self.parent_node(p)
             if parent is not None:
@@ -229,6 +242,7 @@ class RatchetTree:
             if any(self.leaf(i) is not None for i in range(half, self.n_leaves)):
                 return
             del self._nodes[tm.node_width(half) :]
+            self._no_blank_below = min(self._no_blank_below, half)
             self._clear_caches()
 
     def _clear_caches(self) -> None:
@@ -240,12 +254,11 @@ class RatchetTree:
         """TreeHash of node ``x`` (default: root), RFC 9420 §7.8."""
         if x is None:
             x = self.root()
-        return self._tree_hash(suite, x, frozenset())
+        return self._tree_hash(suite, x, _NO_EXCLUSION)
 
-    def _tree_hash(self, suite: CipherSuite, x: int, exclude: frozenset[int]) -> bytes:
-        if exclude and not _covers_any(x, exclude):
-            exclude = frozenset()  # the subtree's hash is the same as without exclusions
-        if not exclude:
+    def _tree_hash(self, suite: CipherSuite, x: int, exclude: Exclusion) -> bytes:
+        covered = exclude.covers(x)  # if not, the subtree's hash is the same as without exclusions
+        if not covered:
             cached = self._hash_cache.get(x)
             if cached is not None:
                 return cached
@@ -255,19 +268,19 @@ class RatchetTree:
             leaf_index = tm.node_to_leaf(x)
             w.u8(NODE_LEAF)
             w.u32(leaf_index)
-            leaf = None if leaf_index in exclude else node
+            leaf = None if covered else node
             w.optional(leaf, lambda ww, n: n.encode(ww))
         else:
             w.u8(NODE_PARENT)
             parent = node
-            if isinstance(parent, ParentNode) and exclude:
-                kept = tuple(u for u in parent.unmerged_leaves if u not in exclude)
+            if isinstance(parent, ParentNode) and covered:
+                kept = tuple(u for u in parent.unmerged_leaves if u not in exclude.leaves)
                 parent = replace(parent, unmerged_leaves=kept)
             w.optional(parent, lambda ww, n: n.encode(ww))
             w.vec(self._tree_hash(suite, tm.left(x), exclude))
             w.vec(self._tree_hash(suite, tm.right(x), exclude))
         digest = suite.hash(w.bytes())
-        if not exclude:
+        if not covered:
             self._hash_cache[x] = digest
         return digest
 
@@ -279,7 +292,7 @@ class RatchetTree:
         w = Writer()
         w.vec(parent.encryption_key)
         w.vec(parent.parent_hash)
-        w.vec(self._tree_hash(suite, sibling, frozenset(parent.unmerged_leaves)))
+        w.vec(self._tree_hash(suite, sibling, Exclusion(parent.unmerged_leaves)))
         return suite.hash(w.bytes())
 
     def set_path_parent_hashes(self, suite: CipherSuite, leaf_index: int) -> bytes:
@@ -302,18 +315,16 @@ class RatchetTree:
     def verify_parent_hashes(self, suite: CipherSuite) -> None:
         """Every non-blank parent must be parent-hash valid (RFC 9420 §7.9.2)."""
         for p, parent in self._parents():
-            excluded = frozenset(parent.unmerged_leaves)
+            excluded = Exclusion(parent.unmerged_leaves)
             if not any(
                 self._has_parent_hash_link(suite, p, child, other, excluded)
                 for child, other in ((tm.left(p), tm.right(p)), (tm.right(p), tm.left(p)))
             ):
                 raise ValidationError(f"RFC 9420 §7.9.2: parent node {p} is not parent-hash valid")
 
-    def _has_parent_hash_link(
-        self, suite: CipherSuite, p: int, child: int, other: int, excluded: frozenset[int]
-    ) -> bool:
+    def _has_parent_hash_link(self, suite: CipherSuite, p: int, child: int, other: int, excluded: Exclusion) -> bool:
         expected = self.parent_hash_of(suite, p, other)
-        for d in self.resolution(child, excluded):
+        for d in self._resolution_excluding(child, excluded):
             node = self._nodes[d]
             if isinstance(node, ParentNode) and node.parent_hash == expected:
                 return True
@@ -322,54 +333,68 @@ class RatchetTree:
         return False
 
     # ---- validation -----------------------------------------------------------------------------------
+    def leaf_span(self) -> int:
+        """One past the index of the rightmost member (0 for an empty tree): the width a size limit bounds."""
+        for i in range(self.n_leaves - 1, -1, -1):
+            if self._nodes[2 * i] is not None:
+                return i + 1
+        return 0
+
     def validate(
         self,
         suite: CipherSuite,
         group_id: bytes,
         required: RequiredCapabilities | None = None,
     ) -> None:
-        """Full validation of a received tree (RFC 9420 §12.4.3.1 and §7.9.2); tree hash is checked by callers."""
+        """Full validation of a received tree (RFC 9420 §12.4.3.1 and §7.9.2); tree hash is checked by callers.
+
+        Structural checks come first, signatures and parent hashes (the costly ones) last."""
         if self.n_leaves > 1 and all(n is None for n in self._nodes[len(self._nodes) // 2 + 1 :: 2]):
             raise ValidationError("RFC 9420 §7.7: tree is not truncated (right half has no members)")
-        self.verify_parent_hashes(suite)
         self._validate_unmerged_leaves()
-        self._validate_leaves(suite, group_id, required)
         self._validate_unique_keys()
+        self._validate_leaf_capabilities(suite, required)
+        for i, leaf in self.leaves():
+            leaf.verify(suite, group_id, i)
+        self.verify_parent_hashes(suite)
 
     def _validate_unmerged_leaves(self) -> None:
-        for p, parent in self._parents():
-            for u in parent.unmerged_leaves:
-                if u not in tm.subtree_leaves(p) or self.leaf(u) is None:
+        listed = {p: frozenset(parent.unmerged_leaves) for p, parent in self._parents()}
+        n = self.n_leaves
+        for p, unmerged in listed.items():
+            below = tm.subtree_leaves(p)
+            for u in unmerged:  # duplicates in the wire list add nothing to check
+                if u not in below or self.leaf(u) is None:
                     raise ValidationError(
                         f"RFC 9420 §7.9: unmerged leaf {u} of node {p} is not a non-blank descendant leaf"
                     )
-                for q in tm.leaf_direct_path(u, self.n_leaves):
+                for q in tm.leaf_direct_path(u, n):
                     if q == p:
                         break
-                    between = self.parent_node(q)
-                    if between is not None and u not in between.unmerged_leaves:
+                    between = listed.get(q)
+                    if between is not None and u not in between:
                         raise ValidationError(
                             f"RFC 9420 §7.9: intermediate node {q} lacks unmerged leaf {u} listed by node {p}"
                         )
 
-    def _validate_leaves(self, suite: CipherSuite, group_id: bytes, required: RequiredCapabilities | None) -> None:
+    def _validate_leaf_capabilities(self, suite: CipherSuite, required: RequiredCapabilities | None) -> None:
         leaves = list(self.leaves())
+        credential_types = frozenset(leaf.credential.credential_type for _, leaf in leaves)
         for i, leaf in leaves:
-            leaf.verify(suite, group_id, i)
-            if suite.suite_id not in leaf.capabilities.cipher_suites:
+            caps = leaf.capabilities
+            if suite.suite_id not in caps.cipher_suites:
                 raise ValidationError(f"RFC 9420 §7.3: leaf {i} does not support the group cipher suite")
             if required is not None:
-                required.check(leaf.capabilities, f"leaf {i}")
+                required.check(caps, f"leaf {i}")
             for ext in leaf.extensions:
-                if not leaf.capabilities.supports_extension(ext.extension_type):
+                if not caps.supports_extension(ext.extension_type):
                     raise ValidationError(
                         f"RFC 9420 §7.3: leaf {i} has extension 0x{ext.extension_type:04x} not in its capabilities"
                     )
-            for _, other in leaves:
-                if not leaf.capabilities.supports_credential(other.credential.credential_type):
-                    raise ValidationError(
-                        f"RFC 9420 §7.3: leaf {i} does not support credential type {other.credential.credential_type}"
-                    )
+            # A subset test first compares sizes, so this costs at most the leaf's own capabilities list.
+            if not credential_types <= caps.credential_set:
+                missing = min(credential_types - caps.credential_set)
+                raise ValidationError(f"RFC 9420 §7.3: leaf {i} does not support credential type {missing}")
 
     def _validate_unique_keys(self) -> None:
         encryption_keys: set[bytes] = set()
@@ -386,8 +411,23 @@ class RatchetTree:
                 signature_keys.add(node.signature_key)
 
 
-def _covers_any(x: int, leaves: frozenset[int]) -> bool:
-    """Whether the subtree under node ``x`` holds any of ``leaves`` (leaf indices)."""
-    k = tm.level(x)
-    first = (x >> (k + 1)) << k
-    return any(first <= u < first + (1 << k) for u in leaves)
+class Exclusion:
+    """Leaf indices treated as blank, sorted so that whether a subtree holds one is a binary search."""
+
+    __slots__ = ("_sorted", "leaves")
+
+    def __init__(self, leaves: Iterable[int] = ()) -> None:
+        self.leaves = frozenset(leaves)
+        self._sorted = sorted(self.leaves)
+
+    def covers(self, x: int) -> bool:
+        """Whether the subtree under node ``x`` holds an excluded leaf."""
+        if not self._sorted:
+            return False
+        k = tm.level(x)
+        first = (x >> (k + 1)) << k
+        i = bisect_left(self._sorted, first)
+        return i < len(self._sorted) and self._sorted[i] < first + (1 << k)
+
+
+_NO_EXCLUSION = Exclusion()
