@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import time
+import secrets
 from dataclasses import dataclass
 
 from xmtp_core.content.codecs._common import parse_proto, serialize_proto
@@ -28,8 +28,13 @@ class DeviceSyncEnvelope:
 
 
 def new_idempotency_key() -> str:
-    """libxmtp uses the sender's current time in nanoseconds, as a decimal string."""
-    return str(time.time_ns())
+    """A fresh idempotency key: 128 random bits as 32 hex characters.
+
+    libxmtp sends its clock in nanoseconds, but the key is opaque to peers (any string is valid on the wire).
+    A clock value would make `message_id` (hashed over the key and the content) a content oracle: whoever
+    reads the id and the send time could confirm a guessed short message by trying nearby nanoseconds.
+    """
+    return secrets.token_hex(16)
 
 
 def encode_plaintext_envelope(content: bytes, idempotency_key: str) -> bytes:
