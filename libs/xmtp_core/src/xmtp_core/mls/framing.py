@@ -3,7 +3,7 @@ AuthenticatedContent, PublicMessage, PrivateMessage and the MLSMessage envelope 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Self
 
 from xmtp_core.mls._wire import WireStruct
@@ -63,7 +63,7 @@ class FramedContent(WireStruct):
     sender: Sender
     authenticated_data: bytes
     content_type: int
-    application_data: bytes = b""
+    application_data: bytes = field(default=b"", repr=False)  # plaintext
     proposal: Proposal | None = None
     commit: Commit | None = None
 

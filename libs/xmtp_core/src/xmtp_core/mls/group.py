@@ -121,9 +121,9 @@ class EpochState:
 
     context: GroupContext
     tree: RatchetTree
-    path_keys: PathKeys
-    secrets: ks.EpochSecrets
-    secret_tree: SecretTree
+    path_keys: PathKeys = field(repr=False)
+    secrets: ks.EpochSecrets = field(repr=False)
+    secret_tree: SecretTree = field(repr=False)
     interim_transcript_hash: bytes
     confirmation_tag: bytes
 
@@ -137,10 +137,10 @@ class PastEpoch:
     """What is kept of an earlier epoch: enough to read late application messages and resumption PSKs."""
 
     context: GroupContext
-    secret_tree: SecretTree
-    sender_data_secret: bytes
+    secret_tree: SecretTree = field(repr=False)
+    sender_data_secret: bytes = field(repr=False)
     signature_keys: dict[int, bytes]
-    resumption_psk: bytes
+    resumption_psk: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ class PendingProposal:
 class ApplicationMessage:
     sender: int
     epoch: int
-    data: bytes
+    data: bytes = field(repr=False)  # plaintext
     authenticated_data: bytes
 
 
@@ -198,13 +198,13 @@ class Group:
     """One client's view of one group."""
 
     suite: CipherSuite
-    signature_priv: bytes
+    signature_priv: bytes = field(repr=False)
     epoch_state: EpochState
     config: GroupConfig = field(default_factory=GroupConfig)
     past_epochs: list[PastEpoch] = field(default_factory=list)
     pending_proposals: list[PendingProposal] = field(default_factory=list)
-    pending_update_keys: dict[bytes, bytes] = field(default_factory=dict)  # proposal ref -> leaf HPKE priv
-    external_psks: dict[bytes, bytes] = field(default_factory=dict)
+    pending_update_keys: dict[bytes, bytes] = field(default_factory=dict, repr=False)  # ref -> leaf HPKE priv
+    external_psks: dict[bytes, bytes] = field(default_factory=dict, repr=False)
     active: bool = True
 
     # ---- creation -------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ lifetime, extensions and the private keys kept beside a published KeyPackage."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from xmtp_core.mls.cipher_suite import get_cipher_suite
 from xmtp_core.mls.credentials import Credential
@@ -34,12 +34,12 @@ def default_lifetime(now: int | None = None) -> Lifetime:
 
 @dataclass(frozen=True)
 class KeyPackageBundle:
-    """A KeyPackage and the private keys its owner needs to join from a Welcome."""
+    """A KeyPackage and the private keys its owner needs to join from a Welcome (kept out of its repr)."""
 
     key_package: KeyPackage
-    init_priv: bytes
-    encryption_priv: bytes
-    signature_priv: bytes
+    init_priv: bytes = field(repr=False)
+    encryption_priv: bytes = field(repr=False)
+    signature_priv: bytes = field(repr=False)
 
 
 def create_key_package(

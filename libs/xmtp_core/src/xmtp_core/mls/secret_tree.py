@@ -11,7 +11,7 @@ deleted once returned, so a replayed generation raises :class:`GenerationError`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from xmtp_core.mls import tree_math
@@ -30,8 +30,8 @@ class RatchetType(Enum):
 @dataclass(frozen=True)
 class RatchetKey:
     generation: int
-    key: bytes
-    nonce: bytes
+    key: bytes = field(repr=False)
+    nonce: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class RatchetState:
     """A :class:`HashRatchet` at rest: the next unused generation, its secret and the keys still stored."""
 
     generation: int
-    secret: bytes
+    secret: bytes = field(repr=False)
     stored_keys: tuple[RatchetKey, ...]  # skipped or fetched-but-not-consumed keys, in insertion order
 
 
@@ -48,7 +48,7 @@ class SecretTreeState:
     """A :class:`SecretTree` at rest: undeleted node secrets and the ratchets of leaves already used."""
 
     n_leaves: int
-    node_secrets: tuple[tuple[int, bytes], ...]  # (node index, secret)
+    node_secrets: tuple[tuple[int, bytes], ...] = field(repr=False)  # (node index, secret)
     ratchets: tuple[tuple[int, RatchetType, RatchetState], ...]  # (leaf index, type, ratchet)
 
 

@@ -27,7 +27,7 @@ class PathKeys:
     """HPKE private keys one member holds, by node index: its own leaf and learned parents."""
 
     leaf_index: int
-    keys: dict[int, bytes] = field(default_factory=dict)
+    keys: dict[int, bytes] = field(default_factory=dict, repr=False)
 
     def forget_direct_path(self, tree: RatchetTree, leaf_index: int) -> None:
         for p in tree.direct_path(leaf_index):
@@ -58,9 +58,9 @@ class CreatedPath:
     """Result of building an UpdatePath; the tree passed in has already been updated."""
 
     update_path: UpdatePath
-    commit_secret: bytes
-    path_secrets: dict[int, bytes]  # node index -> path secret, for Welcome path_secret
-    keys: dict[int, bytes]  # node index -> new private key, including the sender's leaf
+    commit_secret: bytes = field(repr=False)
+    path_secrets: dict[int, bytes] = field(repr=False)  # node index -> path secret, for Welcome path_secret
+    keys: dict[int, bytes] = field(repr=False)  # node index -> new private key, including the sender's leaf
 
 
 def create_update_path(

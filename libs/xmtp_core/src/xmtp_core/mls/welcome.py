@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Self
 
 from xmtp_core.mls._wire import WireStruct
@@ -13,8 +13,8 @@ from xmtp_core.mls.update_path import HPKECiphertext
 
 @dataclass(frozen=True)
 class GroupSecrets(WireStruct):
-    joiner_secret: bytes
-    path_secret: bytes | None = None
+    joiner_secret: bytes = field(repr=False)
+    path_secret: bytes | None = field(default=None, repr=False)
     psks: tuple[PreSharedKeyID, ...] = ()
 
     def encode(self, w: Writer) -> None:

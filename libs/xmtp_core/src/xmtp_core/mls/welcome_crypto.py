@@ -4,7 +4,7 @@ init key with EncryptWithLabel("Welcome"), and the GroupInfo sealed with the wel
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from xmtp_core.mls import key_schedule as ks
@@ -24,7 +24,7 @@ WELCOME_LABEL = b"Welcome"
 @dataclass(frozen=True)
 class WelcomeRecipient:
     key_package: KeyPackage
-    path_secret: bytes | None = None
+    path_secret: bytes | None = field(default=None, repr=False)
 
 
 def encrypt_welcome(
