@@ -6,28 +6,32 @@ Inputs are the previous epoch's ``init_secret``, the ``commit_secret`` from Tree
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from xmtp_core.mls.cipher_suite import CipherSuite
 from xmtp_core.mls.codec import encode_vec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class EpochSecrets:
-    """Everything the key schedule yields for one epoch (RFC 9420 §8, Table 4); no value shows in its repr."""
+    """Everything the key schedule yields for one epoch (RFC 9420 §8, Table 4); every field is secret, so the
+    repr shows none."""
 
-    joiner_secret: bytes = field(repr=False)
-    welcome_secret: bytes = field(repr=False)
-    epoch_secret: bytes = field(repr=False)
-    sender_data_secret: bytes = field(repr=False)
-    encryption_secret: bytes = field(repr=False)
-    exporter_secret: bytes = field(repr=False)
-    external_secret: bytes = field(repr=False)
-    confirmation_key: bytes = field(repr=False)
-    membership_key: bytes = field(repr=False)
-    resumption_psk: bytes = field(repr=False)
-    epoch_authenticator: bytes = field(repr=False)
-    init_secret: bytes = field(repr=False)
+    joiner_secret: bytes
+    welcome_secret: bytes
+    epoch_secret: bytes
+    sender_data_secret: bytes
+    encryption_secret: bytes
+    exporter_secret: bytes
+    external_secret: bytes
+    confirmation_key: bytes
+    membership_key: bytes
+    resumption_psk: bytes
+    epoch_authenticator: bytes
+    init_secret: bytes
+
+    def __repr__(self) -> str:
+        return "EpochSecrets(<secret>)"
 
 
 def zero_secret(cs: CipherSuite) -> bytes:
