@@ -283,7 +283,7 @@ class Group:
         keys = PathKeys(own, {tm.leaf_to_node(own): bundle.encryption_priv})
         cfg = config or GroupConfig()
         state = _epoch_state(suite, cfg, context, tree, keys, secrets)
-        if state.confirmation_tag != info.confirmation_tag:
+        if not hmac.compare_digest(state.confirmation_tag, info.confirmation_tag):
             raise ValidationError("RFC 9420 §12.4.3.1: GroupInfo confirmation_tag does not verify")
         if secrets_in.path_secret is not None:
             _learn_path_secret(suite, tree, keys, info.signer, secrets_in.path_secret)
