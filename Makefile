@@ -9,8 +9,9 @@ PY := $(VENV)/bin/python
 PROTO_SRC := libs/xmtp_core/proto
 PROTO_OUT := libs/xmtp_core/src
 INTEROP := tests/interop
+BINDINGS := $(INTEROP)/bindings
 
-.PHONY: setup run test check lint typecheck protos protos-check interop-deps validate bench clean
+.PHONY: setup run test check lint typecheck protos protos-check interop-deps interop-bindings validate bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -27,6 +28,15 @@ $(INTEROP)/node_modules/.installed: $(INTEROP)/package.json $(INTEROP)/package-l
 	touch $@
 
 interop-deps: $(INTEROP)/node_modules/.installed
+
+# libxmtp 1.10.0 (PyPI xmtp-bindings, hash-pinned) in a venv of its own: a test peer, never a product dependency.
+$(BINDINGS)/.venv/.installed: $(UV) $(BINDINGS)/requirements.txt
+	rm -rf $(BINDINGS)/.venv
+	$(UV) venv --quiet --python $(PYTHON) $(BINDINGS)/.venv
+	$(UV) pip install --quiet --require-hashes --python $(BINDINGS)/.venv/bin/python -r $(BINDINGS)/requirements.txt
+	touch $@
+
+interop-bindings: $(BINDINGS)/.venv/.installed
 
 # The main job: starts what the local stack needs and runs it until Ctrl-C.
 run: setup
@@ -48,7 +58,7 @@ typecheck: setup
 
 check: protos-check lint typecheck
 
-test: setup interop-deps check
+test: setup interop-deps interop-bindings check
 	$(PY) -m pytest
 
 validate: setup
@@ -60,4 +70,4 @@ bench: setup
 	$(PY) bench/engine.py
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(INTEROP)/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(INTEROP)/node_modules $(BINDINGS)/.venv .pytest_cache .mypy_cache .ruff_cache

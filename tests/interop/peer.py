@@ -1,4 +1,8 @@
-"""Async driver for the libxmtp reference peer (`peer.mjs`): spawns it, correlates JSON-line requests."""
+"""Async driver for the libxmtp peers: spawns one, correlates JSON-line requests.
+
+Two peers speak the same protocol: libxmtp 1.9.1 through `@xmtp/node-sdk` 5.5.0 (`peer.mjs`, the default) and
+libxmtp 1.10.0 through PyPI `xmtp-bindings` 0.1.8 (`bindings/peer_bindings.py`, run by `bindings/.venv`).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,12 @@ from typing import Any
 INTEROP_DIR = Path(__file__).resolve().parent
 PEER_SCRIPT = INTEROP_DIR / "peer.mjs"
 NODE_MODULES = INTEROP_DIR / "node_modules"
+BINDINGS_DIR = INTEROP_DIR / "bindings"
+BINDINGS_SCRIPT = BINDINGS_DIR / "peer_bindings.py"
+BINDINGS_PYTHON = BINDINGS_DIR / ".venv" / "bin" / "python"
+NODE_SDK_VERSION = "1.9.1"
+BINDINGS_VERSION = "1.10.0"
+LIBXMTP_VERSIONS = (NODE_SDK_VERSION, BINDINGS_VERSION)
 DEFAULT_TIMEOUT = 90.0
 STDERR_TAIL_LINES = 60
 # Responses can carry whole message lists; asyncio's default 64 KiB line limit is too small for that.
@@ -63,10 +73,27 @@ def node_modules_missing_message() -> str | None:
     return None
 
 
-class LibxmtpPeer:
-    """A running `node peer.mjs`; every method maps to one peer op and raises PeerError on failure."""
+def bindings_missing_message() -> str | None:
+    """Why the libxmtp 1.10 peer cannot run here, or None when it can."""
+    if not BINDINGS_PYTHON.is_file():
+        return f"{BINDINGS_PYTHON} is missing: run `make interop-bindings` first"
+    return None
 
-    def __init__(self, *, default_timeout: float = DEFAULT_TIMEOUT) -> None:
+
+def peer_missing_message(version: str) -> str | None:
+    """Why the peer of libxmtp `version` cannot run here, or None when it can."""
+    if version == NODE_SDK_VERSION:
+        return node_modules_missing_message()
+    if version == BINDINGS_VERSION:
+        return bindings_missing_message()
+    return f"no interop peer for libxmtp {version!r} (have {', '.join(LIBXMTP_VERSIONS)})"
+
+
+class LibxmtpPeer:
+    """A running peer of libxmtp `version`; every method maps to one peer op and raises PeerError on failure."""
+
+    def __init__(self, *, version: str = NODE_SDK_VERSION, default_timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.version = version
         self.default_timeout = default_timeout
         self._proc: asyncio.subprocess.Process | None = None
         self._next_id = 0
@@ -75,17 +102,25 @@ class LibxmtpPeer:
         self._readers: list[asyncio.Task[None]] = []
 
     async def start(self) -> LibxmtpPeer:
-        problem = node_modules_missing_message()
+        problem = peer_missing_message(self.version)
         if problem:
             raise RuntimeError(problem)
+        if self.version == BINDINGS_VERSION:
+            # libxmtp's tracing goes to stdout; the peer also moves fd 1 away from its responses.
+            command = [str(BINDINGS_PYTHON), str(BINDINGS_SCRIPT)]
+            env = {**os.environ, "RUST_LOG": os.environ.get("XMTP_PEER_RUST_LOG", "off"), "PYTHONUNBUFFERED": "1"}
+            cwd = BINDINGS_DIR
+        else:
+            command = ["node", str(PEER_SCRIPT)]
+            env = {**os.environ, "NODE_NO_WARNINGS": "1"}
+            cwd = INTEROP_DIR
         self._proc = await asyncio.create_subprocess_exec(
-            "node",
-            str(PEER_SCRIPT),
-            cwd=str(INTEROP_DIR),
+            *command,
+            cwd=str(cwd),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "NODE_NO_WARNINGS": "1"},
+            env=env,
             limit=STREAM_LIMIT,
         )
         self._readers = [
@@ -247,16 +282,33 @@ class LibxmtpPeer:
         result: dict[str, Any] = await self.request("createDm", name=name, peerInboxId=peer_inbox_id)
         return result
 
+    async def create_dm_by_address(self, name: str, peer_address: str) -> dict[str, Any]:
+        """libxmtp 1.10 peer only: a DM with whoever holds the wallet `peer_address`."""
+        result: dict[str, Any] = await self.request("createDm", name=name, peerAddress=peer_address)
+        return result
+
     async def create_group(
-        self, name: str, member_inbox_ids: list[str], group_name: str | None = None
+        self,
+        name: str,
+        member_inbox_ids: list[str],
+        group_name: str | None = None,
+        *,
+        member_addresses: list[str] | None = None,
     ) -> dict[str, Any]:
-        result: dict[str, Any] = await self.request(
-            "createGroup", name=name, memberInboxIds=member_inbox_ids, groupName=group_name
-        )
+        """A group with `member_inbox_ids` (or, libxmtp 1.10 peer only, the holders of `member_addresses`)."""
+        args: dict[str, Any] = {"memberInboxIds": member_inbox_ids, "groupName": group_name}
+        if member_addresses is not None:
+            args["memberAddresses"] = member_addresses
+        result: dict[str, Any] = await self.request("createGroup", name=name, **args)
         return result
 
     async def send_text(self, name: str, conversation_id: str, text: str) -> str:
         message_id: str = await self.request("send", name=name, conversationId=conversation_id, text=text)
+        return message_id
+
+    async def send_markdown(self, name: str, conversation_id: str, markdown: str) -> str:
+        """libxmtp 1.10 peer only: markdown encoded by libxmtp's own codec."""
+        message_id: str = await self.request("send", name=name, conversationId=conversation_id, markdown=markdown)
         return message_id
 
     async def send_encoded(
