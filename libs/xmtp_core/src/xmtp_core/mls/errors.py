@@ -31,6 +31,10 @@ class LimitError(ValidationError):
     """Input larger than a limit the caller set (members, proposals), refused before the costly checks."""
 
 
+class LifetimeError(ValidationError):
+    """A KeyPackage or leaf node whose lifetime does not cover the time the caller gave (RFC 9420 §7.2, §7.3)."""
+
+
 class EpochError(MLSError):
     """A message or operation refers to the wrong epoch."""
 

@@ -256,11 +256,13 @@ class Group:
         external_psks: dict[bytes, bytes] | None = None,
         config: GroupConfig | None = None,
         max_leaves: int | None = None,
+        now: int | None = None,
     ) -> Group:
         """Join from a Welcome addressed to ``bundle``'s KeyPackage (RFC 9420 §12.4.3.1).
 
         ``max_leaves`` refuses (LimitError) a tree with a member at leaf index ``max_leaves`` or beyond before
-        its hash, signatures or parent hashes are computed."""
+        its hash, signatures or parent hashes are computed. ``now`` (seconds) refuses (LifetimeError) a tree
+        with a key_package leaf whose lifetime does not cover it (RFC 9420 §7.3 recommends the check)."""
         if isinstance(welcome, MLSMessage):
             body = welcome.body
             if not isinstance(body, Welcome):
@@ -275,7 +277,7 @@ class Group:
         context = info.group_context
         if context.cipher_suite != suite.suite_id or context.version != PROTOCOL_MLS10:
             raise ValidationError("RFC 9420 §12.4.3.1: GroupInfo cipher suite or version differs from the KeyPackage")
-        tree = joined_tree(suite, info, ratchet_tree, max_leaves=max_leaves)
+        tree = joined_tree(suite, info, ratchet_tree, max_leaves=max_leaves, now=now)
         own = next((i for i, leaf in tree.leaves() if leaf == kp.leaf_node), None)
         if own is None:
             raise ValidationError("RFC 9420 §12.4.3.1: own KeyPackage leaf not found in the tree")
@@ -521,7 +523,8 @@ class Group:
 
         Application data and proposals are returned (proposals are queued); a commit is returned as a
         StagedCommit to be merged with :meth:`merge_staged_commit`. Commits carrying AppDataUpdate proposals
-        need ``app_data_updater`` to compute the new GroupContext extensions.
+        need ``app_data_updater`` to compute the new GroupContext extensions. With ``now`` (seconds), a
+        KeyPackage (Add) or leaf whose lifetime does not cover it is refused with LifetimeError.
 
         Limits, checked before the costly validation and refused with LimitError: ``max_proposals`` bounds a
         commit's proposal list and the queue of pending proposals; ``max_leaves`` bounds the members a commit
@@ -853,7 +856,12 @@ def _apply_app_data(applied: AppliedProposals, updater: AppDataUpdater | None) -
 
 
 def joined_tree(
-    suite: CipherSuite, info: GroupInfo, given: RatchetTree | None, *, max_leaves: int | None = None
+    suite: CipherSuite,
+    info: GroupInfo,
+    given: RatchetTree | None,
+    *,
+    max_leaves: int | None = None,
+    now: int | None = None,
 ) -> RatchetTree:
     """The tree a joiner adopts: from the GroupInfo or ``given``, signature, hash and contents checked."""
     context = info.group_context
@@ -866,7 +874,7 @@ def joined_tree(
     info.verify(suite, signer.signature_key)
     if tree.tree_hash(suite) != context.tree_hash:
         raise ValidationError("RFC 9420 §12.4.3.1: ratchet tree hash differs from the GroupContext tree_hash")
-    tree.validate(suite, context.group_id, required_capabilities(context.extensions))
+    tree.validate(suite, context.group_id, required_capabilities(context.extensions), now=now)
     return tree
 
 

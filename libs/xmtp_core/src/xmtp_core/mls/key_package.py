@@ -61,7 +61,5 @@ class KeyPackage(WireStruct):
             raise SignatureError("RFC 9420 §10.1: KeyPackage signature does not verify")
         if self.init_key == self.leaf_node.encryption_key:
             raise ValidationError("RFC 9420 §10.1: init_key must differ from the leaf encryption_key")
-        if now is not None and self.leaf_node.lifetime is not None:
-            lt = self.leaf_node.lifetime
-            if not lt.not_before <= now <= lt.not_after:
-                raise ValidationError("RFC 9420 §7.3: KeyPackage leaf lifetime does not cover the current time")
+        if now is not None:
+            self.leaf_node.check_lifetime(now, "KeyPackage leaf")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Self
 from xmtp_core.mls._wire import WireStruct
 from xmtp_core.mls.codec import Reader, Writer
 from xmtp_core.mls.credentials import Credential
-from xmtp_core.mls.errors import DecodeError, SignatureError
+from xmtp_core.mls.errors import DecodeError, LifetimeError, SignatureError
 from xmtp_core.mls.extensions import Capabilities, Extension, Lifetime, decode_extensions, encode_extensions
 
 if TYPE_CHECKING:
@@ -94,6 +94,14 @@ class LeafNode(WireStruct):
     ) -> LeafNode:
         sig = suite.sign_with_label(signature_priv, b"LeafNodeTBS", self.tbs(group_id, leaf_index))
         return replace(self, signature=sig)
+
+    def check_lifetime(self, now: int, what: str = "leaf") -> None:
+        """LifetimeError unless a key_package leaf's lifetime covers ``now`` (seconds); other leaves have none."""
+        lifetime = self.lifetime
+        if self.leaf_node_source != SOURCE_KEY_PACKAGE or lifetime is None:
+            return
+        if not lifetime.not_before <= now <= lifetime.not_after:
+            raise LifetimeError(f"RFC 9420 §7.3: {what} lifetime does not cover the current time")
 
     def verify(self, suite: CipherSuite, group_id: bytes | None = None, leaf_index: int | None = None) -> None:
         ok = suite.verify_with_label(self.signature_key, b"LeafNodeTBS", self.tbs(group_id, leaf_index), self.signature)

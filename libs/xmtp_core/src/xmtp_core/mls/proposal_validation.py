@@ -22,7 +22,7 @@ from xmtp_core.mls.extensions import (
 )
 from xmtp_core.mls.framing import SENDER_MEMBER, SENDER_NEW_MEMBER_COMMIT, Sender
 from xmtp_core.mls.key_package import KeyPackage
-from xmtp_core.mls.leaf_node import SOURCE_KEY_PACKAGE, SOURCE_UPDATE, LeafNode
+from xmtp_core.mls.leaf_node import SOURCE_UPDATE, LeafNode
 from xmtp_core.mls.proposals import (
     ADD,
     APP_DATA_UPDATE,
@@ -137,9 +137,8 @@ def validate_leaf_node(
     for ext in leaf.extensions:
         if not caps.supports_extension(ext.extension_type):
             raise ValidationError(f"RFC 9420 §7.3: leaf extension 0x{ext.extension_type:04x} not in its capabilities")
-    lifetime = leaf.lifetime if leaf.leaf_node_source == SOURCE_KEY_PACKAGE else None
-    if now is not None and lifetime is not None and not lifetime.not_before <= now <= lifetime.not_after:
-        raise ValidationError("RFC 9420 §7.3: leaf lifetime does not cover the current time")
+    if now is not None:
+        leaf.check_lifetime(now)
     (members or MemberIndex(tree)).check(leaf, replaces)
 
 

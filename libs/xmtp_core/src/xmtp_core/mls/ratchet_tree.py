@@ -345,15 +345,21 @@ class RatchetTree:
         suite: CipherSuite,
         group_id: bytes,
         required: RequiredCapabilities | None = None,
+        *,
+        now: int | None = None,
     ) -> None:
         """Full validation of a received tree (RFC 9420 §12.4.3.1 and §7.9.2); tree hash is checked by callers.
 
-        Structural checks come first, signatures and parent hashes (the costly ones) last."""
+        Structural checks come first, signatures and parent hashes (the costly ones) last. With ``now``
+        (seconds), a key_package leaf whose lifetime does not cover it is refused with LifetimeError."""
         if self.n_leaves > 1 and all(n is None for n in self._nodes[len(self._nodes) // 2 + 1 :: 2]):
             raise ValidationError("RFC 9420 §7.7: tree is not truncated (right half has no members)")
         self._validate_unmerged_leaves()
         self._validate_unique_keys()
         self._validate_leaf_capabilities(suite, required)
+        if now is not None:
+            for i, leaf in self.leaves():
+                leaf.check_lifetime(now, f"leaf {i}")
         for i, leaf in self.leaves():
             leaf.verify(suite, group_id, i)
         self.verify_parent_hashes(suite)
