@@ -1,38 +1,12 @@
-"""Fixtures for bus tests: a JetStream context on the session's NATS with the bus's streams fresh per test."""
+"""Fixtures for bus tests (defined in busfixtures, shared with the ingest and publisher tests)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import sys
+from pathlib import Path
 
-import nats
-import pytest
-from nats.aio.client import Client
-from nats.js import JetStreamContext
-from xmtp_core.bus.settings import BusSettings
-from xmtp_core.bus.streams import delete_all, ensure_buckets, ensure_streams
+sys.path.insert(0, str(Path(__file__).parent))  # for busfixtures under --import-mode=importlib
 
-from switchboard.devservices import DevServices
+from busfixtures import js, nc, settings
 
-
-@pytest.fixture
-def settings(services: DevServices) -> BusSettings:
-    return BusSettings(nats_url=services.nats_url, partitions=2, ack_wait_s=1.0, max_deliver=3, nak_delay_s=0.05)
-
-
-@pytest.fixture
-async def nc(settings: BusSettings) -> AsyncIterator[Client]:
-    client = await nats.connect(settings.nats_url)
-    try:
-        yield client
-    finally:
-        await client.drain()
-
-
-@pytest.fixture
-async def js(nc: Client, settings: BusSettings) -> AsyncIterator[JetStreamContext]:
-    ctx = nc.jetstream()
-    await delete_all(ctx)
-    await ensure_streams(ctx, settings)
-    await ensure_buckets(ctx, settings)
-    yield ctx
-    await delete_all(ctx)
+__all__ = ["js", "nc", "settings"]
