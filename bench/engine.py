@@ -192,7 +192,7 @@ async def _runtime(node: MemoryNode, resolver: MemoryResolver, url: str) -> Runt
     resolver.installations[keys.inbox_id] = frozenset({keys.installation_key})
     store = await Store.open(url, KeyRing(EncryptionKey.generate()))
     runtime = Runtime(cast(NodeClient, node), store, keys)
-    runtime.resolver = resolver  # type: ignore[assignment]
+    runtime.core.resolver = resolver  # type: ignore[assignment]
     await runtime.rotate_key_package()
     return runtime
 

@@ -39,7 +39,7 @@ def _die(**reached: Any) -> None:
 
 
 def _die_after_publish(runtime: Runtime) -> None:
-    publish = runtime._publish
+    publish = runtime.outbound.publish
 
     async def publish_then_die(intent: Intent) -> bool:
         sent = await publish(intent)
@@ -47,7 +47,7 @@ def _die_after_publish(runtime: Runtime) -> None:
             _die(point="published", intent_id=intent.id)
         return sent
 
-    runtime._publish = publish_then_die  # type: ignore[method-assign]
+    runtime.outbound.publish = publish_then_die  # type: ignore[method-assign]
 
 
 def _die_before_recording_text(runtime: Runtime) -> None:

@@ -286,7 +286,7 @@ async def test_libxmtp_group_makes_us_admin_and_changes_membership(
         assert _texts_from(await peer.messages(name, created["id"]), me) == ["admin here"]
 
 
-class SimulatedCrash(Exception):
+class SimulatedCrash(BaseException):
     """Stands for the process dying at this point: nothing after it runs, open transactions roll back."""
 
 
@@ -304,8 +304,8 @@ async def test_restart_between_publishing_a_commit_and_merging_it(
     epoch = await _epoch(runtime, gid)
 
     # Publish the rename commit, then "die" before pulling it back (so it is never merged).
-    intent = await runtime._create_intent(gid, update_metadata_intent({"group_name": "after"}))
-    assert await runtime._publish(intent)
+    intent = await runtime.outbound.create_intent(gid, update_metadata_intent({"group_name": "after"}))
+    assert await runtime.outbound.publish(intent)
     published = await runtime.intent(intent.id)
     assert published is not None and published.state is IntentState.PUBLISHED
     assert await _epoch(runtime, gid) == epoch

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 from xmtp_core.config import plain_pg_url
-from xmtp_core.engine import ConversationJoined, EngineError, GroupUpdatedEvent, MessageReceived
+from xmtp_core.engine import ConversationJoined, EngineError, EnvelopeRejected, GroupUpdatedEvent, MessageReceived
 from xmtp_core.identity import LocalWalletSigner
 from xmtp_core.node import NodeClient
 from xmtp_core.runtime import Runtime
@@ -93,9 +93,9 @@ async def test_concurrent_commits_the_loser_is_rebuilt_on_the_new_epoch(make_run
     # Both publish a commit on the same epoch before either pulls: the node keeps both, the first wins.
     from xmtp_core.engine import update_metadata_intent
 
-    a_intent = await alice._create_intent(gid, update_metadata_intent({MetadataField.DESCRIPTION: "alice's"}))
-    b_intent = await bob._create_intent(gid, update_metadata_intent({MetadataField.GROUP_NAME: "bob's"}))
-    assert await alice._publish(a_intent) and await bob._publish(b_intent)
+    a_intent = await alice.outbound.create_intent(gid, update_metadata_intent({MetadataField.DESCRIPTION: "alice's"}))
+    b_intent = await bob.outbound.create_intent(gid, update_metadata_intent({MetadataField.GROUP_NAME: "bob's"}))
+    assert await alice.outbound.publish(a_intent) and await bob.outbound.publish(b_intent)
     await alice.sync_group(gid)
     await bob.sync_group(gid)
     await alice.sync_group(gid)
@@ -147,3 +147,175 @@ async def test_a_group_we_create_while_streaming_is_streamed(make_runtime: Any) 
         first.cancel()
         await asyncio.gather(first, return_exceptions=True)
         await stream.aclose()
+
+
+async def test_messages_arriving_while_the_agent_sends_are_all_streamed(make_runtime: Any) -> None:
+    """An echo agent on `stream()` + `send()`: the envelopes each send's pull handles must still reach the
+    stream (they used to be marked processed there and dropped: 4 of 50 answered)."""
+    alice, bob = await make_runtime(), await make_runtime()
+    dm = await alice.create_dm(bob.keys.inbox_id)
+    count = 15
+    seen: list[str] = []
+
+    async def echo() -> None:
+        stream = bob.stream()
+        try:
+            async for event in stream:
+                if isinstance(event, MessageReceived) and event.sender_inbox_id == alice.keys.inbox_id:
+                    seen.append(event.content.value)
+                    await bob.send(event.group_id, f"echo: {event.content.value}")
+                    if len(seen) == count:
+                        return
+        finally:
+            await stream.aclose()
+
+    agent = asyncio.ensure_future(echo())
+    await asyncio.sleep(0.5)
+    for i in range(count):
+        await alice.send(dm, f"m{i}")
+    await asyncio.wait_for(agent, 60)
+    assert seen == [f"m{i}" for i in range(count)]
+    await alice.sync_group(dm)
+    echoes = [alice.registry.decode_bytes(m.content).value for m in await alice.messages(dm)]
+    assert [e for e in echoes if str(e).startswith("echo: ")] == [f"echo: m{i}" for i in range(count)]
+
+
+async def test_open_hands_resumed_events_to_the_stream(make_runtime: Any) -> None:
+    """Events of envelopes `resume()` handles at `open()` reach the next `stream()`."""
+    alice, bob = await make_runtime(), await make_runtime()
+    dm = await alice.create_dm(bob.keys.inbox_id)
+    await bob.sync_all()
+    await alice.send(dm, "while bob was away")
+    await bob.sync_group(dm)  # handled outside any stream: still owed to the application
+    stream = bob.stream()
+    try:
+        message = await _next(stream, MessageReceived)
+        assert message.content.value == "while bob was away"
+    finally:
+        await stream.aclose()
+
+
+async def test_a_member_removed_and_added_back_hears_the_group_again(make_runtime: Any) -> None:
+    alice, bob = await make_runtime(), await make_runtime()
+    gid = await alice.create_group([bob.keys.inbox_id], name="come back")
+    await bob.sync_all()
+    await alice.remove_members(gid, [bob.keys.inbox_id])
+    await bob.sync_all()
+    await alice.send(gid, "bob is away")
+    await alice.add_members(gid, [bob.keys.inbox_id])
+    await alice.send(gid, "welcome back bob")
+    events = await bob.sync_all()
+    assert any(isinstance(e, ConversationJoined) and e.conversation.group_id == gid for e in events)
+    texts = [e.content.value for e in events if isinstance(e, MessageReceived)]
+    assert texts == ["welcome back bob"]
+    await bob.send(gid, "i am back")
+    await alice.sync_group(gid)
+    texts = [alice.registry.decode_bytes(m.content).value for m in await alice.messages(gid)]
+    assert "i am back" in texts
+
+
+async def _dm_pair(make_runtime: Any) -> tuple[Runtime, Runtime, bytes]:
+    alice, bob = await make_runtime(), await make_runtime()
+    dm = await alice.create_dm(bob.keys.inbox_id)
+    await bob.sync_all()
+    return alice, bob, dm
+
+
+def _texts(events: list[Any]) -> list[Any]:
+    return [e.content.value for e in events if isinstance(e, MessageReceived)]
+
+
+async def test_an_unknown_content_type_with_a_nul_in_it_is_stored_cleaned(make_runtime: Any) -> None:
+    """A DM peer's content type is attacker text: a NUL in it used to fail the insert (Postgres refuses NUL in
+    text) and jam the conversation for good."""
+    from xmtp_core.content.types import ContentTypeId, EncodedContent
+    from xmtp_core.engine import send_message_intent
+
+    alice, bob, dm = await _dm_pair(make_runtime)
+    hostile = EncodedContent(ContentTypeId("evil\x00corp", "x\ny", 1, 0), b"\x00payload").to_bytes()
+    await alice.run_intent(dm, send_message_intent(hostile, "k1"))
+    await alice.send(dm, "after the hostile one")
+    events = await bob.sync_group(dm)
+    unknown = [e for e in events if isinstance(e, MessageReceived) and not e.content.known]
+    assert len(unknown) == 1 and _texts(events)[-1] == "after the hostile one"
+    stored = [m.content_type for m in await bob.messages(dm)]
+    assert "evil\ufffdcorp/x\ufffdy:1.0" in stored and all("\x00" not in t for t in stored)
+
+
+async def test_a_poison_envelope_is_recorded_and_skipped(make_runtime: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anything processing raises that no engine rule names ends the envelope rejected (`unexpected`), once;
+    the next genuine message is delivered and later syncs do not trip on it again."""
+    import xmtp_core.runtime.inbound as inbound
+
+    alice, bob, dm = await _dm_pair(make_runtime)
+    await alice.send(dm, "poison")
+    await alice.send(dm, "genuine")
+    real = inbound.process_envelope
+    calls = {"n": 0}
+
+    async def explode_once(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ValueError("bad\x00bytes\nforged log line")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(inbound, "process_envelope", explode_once)
+    events = await bob.sync_group(dm)
+    rejected = [e for e in events if isinstance(e, EnvelopeRejected)]
+    assert [r.reason.value for r in rejected] == ["unexpected"]
+    assert "\x00" not in rejected[0].detail and "\n" not in rejected[0].detail
+    assert _texts(events) == ["genuine"]
+    assert await bob.sync_group(dm) == []
+    await alice.send(dm, "still talking")
+    assert _texts(await bob.sync_group(dm)) == ["still talking"]
+
+
+async def test_a_transient_failure_leaves_the_envelope_for_a_retry(
+    make_runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xmtp_core.runtime.inbound as inbound
+    from xmtp_core.node.errors import NodeUnavailable
+    from xmtp_core.runtime import Transient
+
+    alice, bob, dm = await _dm_pair(make_runtime)
+    await alice.send(dm, "later")
+    real = inbound.process_envelope
+
+    async def node_down(*args: Any, **kwargs: Any) -> Any:
+        raise NodeUnavailable("GetIdentityUpdates", "down")
+
+    monkeypatch.setattr(inbound, "process_envelope", node_down)
+    with pytest.raises(Transient):
+        await bob.sync_group(dm)
+    monkeypatch.setattr(inbound, "process_envelope", real)
+    assert _texts(await bob.sync_group(dm)) == ["later"]  # not marked: processed once the node is back
+
+
+async def test_a_transient_failure_that_never_passes_ends_the_envelope(
+    make_runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attacker-chosen look-up that always times out must not stall the conversation for ever."""
+    import xmtp_core.runtime.inbound as inbound
+    from xmtp_core.node.errors import NodeUnavailable
+    from xmtp_core.runtime import Transient
+    from xmtp_core.runtime.guard import MAX_TRANSIENT_FAILURES
+
+    alice, bob, dm = await _dm_pair(make_runtime)
+    await alice.send(dm, "stuck")
+    real = inbound.process_envelope
+    stuck = {"id": -1}
+
+    async def always_down(group: Any, envelope: Any, *args: Any, **kwargs: Any) -> Any:
+        if stuck["id"] in (-1, envelope.id):
+            stuck["id"] = envelope.id
+            raise NodeUnavailable("GetIdentityUpdates", "deadline exceeded")
+        return await real(group, envelope, *args, **kwargs)
+
+    monkeypatch.setattr(inbound, "process_envelope", always_down)
+    for _ in range(MAX_TRANSIENT_FAILURES - 1):
+        with pytest.raises(Transient):
+            await bob.sync_group(dm)
+    events = await bob.sync_group(dm)
+    assert [e.reason.value for e in events if isinstance(e, EnvelopeRejected)] == ["retries_exhausted"]
+    await alice.send(dm, "moving on")
+    assert _texts(await bob.sync_group(dm)) == ["moving on"]

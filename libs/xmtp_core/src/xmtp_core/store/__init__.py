@@ -6,7 +6,8 @@ Modules, one concern each:
 - `schema` (Core tables, encrypted-column list) and `migrations` (Alembic, run by `db.migrate`).
 - Repositories with plain dataclasses in and out: `installations`, `key_packages`, `identity_cache`,
   `conversations`, `group_states`, `cursors`, `intents`, `messages`, `envelopes` (processed-envelope dedup),
-  `rejections` (envelopes the engine refused, with the reason).
+  `rejections` (envelopes the engine refused, with the reason), `outbox` (events written with the envelope
+  that produced them, delivered afterwards).
 - `locks.conversation_lock`: per-conversation serialisation across processes (transaction advisory lock).
 - `store.Store`: bundles engine, key ring and repositories.
 """
@@ -31,6 +32,7 @@ from xmtp_core.store.key_packages import KeyPackages, StoredKeyPackage
 from xmtp_core.store.keys import KEY_ENV, EncryptionKey, KeyRing, key_from_env, keys_from_env
 from xmtp_core.store.locks import conversation_lock, conversation_lock_key
 from xmtp_core.store.messages import DeliveryStatus, Messages, StoredMessage
+from xmtp_core.store.outbox import Outbox, OutboxEvent
 from xmtp_core.store.rejections import Rejection, Rejections
 from xmtp_core.store.rotation import RotationReport, rotate_database, rotate_keys
 from xmtp_core.store.store import Store
@@ -65,6 +67,8 @@ __all__ = [
     "KeyRing",
     "Messages",
     "NotFoundError",
+    "Outbox",
+    "OutboxEvent",
     "ProcessedEnvelopes",
     "Rejection",
     "Rejections",

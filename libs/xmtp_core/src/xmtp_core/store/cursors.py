@@ -34,3 +34,11 @@ class Cursors:
             where=t.c.last_id < stmt.excluded.last_id,
         )
         return (await session.execute(guarded.returning(t.c.last_id))).first() is not None
+
+    async def rewind(self, session: AsyncSession, topic: str, last_id: int) -> None:
+        """Set the cursor back to ``last_id`` (only when a conversation is joined again: what came after it
+        is to be processed anew)."""
+        if last_id < 0:
+            raise ValueError("cursor ids are >= 0")
+        stmt = insert(t).values(topic=topic, last_id=last_id)
+        await session.execute(stmt.on_conflict_do_update(index_elements=[t.c.topic], set_={"last_id": last_id}))

@@ -39,3 +39,8 @@ class ProcessedEnvelopes:
         """Forget entries at or below a cursor that has durably moved past them."""
         result = await session.execute(sa.delete(t).where(t.c.topic == topic, t.c.envelope_id <= envelope_id))
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def forget_after(self, session: AsyncSession, topic: str, envelope_id: int) -> int:
+        """Forget entries above ``envelope_id`` (a re-joined conversation processes them anew)."""
+        result = await session.execute(sa.delete(t).where(t.c.topic == topic, t.c.envelope_id > envelope_id))
+        return int(result.rowcount)  # type: ignore[attr-defined]

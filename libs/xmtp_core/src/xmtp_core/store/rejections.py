@@ -50,3 +50,8 @@ class Rejections:
             Rejection(m["topic"], m["envelope_id"], m["reason"], m["detail"], m["rejected_ns"])
             for m in (r._mapping for r in rows)
         ]
+
+    async def forget_after(self, session: AsyncSession, topic: str, envelope_id: int) -> int:
+        """Forget refusals above ``envelope_id`` on ``topic`` (a re-joined conversation processes them anew)."""
+        result = await session.execute(sa.delete(t).where(t.c.topic == topic, t.c.envelope_id > envelope_id))
+        return int(result.rowcount)  # type: ignore[attr-defined]

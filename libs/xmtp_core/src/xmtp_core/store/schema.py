@@ -138,11 +138,26 @@ rejected_envelopes = sa.Table(
     sa.Column("rejected_ns", sa.BigInteger, nullable=False),
 )
 
+# Events owed to the application (decrypted messages, joins, updates, rejections), written in the transaction
+# of the envelope that produced them: a transactional outbox. Delivered rows are pruned later.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("event_id", sa.Text, primary_key=True),  # stable: the bus's Nats-Msg-Id
+    sa.Column("seq", sa.BigInteger, sa.Identity(always=False), nullable=False, unique=True),
+    sa.Column("conversation", sa.LargeBinary, nullable=False),  # group id, or installation key for welcomes
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),  # encrypted: it may hold decrypted content
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+    sa.Column("delivered_ns", sa.BigInteger, nullable=True),
+)
+
 sa.Index("key_packages_installation", key_packages.c.installation_key)
 sa.Index("intents_state_id", intents.c.state, intents.c.id)
 sa.Index("intents_group_id", intents.c.group_id, intents.c.id)
 sa.Index("messages_group_sent", messages.c.group_id, messages.c.sent_ns)
 sa.Index("processed_envelopes_hash", processed_envelopes.c.envelope_hash)
+sa.Index("outbox_pending", outbox.c.seq, postgresql_where=outbox.c.delivered_ns.is_(None))
 
 
 @dataclass(frozen=True)
@@ -163,4 +178,5 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumns, ...] = (
     EncryptedColumns(group_states, ("state",)),
     EncryptedColumns(intents, ("payload",)),
     EncryptedColumns(messages, ("content",)),
+    EncryptedColumns(outbox, ("payload",)),
 )

@@ -19,6 +19,7 @@ from xmtp_core.store.intents import Intents
 from xmtp_core.store.key_packages import KeyPackages
 from xmtp_core.store.keys import KeyRing
 from xmtp_core.store.messages import Messages
+from xmtp_core.store.outbox import Outbox
 from xmtp_core.store.rejections import Rejections
 
 
@@ -39,6 +40,7 @@ class Store:
         self.messages = Messages(self.cipher)
         self.envelopes = ProcessedEnvelopes()
         self.rejections = Rejections()
+        self.outbox = Outbox(self.cipher)
 
     @classmethod
     async def open(
