@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from devnode.limits import MAX_PAYLOAD_BYTES
+from devnode.limits import MAX_PAYLOAD_BYTES, MAX_REQUEST_BYTES
 from devnode_testkit import (
     KeyPackageParts,
     key_package,
@@ -141,7 +141,7 @@ async def test_bad_message_rejects_whole_request(mls: MlsApiStub) -> None:
 
 async def test_oversize_request_is_invalid_argument(mls: MlsApiStub) -> None:
     chunk = private_message(b"g", ciphertext=bytes(MAX_PAYLOAD_BYTES - 1024))
-    datas = [chunk[:-1] + bytes([i]) for i in range(6)]  # 6 × ~5 MB > 25 MB
+    datas = [chunk[:-1] + bytes([i]) for i in range(MAX_REQUEST_BYTES // MAX_PAYLOAD_BYTES + 2)]
     await expect_invalid(mls.SendGroupMessages(send_request(*datas)), "limit")
     assert list((await mls.QueryGroupMessages(query(b"g"))).messages) == []
 

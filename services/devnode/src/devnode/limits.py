@@ -1,10 +1,16 @@
-"""Size and paging limits devnode enforces (chosen for a dev node; xmtp-node-go's page size is 100)."""
+"""Size, count and paging limits devnode enforces on every request, response and stream.
+
+Payloads follow XMTP's network (about 1 MB per message: `xmtp_core.content.limits.MAX_MESSAGE_BYTES`, the
+one definition); the page size is xmtp-node-go's; the rest bound what one client can make the node hold.
+"""
 
 from __future__ import annotations
 
+from xmtp_core.content.limits import MAX_MESSAGE_BYTES
+
 MAX_PAGE_SIZE = 100
-MAX_PAYLOAD_BYTES = 5 * 1024 * 1024  # one message, welcome, key package or commit-log entry
-MAX_REQUEST_BYTES = 25 * 1024 * 1024  # a whole request; larger ones are INVALID_ARGUMENT
+MAX_PAYLOAD_BYTES = MAX_MESSAGE_BYTES  # one message, welcome, key package or commit-log entry
+MAX_REQUEST_BYTES = 25 * 1024 * 1024  # a whole request (libxmtp's GRPC_PAYLOAD_LIMIT); larger: INVALID_ARGUMENT
 # gRPC's own cap sits above ours so oversize requests reach the handler and get a clear reason.
 GRPC_MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 MAX_RESPONSE_BYTES = 24 * 1024 * 1024  # query pages are cut short (with a cursor) to stay below gRPC's cap
