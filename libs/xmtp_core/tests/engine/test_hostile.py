@@ -7,14 +7,41 @@ from dataclasses import replace
 
 import pytest
 from enginekit import Client, Node, Resolver, add, client, join, receive, send
-from xmtp_core.engine import EnvelopeRejected, MessageReceived, RejectReason, new_group
+from xmtp_core.content import default_registry
+from xmtp_core.engine import (
+    EnvelopeRejected,
+    InstallationKeys,
+    MessageReceived,
+    Rejected,
+    RejectReason,
+    join_welcome,
+    new_dm,
+    new_group,
+    new_key_package,
+    open_welcome,
+    process_envelope,
+)
+from xmtp_core.identity.errors import AssociationError, Rule
 from xmtp_core.mls.group import Group
 from xmtp_core.mls.leaf_node import SOURCE_UPDATE
 from xmtp_core.mls.proposals import Proposal
+from xmtp_core.node.errors import NodeUnavailable
+from xmtp_core.node.models import GroupMessage
+from xmtp_core.untrusted import DETAIL_LIMIT
+from xmtp_core.xmtp_mls import credential as xmtp_credential
+from xmtp_core.xmtp_mls import extensions as xmtp_extensions
 from xmtp_core.xmtp_mls.commit_checks import check_changed_installations, check_credentials_unchanged, leaf_changes
 from xmtp_core.xmtp_mls.credential import build_credential
 from xmtp_core.xmtp_mls.errors import CredentialChangeError, MembershipError
-from xmtp_core.xmtp_mls.extensions import ConversationType, GroupExtensions, GroupMetadata, parse_group_extensions
+from xmtp_core.xmtp_mls.extensions import (
+    ConversationType,
+    GroupExtensions,
+    GroupMembership,
+    GroupMetadata,
+    parse_group_extensions,
+)
+from xmtp_core.xmtp_mls.key_package import build_key_package
+from xmtp_core.xmtp_mls.welcome_wrapper import UnwrappedWelcome
 
 
 async def _group_of_three(resolver: Resolver) -> tuple[Node, Client, Client, Client]:
@@ -26,6 +53,12 @@ async def _group_of_three(resolver: Resolver) -> tuple[Node, Client, Client, Cli
     for member in (bob, mallory):
         await join(node, member, resolver)
     return node, admin, bob, mallory
+
+
+async def receive_with(member: Client, envelope: GroupMessage, resolver: Resolver) -> list[object]:
+    assert member.group is not None
+    outcome = await process_envelope(member.group, envelope, member.keys, resolver, default_registry())
+    return list(outcome.events)
 
 
 def _forge_leaf_credential(group: Group, inbox_id: str) -> Group:
@@ -143,3 +176,109 @@ async def test_a_member_cannot_change_the_immutable_metadata(resolver: Resolver,
     (event,) = await receive(bob, envelope, resolver)
     assert isinstance(event, EnvelopeRejected) and event.reason is RejectReason.IMMUTABLE_METADATA_CHANGED
     assert bob.group.epoch == epoch and bob.group.extensions == extensions
+
+
+async def test_an_add_whose_key_package_claims_another_inbox_is_refused(resolver: Resolver) -> None:
+    """mallory adds eve's installation under a credential naming the admin: the installation is in the diff (it
+    is eve's), but the leaf would speak as the admin."""
+    node, admin, bob, mallory = await _group_of_three(resolver)
+    assert mallory.group is not None and bob.group is not None
+    eve = client(resolver)
+    forged_kp = build_key_package(admin.keys.inbox_id, eve.keys.private_seed).key_package
+    view = parse_group_extensions(mallory.group.extensions)
+    members = GroupMembership({**view.membership.members, eve.keys.inbox_id: 1})
+    staged = Group.from_bytes(mallory.group.to_bytes()).commit(
+        [Proposal.add(forged_kp), Proposal.group_context_extensions(replace(view, membership=members).to_extensions())],
+        force_path=True,
+    )
+    assert staged.message is not None
+    epoch = bob.group.epoch
+    (event,) = await receive(bob, node.publish(bob.group.group_id, staged.message.to_bytes(), is_commit=True), resolver)
+    assert isinstance(event, EnvelopeRejected) and event.reason is RejectReason.INSTALLATION_DIFF
+    assert bob.group.epoch == epoch
+
+
+class FailingResolver(Resolver):
+    """Answers like Resolver except for the inboxes in ``errors``, whose look-ups raise the given exception."""
+
+    def __init__(self, base: Resolver, errors: dict[str, Exception]) -> None:
+        super().__init__(base.installations)
+        self.errors = errors
+        self.asked: list[str] = []
+
+    async def installations_at(self, inbox_id: str, sequence_id: int) -> frozenset[bytes]:
+        self.asked.append(inbox_id)
+        if inbox_id in self.errors:
+            raise self.errors[inbox_id]
+        return await super().installations_at(inbox_id, sequence_id)
+
+
+async def test_an_inbox_with_a_smart_contract_wallet_is_a_typed_rejection(resolver: Resolver) -> None:
+    node, admin, bob, _ = await _group_of_three(resolver)
+    carol = client(resolver)
+    assert bob.group is not None
+    envelope = add(node, admin, [carol])
+    scw = AssociationError(Rule.SCW_VERIFIER_REQUIRED, "no verifier")
+    (event,) = await receive_with(bob, envelope, FailingResolver(resolver, {carol.keys.inbox_id: scw}))
+    assert isinstance(event, EnvelopeRejected) and event.reason is RejectReason.IDENTITY_UNVERIFIABLE
+    with pytest.raises(Rejected) as info:
+        await join(node, carol, FailingResolver(resolver, {admin.keys.inbox_id: scw}))
+    assert info.value.reason is RejectReason.IDENTITY_UNVERIFIABLE
+
+
+async def test_a_node_outage_during_identity_look_ups_propagates(resolver: Resolver) -> None:
+    """Transient: the runtime retries the envelope later, so the engine must not turn it into a rejection."""
+    node, admin, bob, _ = await _group_of_three(resolver)
+    carol = client(resolver)
+    envelope = add(node, admin, [carol])
+    down = NodeUnavailable("GetIdentityUpdates", "connection refused")
+    with pytest.raises(NodeUnavailable):
+        await receive_with(bob, envelope, FailingResolver(resolver, {carol.keys.inbox_id: down}))
+    with pytest.raises(NodeUnavailable):
+        await join(node, carol, FailingResolver(resolver, {admin.keys.inbox_id: down}))
+
+
+async def test_garbage_welcome_metadata_is_a_rejection(resolver: Resolver) -> None:
+    node = Node()
+    alice, bob = client(resolver), client(resolver)
+    alice.group = new_dm(alice.keys, 1, bob.keys.inbox_id)
+    add(node, alice, [bob])
+    (msg,) = node.welcomes_for(bob.keys.installation_key)
+    opened = open_welcome(msg, [bob.bundle])
+    assert isinstance(opened, UnwrappedWelcome)
+    garbage = replace(opened, welcome_metadata=b"\xff\xff\xff")
+    with pytest.raises(Rejected) as info:
+        await join_welcome(msg, garbage, [bob.bundle], bob.keys, resolver)
+    assert info.value.reason is RejectReason.WELCOME_INVALID
+
+
+@pytest.mark.parametrize("bad", ["a\x00" * 32, "A" * 64, "x", "a" * 10_000])
+async def test_a_welcome_from_a_malformed_inbox_id_never_reaches_the_node(
+    resolver: Resolver, bad: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any XMTP user can send us a Welcome; its inbox ids (credential, membership) are checked for form before
+    any identity look-up, and the rejection's detail is cleaned (no NUL) and bounded."""
+    node = Node()
+    bob = client(resolver)
+    with monkeypatch.context() as attacker:  # the sender does not run our format checks
+        attacker.setattr(xmtp_extensions, "is_inbox_id", lambda _: True)
+        attacker.setattr(xmtp_credential, "require_inbox_id", lambda value, _: value)
+        alice = Client(InstallationKeys.generate(bad), bob.bundle)
+        alice.bundle = new_key_package(alice.keys)
+        resolver.installations[bad] = {alice.keys.installation_key}
+        alice.group = new_group(alice.keys, 1)
+        add(node, alice, [bob])
+    watching = FailingResolver(resolver, {})
+    with pytest.raises(Rejected) as info:
+        await join(node, bob, watching)
+    assert info.value.reason in (RejectReason.WELCOME_INVALID, RejectReason.JOINER_CHECK_FAILED)
+    assert bad not in watching.asked
+    assert "\x00" not in info.value.detail and len(info.value.detail) <= DETAIL_LIMIT
+    assert "\x00" not in str(info.value) and len(str(info.value)) <= 2 * DETAIL_LIMIT
+
+
+async def test_rejection_details_are_cleaned_at_the_source() -> None:
+    rejected = Rejected(RejectReason.BAD_CONTENT, "evil\x00\nline" + "x" * 10_000)
+    assert "\x00" not in rejected.detail and "\n" not in rejected.detail and len(rejected.detail) <= DETAIL_LIMIT
+    event = EnvelopeRejected(b"g", 1, RejectReason.BAD_CONTENT, "nul\x00" * 1000)
+    assert "\x00" not in event.detail and len(event.detail) <= DETAIL_LIMIT

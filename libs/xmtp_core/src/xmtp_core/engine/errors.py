@@ -1,8 +1,13 @@
-"""Why the engine refused an envelope or an intent: one reason code per kind of failure, plus the exception."""
+"""Why the engine refused an envelope or an intent: one reason code per kind of failure, plus the exception.
+
+Details often quote attacker bytes (an inbox id, a parse error), so they are cleaned and bounded here, at the
+source, before any caller can store or log them."""
 
 from __future__ import annotations
 
 import enum
+
+from xmtp_core.untrusted import clean
 
 
 class RejectReason(enum.StrEnum):
@@ -26,6 +31,8 @@ class RejectReason(enum.StrEnum):
     WELCOME_NOT_FOR_US = "welcome_not_for_us"
     WELCOME_INVALID = "welcome_invalid"
     JOINER_CHECK_FAILED = "joiner_check_failed"
+    IDENTITY_UNVERIFIABLE = "identity_unverifiable"  # an inbox's identity log cannot be verified (e.g. an SCW)
+    MALFORMED_INBOX_ID = "malformed_inbox_id"
     # Set by the runtime's last-resort guard, not the engine: processing raised something no rule names (a
     # poison envelope), or a transient failure kept recurring on the same envelope.
     UNEXPECTED = "unexpected"
@@ -40,6 +47,7 @@ class Rejected(EngineError):
     """An envelope or intent the engine refuses, with a machine-readable reason."""
 
     def __init__(self, reason: RejectReason, detail: str) -> None:
-        super().__init__(f"{reason.value}: {detail}")
+        safe = clean(detail)
+        super().__init__(f"{reason.value}: {safe}")
         self.reason = reason
-        self.detail = detail
+        self.detail = safe

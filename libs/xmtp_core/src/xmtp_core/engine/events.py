@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from xmtp_core.content.codecs.group import GroupUpdated
 from xmtp_core.content.registry import DecodedContent
 from xmtp_core.engine.errors import RejectReason
+from xmtp_core.untrusted import clean
 
 
 class ConversationKind(enum.StrEnum):
@@ -69,10 +70,16 @@ class GroupUpdatedEvent:
 
 @dataclass(frozen=True)
 class EnvelopeRejected:
+    """An envelope the engine refused; ``detail`` is cleaned and bounded on construction (it may quote the
+    sender's bytes and goes to a column and to logs)."""
+
     topic: bytes  # group id or installation key
     envelope_id: int
     reason: RejectReason
     detail: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "detail", clean(self.detail))
 
 
 @dataclass(frozen=True)

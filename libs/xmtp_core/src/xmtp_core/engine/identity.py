@@ -1,9 +1,19 @@
-"""The identity look-ups the engine needs, as an injected async protocol (the runtime implements it over the node)."""
+"""The identity look-ups the engine needs, as an injected async protocol (the runtime implements it over the node).
+
+A look-up that fails because of what the envelope names (an inbox whose log does not verify, one that needs a
+smart-contract-wallet verifier, one the node does not know) becomes ``Rejected(IDENTITY_UNVERIFIABLE)``; any
+other exception (``NodeUnavailable``: the node is down) propagates so the runtime retries the envelope later.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Protocol
+
+from xmtp_core.engine.errors import Rejected, RejectReason
+from xmtp_core.identity.errors import IdentityError
+from xmtp_core.identity.inbox_id import is_inbox_id
+from xmtp_core.untrusted import clean_error
 
 
 class IdentityResolver(Protocol):
@@ -17,5 +27,16 @@ class IdentityResolver(Protocol):
 
 
 async def installation_states(resolver: IdentityResolver, members: Mapping[str, int]) -> dict[str, frozenset[bytes]]:
-    """Each member inbox's installations at the sequence id the membership extension records for it."""
-    return {inbox: await resolver.installations_at(inbox, seq) for inbox, seq in members.items()}
+    """Each member inbox's installations at the sequence id the membership extension records for it.
+
+    Raises Rejected for a malformed inbox id (before asking anyone) or an identity that does not verify."""
+    malformed = next((inbox for inbox in members if not is_inbox_id(inbox)), None)
+    if malformed is not None:
+        raise Rejected(RejectReason.MALFORMED_INBOX_ID, f"membership names {malformed!r}")
+    states: dict[str, frozenset[bytes]] = {}
+    for inbox, seq in members.items():
+        try:
+            states[inbox] = await resolver.installations_at(inbox, seq)
+        except (IdentityError, LookupError) as exc:
+            raise Rejected(RejectReason.IDENTITY_UNVERIFIABLE, f"inbox {inbox}: {clean_error(exc)}") from exc
+    return states

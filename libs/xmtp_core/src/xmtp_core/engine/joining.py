@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from google.protobuf.message import DecodeError as ProtoDecodeError
+
 from xmtp_core.engine.conversation import conversation_info, leaf_inbox_id
 from xmtp_core.engine.errors import Rejected, RejectReason
 from xmtp_core.engine.events import ConversationJoined
@@ -83,10 +85,14 @@ def open_pointee(msg: WelcomeMessage, pointer: WelcomePointer, pointee: WelcomeM
 
 
 def message_cursor(welcome_metadata: bytes) -> int:
+    """The group cursor the sender put in the (sender-chosen) WelcomeMetadata; XmtpMlsError when it is garbage."""
     if not welcome_metadata:
         return 0
     meta = mls_pb2.WelcomeMetadata()
-    meta.ParseFromString(welcome_metadata)
+    try:
+        meta.ParseFromString(welcome_metadata)
+    except ProtoDecodeError as exc:
+        raise XmtpMlsError(f"WelcomeMetadata is not a valid proto: {exc}") from exc
     return int(meta.message_cursor)
 
 
@@ -116,16 +122,20 @@ async def join_welcome(
         group = Group.join(welcome, bundle.to_mls_bundle(keys.private_seed))
         view = parse_group_extensions(group.extensions)
         inviter = leaf_inbox_id(group, signer)
+        cursor = message_cursor(unwrapped.welcome_metadata)
     except (MLSError, XmtpMlsError) as exc:
         raise _reject(msg, RejectReason.WELCOME_INVALID, str(exc)) from exc
     try:
         if view.is_dm:
             validate_dm(view, inviter, keys.inbox_id)
-        states = await installation_states(resolver, view.membership.members)
+        # Every credential is parsed (and its inbox id's form checked) before any identity look-up.
         leaves = leaf_identities(leaf for _, leaf in group.members())
+        states = await installation_states(resolver, view.membership.members)
         check_initial_membership(view.membership, leaves, states)
+        info = conversation_info(group.group_id, view, keys.inbox_id)
     except XmtpMlsError as exc:
         raise _reject(msg, RejectReason.JOINER_CHECK_FAILED, str(exc)) from exc
-    info = conversation_info(group.group_id, view, keys.inbox_id)
-    event = ConversationJoined(info, inviter, msg.id, message_cursor(unwrapped.welcome_metadata))
+    except Rejected as exc:
+        raise _reject(msg, exc.reason, exc.detail) from exc
+    event = ConversationJoined(info, inviter, msg.id, cursor)
     return Joined(group, event, bundle.ref)

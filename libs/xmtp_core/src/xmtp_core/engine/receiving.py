@@ -28,6 +28,7 @@ from xmtp_core.node.models import GroupMessage
 from xmtp_core.xmtp_mls.changes import summarize_commit
 from xmtp_core.xmtp_mls.commit_checks import (
     LeafChange,
+    check_added_leaves,
     check_changed_installations,
     check_commit_installations,
     check_credentials_unchanged,
@@ -139,7 +140,10 @@ def _application(
         decoded = registry.decode_bytes(plain.content)
     except (ContentError, ValueError) as exc:
         return _rejected(envelope, RejectReason.BAD_CONTENT, str(exc))
-    inbox_id, installation_key = _sender_identity(group, app.epoch, app.sender)
+    try:
+        inbox_id, installation_key = _sender_identity(group, app.epoch, app.sender)
+    except (XmtpMlsError, MLSError) as exc:
+        return _rejected(envelope, RejectReason.SENDER_NOT_A_MEMBER, str(exc))
     if not inbox_id:
         # Sent at an earlier epoch by an installation no longer in the group (it was removed since).
         detail = f"leaf {app.sender} of epoch {app.epoch} is not a member at epoch {group.epoch}"
@@ -169,7 +173,13 @@ async def _commit(
         before, after, actor = await validate_commit(group, staged, resolver)
     except Rejected as exc:
         return Outcome([_rejected(envelope, exc.reason, exc.detail)], state_changed=True)
-    update = group_updated_from_commit(summarize_commit(before, after, actor))
+    try:
+        # Everything that can fail on the commit's contents runs before the merge, so a refusal leaves the
+        # group as it was.
+        update = group_updated_from_commit(summarize_commit(before, after, actor))
+        conversation = conversation_info(group.group_id, after, keys.inbox_id)
+    except XmtpMlsError as exc:
+        return Outcome([_rejected(envelope, RejectReason.INVALID_COMMIT, str(exc))], state_changed=True)
     group.merge_staged_commit(staged)
     event = GroupUpdatedEvent(
         group_id=group.group_id,
@@ -177,7 +187,7 @@ async def _commit(
         epoch=group.epoch,
         envelope_id=envelope.id,
         sent_ns=envelope.created_ns,
-        conversation=conversation_info(group.group_id, after, keys.inbox_id),
+        conversation=conversation,
         removed_us=staged.self_removed,
     )
     return Outcome([event], state_changed=True)
@@ -245,5 +255,6 @@ async def _check_installations(
             leaf = staged.new_epoch.tree.member_leaf(staged.committer_leaf)
             check_leaf_update(LeafIdentity(actor, leaf.signature_key), states_after[actor])
         check_changed_installations(changed, states_after)
-    except (MembershipError, MLSError) as exc:
+        check_added_leaves((kp.leaf_node for _, kp in staged.added), states_after)
+    except (XmtpMlsError, MLSError) as exc:
         raise Rejected(RejectReason.INSTALLATION_DIFF, str(exc)) from exc

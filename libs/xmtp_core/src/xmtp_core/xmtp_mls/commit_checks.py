@@ -124,6 +124,14 @@ def check_credentials_unchanged(changes: Iterable[LeafChange]) -> None:
             raise CredentialChangeError(f"leaf {change.index} replaced its credential")
 
 
+def check_added_leaves(leaves: Iterable[LeafNode], installations_after: Installations) -> None:
+    """An added leaf speaks for the inbox its credential names, so its installation must be one of that inbox's
+    (being in the expected diff is not enough: it may be another inbox's installation claiming an admin's id)."""
+    for leaf in leaves:
+        inbox_id = inbox_id_from_credential(leaf.credential)
+        check_leaf_update(LeafIdentity(inbox_id, leaf.signature_key), installations_after.get(inbox_id, ()))
+
+
 def check_changed_installations(changes: Iterable[LeafChange], installations_after: Installations) -> None:
     """Rule 4 for every rewritten leaf: a new signature key must be an installation of the leaf's own inbox at
     that inbox's new sequence id (credentials are already known to be unchanged)."""

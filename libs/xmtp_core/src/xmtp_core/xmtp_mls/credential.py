@@ -2,13 +2,16 @@
 (inbox id), and the leaf-node ApplicationId extension that repeats the inbox id as UTF-8 inside the RFC 9420
 ``opaque application_id<V>`` (so the extension data starts with an MLS varint length; libxmtp 1.9.1 confirmed).
 
-The installation key is not in the credential: it is the leaf's Ed25519 signature key.
+The installation key is not in the credential: it is the leaf's Ed25519 signature key. A parsed inbox id must
+have an inbox id's form (64 lowercase hex): any XMTP user can put a credential in front of us, and its inbox id
+goes on to identity look-ups, columns and logs.
 """
 
 from __future__ import annotations
 
 from google.protobuf.message import DecodeError as ProtoDecodeError
 
+from xmtp_core.identity.inbox_id import InvalidInboxIdError, require_inbox_id
 from xmtp_core.mls.codec import Reader, encode_vec
 from xmtp_core.mls.credentials import CREDENTIAL_BASIC, Credential
 from xmtp_core.mls.errors import DecodeError
@@ -38,7 +41,10 @@ def inbox_id_from_identity(identity: bytes) -> str:
         raise CredentialError(f"credential identity is not an MlsCredential proto: {exc}") from exc
     if not msg.inbox_id:
         raise CredentialError("MlsCredential has no inbox_id")
-    return msg.inbox_id
+    try:
+        return require_inbox_id(msg.inbox_id, "MlsCredential inbox_id")
+    except InvalidInboxIdError as exc:
+        raise CredentialError(str(exc)) from None
 
 
 def inbox_id_from_credential(credential: Credential) -> str:

@@ -2,6 +2,9 @@
 as OpenMLS serialises ``Metadata{metadata: Vec<u8>}``), mutable metadata 0xFF00, membership 0xFF01,
 permissions 0xFF02 (raw protos), and RequiredCapabilities; parse and build, DM vs group detection.
 
+Every inbox id these extensions name (creator, DM members, admins, membership) must have an inbox id's form,
+so a hostile group cannot send malformed ids to identity look-ups, columns or logs.
+
 Groups migrated to AppDataDictionary (0x0006, libxmtp's opt-in "proposals" mode) carry none of 0xF000/0xFF0x;
 :func:`parse_group_extensions` reports that with a clear error rather than guessing.
 """
@@ -15,11 +18,13 @@ from enum import IntEnum
 from google.protobuf.message import DecodeError as ProtoDecodeError
 from google.protobuf.message import Message
 
+from xmtp_core.identity.inbox_id import is_inbox_id
 from xmtp_core.mls.codec import Reader, encode_vec
 from xmtp_core.mls.errors import DecodeError
 from xmtp_core.mls.extensions import Extension, RequiredCapabilities, find_extension
 from xmtp_core.protos.mls.message_contents import group_membership_pb2, group_metadata_pb2
 from xmtp_core.protos.mls.message_contents import group_mutable_metadata_pb2 as mutable_pb2
+from xmtp_core.untrusted import FIELD_LIMIT, clean
 from xmtp_core.xmtp_mls.constants import (
     EXT_APP_DATA_DICTIONARY,
     EXT_GROUP_MEMBERSHIP,
@@ -88,6 +93,12 @@ class GroupMembership:
     failed_installations: tuple[bytes, ...] = ()
 
 
+def _check_inbox_ids(inbox_ids: Iterable[str], what: str) -> None:
+    for inbox_id in inbox_ids:
+        if not is_inbox_id(inbox_id):
+            raise ExtensionError(f"{what} holds {clean(inbox_id, FIELD_LIMIT)!r}, which is not an inbox id")
+
+
 def _parse(msg: Message, data: bytes, what: str) -> None:
     try:
         msg.ParseFromString(data)
@@ -120,9 +131,11 @@ def decode_group_metadata(data: bytes) -> GroupMetadata:
         conversation_type = ConversationType(int(msg.conversation_type))
     except ValueError:
         raise ExtensionError(f"unknown conversation type {msg.conversation_type}") from None
+    _check_inbox_ids([msg.creator_inbox_id], "GroupMetadataV1 creator_inbox_id")
     dm_members = None
     if msg.HasField("dm_members"):
         dm_members = (msg.dm_members.dm_member_one.inbox_id, msg.dm_members.dm_member_two.inbox_id)
+        _check_inbox_ids(dm_members, "GroupMetadataV1 dm_members")
     oneshot = msg.oneshot_message.SerializeToString() if msg.HasField("oneshot_message") else None
     return GroupMetadata(conversation_type, msg.creator_inbox_id, dm_members, msg.creator_account_address, oneshot)
 
@@ -157,6 +170,8 @@ def mutable_metadata_extension(meta: MutableMetadata) -> Extension:
 def parse_mutable_metadata(extension_data: bytes) -> MutableMetadata:
     msg = mutable_pb2.GroupMutableMetadataV1()
     _parse(msg, extension_data, "GroupMutableMetadataV1")
+    _check_inbox_ids(msg.admin_list.inbox_ids, "admin list")
+    _check_inbox_ids(msg.super_admin_list.inbox_ids, "super admin list")
     return MutableMetadata(dict(msg.attributes), tuple(msg.admin_list.inbox_ids), tuple(msg.super_admin_list.inbox_ids))
 
 
@@ -173,6 +188,7 @@ def group_membership_extension(membership: GroupMembership) -> Extension:
 def parse_group_membership(extension_data: bytes) -> GroupMembership:
     msg = group_membership_pb2.GroupMembership()
     _parse(msg, extension_data, "GroupMembership")
+    _check_inbox_ids(msg.members, "GroupMembership")
     return GroupMembership(dict(msg.members), tuple(bytes(i) for i in msg.failed_installations))
 
 
