@@ -1,11 +1,11 @@
-"""Group state: passive-client vectors, end-to-end flows between simulated members, persistence, past-epoch
-messages, rejection of bad input, and a property test where members stay in agreement."""
+"""Group state: a tampered passive-client case (all cases run in ``test_official_vectors.py``), end-to-end flows
+between simulated members, persistence, past-epoch messages, rejection of bad input, and a property test where
+members stay in agreement."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -35,11 +35,6 @@ from ._vectors import load
 
 SUITE = 3  # XMTP's suite: X25519, ChaCha20-Poly1305, SHA-256, Ed25519
 PASSIVE = load("passive-client-welcome") + load("passive-client-handling-commit")
-
-
-@pytest.mark.parametrize("case", PASSIVE[::3], ids=lambda c: f"suite{c['cipher_suite']}-{PASSIVE.index(c)}")
-def test_passive_client_vector(case: dict[str, Any]) -> None:
-    passive_client.run_case(case)
 
 
 def test_passive_client_detects_wrong_authenticator() -> None:

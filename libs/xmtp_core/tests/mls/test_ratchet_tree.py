@@ -1,4 +1,5 @@
-"""Ratchet tree: tree-validation and tree-operations vectors, plus tampering that validation must catch."""
+"""Ratchet tree: tampering that validation must catch, on trees from the tree-validation and tree-operations
+vectors (which run in full in ``test_official_vectors.py``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from typing import Any
 import pytest
 from xmtp_core.mls.cipher_suite import get_cipher_suite
 from xmtp_core.mls.codec import Reader, encode_vec
-from xmtp_core.mls.conformance import tree_operations, tree_validation
 from xmtp_core.mls.errors import DecodeError, SignatureError, ValidationError
 from xmtp_core.mls.leaf_node import LeafNode
 from xmtp_core.mls.ratchet_tree import RatchetTree
@@ -18,16 +18,6 @@ from ._vectors import load
 
 VALIDATION = load("tree-validation")
 OPERATIONS = load("tree-operations")
-
-
-@pytest.mark.parametrize("case", VALIDATION[::4], ids=lambda c: str(VALIDATION.index(c)))
-def test_tree_validation_vector(case: dict[str, Any]) -> None:
-    tree_validation.run_case(case)
-
-
-@pytest.mark.parametrize("case", OPERATIONS, ids=lambda c: str(OPERATIONS.index(c)))
-def test_tree_operations_vector(case: dict[str, Any]) -> None:
-    tree_operations.run_case(case)
 
 
 def _big_case() -> dict[str, Any]:
