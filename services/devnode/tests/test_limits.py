@@ -28,3 +28,29 @@ async def test_payloads_over_one_mebibyte_are_refused(mls: MlsApiStub) -> None:
     await expect_code(mls.SendWelcomeMessages(welcome), grpc.StatusCode.INVALID_ARGUMENT, "limit")
     under = private_message(b"g", ciphertext=bytes(MIB - 1024))
     await mls.SendGroupMessages(send_request(under))
+
+
+async def test_newest_group_message_refuses_repeated_and_too_many_ids(mls: MlsApiStub) -> None:
+    # One 1 MiB message asked for 100 times in a ~1 KB request: the node used to build a 100 MiB answer.
+    await mls.SendGroupMessages(send_request(private_message(b"big", ciphertext=bytes(MIB - 1024))))
+    repeated = mls_pb2.GetNewestGroupMessageRequest(group_ids=[b"big"] * 100, include_content=True)
+    assert repeated.ByteSize() < 1024
+    await expect_code(mls.GetNewestGroupMessage(repeated), grpc.StatusCode.INVALID_ARGUMENT, "group_ids[1] repeats")
+    many = mls_pb2.GetNewestGroupMessageRequest(group_ids=[b"%d" % i for i in range(1001)])
+    await expect_code(mls.GetNewestGroupMessage(many), grpc.StatusCode.INVALID_ARGUMENT, "limit is 1000")
+    empty = mls_pb2.GetNewestGroupMessageRequest(group_ids=[b"big", b""])
+    await expect_code(mls.GetNewestGroupMessage(empty), grpc.StatusCode.INVALID_ARGUMENT, "group_ids[1] is empty")
+
+
+async def test_newest_group_messages_with_content_are_bounded_by_the_response_cap(mls: MlsApiStub) -> None:
+    groups = [b"g%02d" % i for i in range(26)]  # 26 × ~1 MiB is over the 24 MiB response cap
+    for group in groups:
+        await mls.SendGroupMessages(send_request(private_message(group, ciphertext=bytes(MIB - 1024))))
+    with_content = mls_pb2.GetNewestGroupMessageRequest(group_ids=groups, include_content=True)
+    await expect_code(mls.GetNewestGroupMessage(with_content), grpc.StatusCode.INVALID_ARGUMENT, "fewer groups")
+    bare = await mls.GetNewestGroupMessage(mls_pb2.GetNewestGroupMessageRequest(group_ids=groups))
+    assert all(r.group_message.v1.id and not r.group_message.v1.data for r in bare.responses)
+    some = await mls.GetNewestGroupMessage(
+        mls_pb2.GetNewestGroupMessageRequest(group_ids=groups[:3], include_content=True)
+    )
+    assert all(len(r.group_message.v1.data) > MIB - 1024 for r in some.responses)

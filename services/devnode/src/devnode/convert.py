@@ -32,14 +32,14 @@ def paging_reply(paging: Paging, ids: list[int], truncated: bool = False) -> mls
     return mls_pb2.PagingInfo(direction=ASC if paging.ascending else DESC, limit=paging.limit, id_cursor=cursor)
 
 
-def group_message(row: GroupMessageRow, include_content: bool = True) -> mls_pb2.GroupMessage:
+def group_message(row: GroupMessageRow) -> mls_pb2.GroupMessage:
     return mls_pb2.GroupMessage(
         v1=mls_pb2.GroupMessage.V1(
             id=row.id,
             created_ns=row.created_ns,
             group_id=row.group_id,
-            data=row.data if include_content else b"",
-            sender_hmac=row.sender_hmac if include_content else b"",
+            data=row.data,
+            sender_hmac=row.sender_hmac,
             should_push=row.should_push,
             is_commit=row.is_commit,
         )

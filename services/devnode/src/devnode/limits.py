@@ -14,3 +14,7 @@ MAX_REQUEST_BYTES = 25 * 1024 * 1024  # a whole request (libxmtp's GRPC_PAYLOAD_
 # gRPC's own cap sits above ours so oversize requests reach the handler and get a clear reason.
 GRPC_MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 MAX_RESPONSE_BYTES = 24 * 1024 * 1024  # query pages are cut short (with a cursor) to stay below gRPC's cap
+
+# Entries of one request's repeated field (group ids, installation keys, inbox ids, commit-log queries):
+# each one costs a lookup and part of the response, so a short request may not ask for unbounded work.
+MAX_IDS_PER_REQUEST = 1000

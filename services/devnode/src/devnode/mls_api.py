@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -17,7 +17,13 @@ from devnode import convert
 from devnode.broker import Broker, RowT
 from devnode.errors import InvalidInput
 from devnode.identity_validation import check_key_package_upload
-from devnode.limits import MAX_PAGE_SIZE, MAX_PAYLOAD_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
+from devnode.limits import (
+    MAX_IDS_PER_REQUEST,
+    MAX_PAGE_SIZE,
+    MAX_PAYLOAD_BYTES,
+    MAX_REQUEST_BYTES,
+    MAX_RESPONSE_BYTES,
+)
 from devnode.mls_checks import group_message_header, key_package_inbox_id, verify_key_package
 from devnode.models import (
     InstallationStanding,
@@ -117,6 +123,22 @@ def _welcome_input(index: int, message: mls_pb2.WelcomeMessageInput) -> NewWelco
             welcome_metadata=b"",
         )
     raise InvalidInput(f"{what}: neither v1 nor welcome_pointer is set")
+
+
+def distinct_ids(values: Sequence[bytes], what: str) -> list[bytes]:
+    """A request's list of ids, refused when empty entries, repeats or more than MAX_IDS_PER_REQUEST appear:
+    each id is answered in full, so a repeated one would let a tiny request ask for the same large row again
+    and again."""
+    if len(values) > MAX_IDS_PER_REQUEST:
+        raise InvalidInput(f"{what} has {len(values)} entries; the limit is {MAX_IDS_PER_REQUEST}")
+    seen: dict[bytes, int] = {}
+    for index, value in enumerate(values):
+        if not value:
+            raise InvalidInput(f"{what}[{index}] is empty")
+        first = seen.setdefault(value, index)
+        if first != index:
+            raise InvalidInput(f"{what}[{index}] repeats {what}[{first}]")
+    return list(values)
 
 
 def _cursors(filters: list[tuple[bytes, int]], what: str) -> dict[bytes, int]:
@@ -287,13 +309,15 @@ class MlsApi(mls_pb2_grpc.MlsApiServicer):
     async def GetNewestGroupMessage(
         self, request: mls_pb2.GetNewestGroupMessageRequest, context: Any
     ) -> mls_pb2.GetNewestGroupMessageResponse:
-        newest = await self.node.store.newest_group_messages(list(request.group_ids))
+        group_ids = distinct_ids(request.group_ids, "group_ids")
+        newest = await self.node.store.newest_group_messages(
+            group_ids, include_content=request.include_content, max_bytes=MAX_RESPONSE_BYTES
+        )
         Response = mls_pb2.GetNewestGroupMessageResponse.Response
         responses = []
-        for group_id in request.group_ids:
+        for group_id in group_ids:
             row = newest.get(group_id)
-            msg = convert.group_message(row, include_content=request.include_content) if row else None
-            responses.append(Response(group_message=msg) if msg else Response())
+            responses.append(Response(group_message=convert.group_message(row)) if row else Response())
         return mls_pb2.GetNewestGroupMessageResponse(responses=responses)
 
     @invalid_argument

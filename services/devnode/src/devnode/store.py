@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from devnode import schema
 from devnode.broker import RowT
+from devnode.errors import InvalidInput
 from devnode.models import (
     AcceptedUpdate,
     AddressChange,
@@ -204,17 +205,44 @@ class Store:
         """Messages of any of the groups with id above that group's cursor, ascending by id."""
         return await self._replay(_GROUP_REPLAY, _group_row, cursors, limit, max_bytes)
 
-    async def newest_group_messages(self, group_ids: Sequence[bytes]) -> dict[bytes, GroupMessageRow]:
+    async def newest_group_messages(
+        self, group_ids: Sequence[bytes], *, include_content: bool, max_bytes: int
+    ) -> dict[bytes, GroupMessageRow]:
+        """The newest message of each group (data and sender_hmac empty unless `include_content`).
+
+        With content, the payloads together may not exceed `max_bytes` (`InvalidInput` otherwise); the sum is
+        taken in the query, so the payloads of a refused request never leave the database.
+        """
         if not group_ids:
             return {}
-        query = (
+        newest = (
             sa.select(*_GM_COLS)
             .where(_GM.c.group_id.in_(set(group_ids)))
             .ext(pg.distinct_on(_GM.c.group_id))
             .order_by(_GM.c.group_id, _GM.c.id.desc())
+            .subquery()
+        )
+        if include_content:
+            total = sa.func.sum(sa.func.length(newest.c.data) + sa.func.length(newest.c.sender_hmac)).over()
+            fits = total <= max_bytes
+            data = sa.case((fits, newest.c.data), else_=sa.null())
+            hmac = sa.case((fits, newest.c.sender_hmac), else_=sa.null())
+        else:
+            data = hmac = sa.literal(b"", sa.LargeBinary)
+        query = sa.select(
+            newest.c.id,
+            newest.c.created_ns,
+            newest.c.group_id,
+            data.label("data"),
+            hmac.label("sender_hmac"),
+            newest.c.should_push,
+            newest.c.is_commit,
         )
         async with self.engine.connect() as conn:
-            return {row.group_id: row for row in map(_group_row, (await conn.execute(query)).all())}
+            rows = (await conn.execute(query)).all()
+        if any(r.data is None for r in rows):
+            raise InvalidInput(f"the newest messages of these groups exceed {max_bytes} bytes; ask for fewer groups")
+        return {row.group_id: row for row in map(_group_row, rows)}
 
     # --- welcomes -------------------------------------------------------------------------------
 
