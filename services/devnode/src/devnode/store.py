@@ -222,6 +222,8 @@ class Store:
             .order_by(_GM.c.group_id, _GM.c.id.desc())
             .subquery()
         )
+        data: sa.ColumnElement[bytes]
+        hmac: sa.ColumnElement[bytes]
         if include_content:
             total = sa.func.sum(sa.func.length(newest.c.data) + sa.func.length(newest.c.sender_hmac)).over()
             fits = total <= max_bytes
@@ -229,7 +231,7 @@ class Store:
             hmac = sa.case((fits, newest.c.sender_hmac), else_=sa.null())
         else:
             data = hmac = sa.literal(b"", sa.LargeBinary)
-        query = sa.select(
+        query: sa.Select[tuple[object, ...]] = sa.select(
             newest.c.id,
             newest.c.created_ns,
             newest.c.group_id,
