@@ -70,16 +70,13 @@ from xmtp_core.mls.proposal_validation import (
 )
 from xmtp_core.mls.proposals import (
     ADD,
-    PSK_EXTERNAL,
-    PSK_RESUMPTION,
     REMOVE,
     UPDATE,
     Commit,
-    PreSharedKeyID,
     Proposal,
     ProposalOrRef,
 )
-from xmtp_core.mls.psk import psk_secret
+from xmtp_core.mls.psk import resolve_psk_secret
 from xmtp_core.mls.ratchet_tree import RatchetTree
 from xmtp_core.mls.secret_tree import SecretTree
 from xmtp_core.mls.treekem import (
@@ -272,7 +269,7 @@ class Group:
         suite = get_cipher_suite(kp.cipher_suite)
         psks_known = dict(external_psks or {})
         secrets_in = decrypt_group_secrets(suite, welcome, kp.ref(suite), bundle.init_priv)
-        psk = _psk_secret(suite, secrets_in.psks, psks_known, {}, b"")
+        psk = resolve_psk_secret(suite, secrets_in.psks, psks_known, {}, b"")
         info = decrypt_group_info(suite, welcome, secrets_in.joiner_secret, psk)
         context = info.group_context
         if context.cipher_suite != suite.suite_id or context.version != PROTOCOL_MLS10:
@@ -490,7 +487,7 @@ class Group:
 
     def _commit_psk_secret(self, applied: AppliedProposals) -> bytes | None:
         """psk_secret of the PreSharedKey proposals a commit covers (RFC 9420 §8.4), None without any."""
-        return _psk_secret(self.suite, applied.psks, self.external_psks, self._resumption_psks(), self.group_id)
+        return resolve_psk_secret(self.suite, applied.psks, self.external_psks, self._resumption_psks(), self.group_id)
 
     def _resumption_psks(self) -> dict[int, bytes]:
         out = {p.context.epoch: p.resumption_psk for p in self.past_epochs}
@@ -900,28 +897,3 @@ def _learn_path_secret(suite: CipherSuite, tree: RatchetTree, keys: PathKeys, si
             raise ValidationError(f"RFC 9420 §12.4.3.1: path_secret does not match the public key of node {p}")
         keys.keys[p] = sk
         secret = suite.derive_secret(secret, b"path")
-
-
-def _psk_secret(
-    suite: CipherSuite,
-    psks: Sequence[PreSharedKeyID],
-    external: dict[bytes, bytes],
-    resumption: dict[int, bytes],
-    group_id: bytes,
-) -> bytes | None:
-    if not psks:
-        return None
-    pairs: list[tuple[bytes, bytes]] = []
-    for psk in psks:
-        if psk.psktype == PSK_EXTERNAL:
-            value = external.get(psk.psk_id)
-        elif psk.psktype == PSK_RESUMPTION and psk.psk_group_id == group_id:
-            value = resumption.get(psk.psk_epoch)
-        else:
-            value = None
-        if value is None:
-            raise ValidationError("RFC 9420 §8.4: a PreSharedKey referenced by the commit is not available")
-        if len(psk.psk_nonce) != suite.hash_len:
-            raise ValidationError("RFC 9420 §8.4: psk_nonce must be Nh bytes long")
-        pairs.append((psk.to_bytes(), value))
-    return psk_secret(suite, pairs)

@@ -33,10 +33,10 @@ from xmtp_core.mls.proposals import (
     REINIT,
     REMOVE,
     UPDATE,
-    PreSharedKeyID,
     Proposal,
     ReInit,
 )
+from xmtp_core.mls.psk import PreSharedKeyID
 from xmtp_core.mls.ratchet_tree import RatchetTree
 
 if TYPE_CHECKING:

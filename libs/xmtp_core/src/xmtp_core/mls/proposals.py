@@ -17,6 +17,7 @@ from xmtp_core.mls.errors import DecodeError
 from xmtp_core.mls.extensions import Extension, decode_extensions, encode_extensions
 from xmtp_core.mls.key_package import KeyPackage
 from xmtp_core.mls.leaf_node import LeafNode
+from xmtp_core.mls.psk import PreSharedKeyID
 from xmtp_core.mls.update_path import UpdatePath
 
 T = TypeVar("T")
@@ -33,42 +34,6 @@ APP_DATA_UPDATE = 8
 APP_DATA_OP_UPDATE = 1
 APP_DATA_OP_REMOVE = 2
 DEFAULT_PROPOSAL_TYPES_SET = frozenset({ADD, UPDATE, REMOVE, PSK, REINIT, EXTERNAL_INIT, GROUP_CONTEXT_EXTENSIONS})
-
-PSK_EXTERNAL = 1
-PSK_RESUMPTION = 2
-RESUMPTION_APPLICATION = 1
-RESUMPTION_REINIT = 2
-RESUMPTION_BRANCH = 3
-
-
-@dataclass(frozen=True)
-class PreSharedKeyID(WireStruct):
-    psktype: int
-    psk_id: bytes = b""
-    usage: int = 0
-    psk_group_id: bytes = b""
-    psk_epoch: int = 0
-    psk_nonce: bytes = b""
-
-    def encode(self, w: Writer) -> None:
-        w.u8(self.psktype)
-        if self.psktype == PSK_EXTERNAL:
-            w.vec(self.psk_id)
-        else:
-            w.u8(self.usage)
-            w.vec(self.psk_group_id)
-            w.u64(self.psk_epoch)
-        w.vec(self.psk_nonce)
-
-    @classmethod
-    def decode(cls, r: Reader) -> Self:
-        psktype = r.u8()
-        if psktype == PSK_EXTERNAL:
-            return cls(psktype, psk_id=r.vec(), psk_nonce=r.vec())
-        if psktype == PSK_RESUMPTION:
-            usage, group_id, epoch = r.u8(), r.vec(), r.u64()
-            return cls(psktype, usage=usage, psk_group_id=group_id, psk_epoch=epoch, psk_nonce=r.vec())
-        raise DecodeError(f"unknown PSK type {psktype}")
 
 
 @dataclass(frozen=True)

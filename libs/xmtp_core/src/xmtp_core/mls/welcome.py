@@ -7,7 +7,7 @@ from typing import Self
 
 from xmtp_core.mls._wire import WireStruct
 from xmtp_core.mls.codec import Reader, Writer
-from xmtp_core.mls.proposals import PreSharedKeyID
+from xmtp_core.mls.psk import PreSharedKeyID
 from xmtp_core.mls.update_path import HPKECiphertext
 
 

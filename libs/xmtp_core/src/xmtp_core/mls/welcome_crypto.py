@@ -11,7 +11,7 @@ from xmtp_core.mls import key_schedule as ks
 from xmtp_core.mls.errors import CryptoError, DecodeError, ValidationError
 from xmtp_core.mls.group_info import GroupInfo
 from xmtp_core.mls.key_package import KeyPackage
-from xmtp_core.mls.proposals import PreSharedKeyID
+from xmtp_core.mls.psk import PreSharedKeyID
 from xmtp_core.mls.update_path import HPKECiphertext
 from xmtp_core.mls.welcome import EncryptedGroupSecrets, GroupSecrets, Welcome
 

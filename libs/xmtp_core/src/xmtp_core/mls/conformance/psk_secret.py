@@ -11,5 +11,8 @@ from xmtp_core.mls.conformance.util import check, h
 
 def run_case(case: dict[str, Any]) -> None:
     cs = get_cipher_suite(case["cipher_suite"])
-    pairs = [(psk.external_psk_id(h(p["psk_id"]), h(p["psk_nonce"])), h(p["psk"])) for p in case["psks"]]
+    pairs = [
+        (psk.PreSharedKeyID(psk.PSK_EXTERNAL, psk_id=h(p["psk_id"]), psk_nonce=h(p["psk_nonce"])), h(p["psk"]))
+        for p in case["psks"]
+    ]
     check("psk_secret", psk.psk_secret(cs, pairs), h(case["psk_secret"]))
