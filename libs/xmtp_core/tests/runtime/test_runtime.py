@@ -319,3 +319,12 @@ async def test_a_transient_failure_that_never_passes_ends_the_envelope(
     assert [e.reason.value for e in events if isinstance(e, EnvelopeRejected)] == ["retries_exhausted"]
     await alice.send(dm, "moving on")
     assert _texts(await bob.sync_group(dm)) == ["moving on"]
+
+
+async def test_a_send_with_a_known_idempotency_key_sends_nothing_new(make_runtime: Any) -> None:
+    """A handler re-run after a crash repeats its sends with the same keys: the peer sees each message once."""
+    alice, bob, dm = await _dm_pair(make_runtime)
+    first = await bob.send(dm, "exactly once", idempotency_key="inbound-42:0")
+    again = await bob.send(dm, "exactly once", idempotency_key="inbound-42:0")
+    assert not first.duplicate and again.duplicate and again.message_id == first.message_id
+    assert _texts(await alice.sync_group(dm)) == ["exactly once"]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +20,7 @@ from xmtp_core.engine import ConversationInfo, EnvelopeRejected, InstallationKey
 from xmtp_core.engine.events import ConversationKind
 from xmtp_core.mls.extensions import Extension
 from xmtp_core.mls.group import Group
-from xmtp_core.node import NodeClient
+from xmtp_core.node import NewGroupMessage, NewWelcome, NewWelcomePointer, NodeClient
 from xmtp_core.runtime.group_cache import GroupCache, Lease
 from xmtp_core.runtime.identity import NodeIdentityResolver
 from xmtp_core.store import Conversation, ConversationState, GroupState, Intent, Store
@@ -37,6 +39,38 @@ def welcome_topic(installation_key: bytes) -> str:
 
 def now_ns() -> int:
     return time.time_ns()
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """Which build of which intent an envelope batch is: the bus derives its message id from it."""
+
+    intent_id: int
+    build: int
+    group_id: bytes
+    welcomes: bool = False
+
+
+class EnvelopeSender(Protocol):
+    """Where built envelopes go: straight to the node (`NodeSender`), or through the bus to the publisher.
+    Returns when the node accepted them; raises on failure (a transient one leaves the intent to republish)."""
+
+    async def send_group_messages(self, what: Outgoing, messages: Sequence[NewGroupMessage]) -> None: ...
+
+    async def send_welcome_messages(
+        self, what: Outgoing, welcomes: Sequence[NewWelcome | NewWelcomePointer]
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class NodeSender:
+    node: NodeClient
+
+    async def send_group_messages(self, what: Outgoing, messages: Sequence[NewGroupMessage]) -> None:
+        await self.node.send_group_messages(messages)
+
+    async def send_welcome_messages(self, what: Outgoing, welcomes: Sequence[NewWelcome | NewWelcomePointer]) -> None:
+        await self.node.send_welcome_messages(welcomes)
 
 
 @dataclass(frozen=True)
@@ -93,6 +127,7 @@ class Core:
     registry: ContentRegistry
     resolver: NodeIdentityResolver
     groups: GroupCache
+    sender: EnvelopeSender
     merged: MergedCommits = field(default_factory=MergedCommits)
     watch: IntentWatch = field(default_factory=IntentWatch)
     rejections: list[EnvelopeRejected] = field(default_factory=list)

@@ -27,7 +27,7 @@ from xmtp_core.engine import (
 from xmtp_core.engine.creating import Built
 from xmtp_core.mls.errors import MLSError
 from xmtp_core.node import NewGroupMessage
-from xmtp_core.runtime.core import Core, Merged
+from xmtp_core.runtime.core import Core, Merged, Outgoing
 from xmtp_core.runtime.group_cache import Lease
 from xmtp_core.store import Intent, IntentState, StoredMessage, conversation_lock
 from xmtp_core.untrusted import clean_error
@@ -75,7 +75,7 @@ class Outbound:
                 s, group_id, payload.kind.value, payload.to_bytes(), published_hash=data_hash(built.data)
             )
         self._built(lease, built, merged)
-        await self._send(group_id, built.data, payload)
+        await self._send(Outgoing(intent.id, intent.attempts, group_id), built.data, payload)
         return intent
 
     async def publish_pending(self, group_id: bytes, watch: int | None = None) -> tuple[bool, Intent | None]:
@@ -107,7 +107,7 @@ class Outbound:
             async with store.transaction() as s:
                 group = await self.core.load_group(s, intent.group_id)
             if not payload.is_commit or payload.built.epoch == group.epoch:
-                await self._send(intent.group_id, payload.built.data, payload)
+                await self._send(Outgoing(intent.id, intent.attempts, intent.group_id), payload.built.data, payload)
                 return True
             async with store.transaction() as s:
                 if intent.attempts >= MAX_COMMIT_ATTEMPTS:
@@ -124,9 +124,11 @@ class Outbound:
                 return False
             payload = IntentPayload(payload.kind, payload.params, built)
             await store.intents.set_payload(s, intent.id, payload.to_bytes())
-            await store.intents.transition(s, intent.id, IntentState.PUBLISHED, published_hash=data_hash(built.data))
+            intent = await store.intents.transition(
+                s, intent.id, IntentState.PUBLISHED, published_hash=data_hash(built.data)
+            )
         self._built(lease, built, merged)
-        await self._send(intent.group_id, built.data, payload)
+        await self._send(Outgoing(intent.id, intent.attempts, intent.group_id), built.data, payload)
         return True
 
     async def send_welcomes(self, intent: Intent, built: Built) -> None:
@@ -137,7 +139,8 @@ class Outbound:
             if current is None or current.state is not IntentState.COMMITTED:
                 return  # another task of this process (or another process) already sent them
             assert current.published_id is not None
-            await self.core.node.send_welcome_messages(welcome_messages(built, current.published_id))
+            what = Outgoing(intent.id, current.attempts, intent.group_id, welcomes=True)
+            await self.core.sender.send_welcome_messages(what, welcome_messages(built, current.published_id))
             await store.intents.transition(s, intent.id, IntentState.PROCESSED)
 
     async def _build(
@@ -163,9 +166,9 @@ class Outbound:
         if merged is not None:
             self.core.merged.keep(data_hash(built.data), merged)
 
-    async def _send(self, group_id: bytes, data: bytes, payload: IntentPayload) -> None:
-        out = outgoing(group_id, data, self.core.keys, bool(payload.params.get("should_push", True)))
-        await self.core.node.send_group_messages([NewGroupMessage(out.data, out.sender_hmac, out.should_push)])
+    async def _send(self, what: Outgoing, data: bytes, payload: IntentPayload) -> None:
+        out = outgoing(what.group_id, data, self.core.keys, bool(payload.params.get("should_push", True)))
+        await self.core.sender.send_group_messages(what, [NewGroupMessage(out.data, out.sender_hmac, out.should_push)])
 
     async def _commit_inputs(self, payload: IntentPayload) -> CommitInputs:
         core = self.core

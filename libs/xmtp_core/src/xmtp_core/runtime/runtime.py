@@ -44,7 +44,7 @@ from xmtp_core.engine import (
 )
 from xmtp_core.identity.signer import Signer
 from xmtp_core.node import GroupMessage, NodeClient, Subscription, WelcomeMessage
-from xmtp_core.runtime.core import Core, group_topic, now_ns, welcome_topic
+from xmtp_core.runtime.core import Core, EnvelopeSender, NodeSender, group_topic, now_ns, welcome_topic
 from xmtp_core.runtime.group_cache import GroupCache
 from xmtp_core.runtime.guard import Transient
 from xmtp_core.runtime.identity import NodeIdentityResolver
@@ -70,16 +70,26 @@ __all__ = ["Runtime", "SendResult", "group_topic", "welcome_topic"]
 @dataclass(frozen=True)
 class SendResult:
     message_id: bytes
-    intent_id: int
+    intent_id: int  # 0 when ``duplicate``
+    duplicate: bool = False  # this message (same idempotency key and content) was sent before
 
 
 class Runtime:
     def __init__(
-        self, node: NodeClient, store: Store, keys: InstallationKeys, *, registry: ContentRegistry | None = None
+        self,
+        node: NodeClient,
+        store: Store,
+        keys: InstallationKeys,
+        *,
+        registry: ContentRegistry | None = None,
+        sender: EnvelopeSender | None = None,
     ) -> None:
+        """``sender``: where built envelopes go (the node itself by default; the crypto service's goes through
+        the bus to the publisher)."""
         self.core = Core(
-            node, store, keys, registry or default_registry(), NodeIdentityResolver(node), GroupCache(store)
-        )
+            node, store, keys, registry or default_registry(), NodeIdentityResolver(node), GroupCache(store),
+            sender or NodeSender(node),
+        )  # fmt: skip
         self.key_packages = KeyPackages(self.core)
         self.outbound = Outbound(self.core)
         self.inbound = Inbound(self.core, self.key_packages, self.outbound.send_welcomes)
@@ -210,21 +220,40 @@ class Runtime:
             await self._require(await self.run_intent(group.group_id, add_members_intent(list(inbox_ids))))
         return group.group_id
 
-    async def send(self, group_id: bytes, content: object, *, content_type: ContentTypeId | None = None) -> SendResult:
-        """Encode with the registry, store our copy, publish as an intent and wait for the echo."""
+    async def send(
+        self,
+        group_id: bytes,
+        content: object,
+        *,
+        content_type: ContentTypeId | None = None,
+        idempotency_key: str | None = None,
+        wait: bool = True,
+    ) -> SendResult:
+        """Encode with the registry, store our copy, publish as an intent and (``wait``) wait for the echo.
+
+        ``idempotency_key`` (random when None) names the message: the same key and content in the same
+        conversation is the same message id, and a second send of it publishes nothing new (a handler re-run
+        after a crash, a repeated command). Without ``wait`` the call returns once the node accepted the
+        envelope; its echo finishes the intent whoever pulls it."""
         prepared = self.registry.prepare(content, content_type=content_type)
-        key = new_idempotency_key()
-        payload = send_message_intent(prepared.payload, key, should_push=prepared.should_push)
+        key = idempotency_key or new_idempotency_key()
         msg_id = message_id(group_id, key, prepared.payload)
+        async with self.store.transaction() as s:
+            already = await self.store.messages.get(s, msg_id)
+        if already is not None:
+            return SendResult(msg_id, 0, duplicate=True)
+        payload = send_message_intent(prepared.payload, key, should_push=prepared.should_push)
         stored = StoredMessage(
             msg_id, group_id, self.keys.inbox_id, self.keys.installation_key, now_ns(),
             str(prepared.encoded.type), prepared.payload, DeliveryStatus.UNPUBLISHED,
         )  # fmt: skip
-        intent = await self.run_intent(group_id, payload, stored)  # the echo marks our copy published
+        intent = await self.sync.run_intent(group_id, payload, stored, settle=wait)  # the echo marks it published
         if intent.state is IntentState.ERROR:
             async with self.store.transaction() as s:
                 await self.store.messages.set_delivery_status(s, msg_id, DeliveryStatus.FAILED)
-        await self._require(intent)
+            await self._require(intent)
+        elif wait:
+            await self._require(intent)
         return SendResult(msg_id, intent.id)
 
     async def add_members(self, group_id: bytes, inbox_ids: Sequence[str]) -> Intent:

@@ -56,13 +56,14 @@ class Sync:
         return events
 
     async def run_intent(
-        self, group_id: bytes, payload: IntentPayload, own_copy: StoredMessage | None = None
+        self, group_id: bytes, payload: IntentPayload, own_copy: StoredMessage | None = None, *, settle: bool = True
     ) -> Intent:
-        """Create an intent, publish it and sync until it is final (or left open after repeated conflicts)."""
+        """Create an intent, publish it and (``settle``) sync until it is final (or left open after repeated
+        conflicts). A message is encrypted after a pull to the node's head, so it goes out at the newest epoch."""
         if payload.kind is IntentKind.SEND_MESSAGE:
             cursor, _ = await self._pull(group_id, await self._cursor(group_id))
             intent = await self.outbound.send_message(group_id, payload, own_copy)
-            if intent.state is IntentState.ERROR:
+            if intent.state is IntentState.ERROR or not settle:
                 return intent
             return await self.settle(group_id, intent.id, cursor)
         intent = await self.outbound.create_intent(group_id, payload, own_copy)
