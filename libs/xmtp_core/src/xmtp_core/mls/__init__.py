@@ -32,10 +32,9 @@ Wire structs:
 Trees and secrets:
 - ``tree_math``: array-based tree index arithmetic (§4.2, Appendix C).
 - ``ratchet_tree``: the public ratchet tree: resolution, add/update/remove, tree and parent hashes, validation.
-- ``tree_ops``: applies one Add/Update/Remove to a tree without group checks (tree-operations vectors).
 - ``treekem``: UpdatePath creation, merge and decryption, commit secret; private path keys in ``PathKeys``.
 - ``key_schedule``: epoch secrets, welcome key/nonce, transcript hashes, confirmation tag, MLS-Exporter (§8).
-- ``psk``: pre-shared key secret chaining (§8.4).
+- ``psk``: PreSharedKeyID, the psk_secret chain and the look-up of named PSKs (§8.4).
 - ``secret_tree``: per-sender hash ratchets and sender-data keys (§9, §6.3.2); ``to_state``/``from_state``.
 
 Messages and groups:

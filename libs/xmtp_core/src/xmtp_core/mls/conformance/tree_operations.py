@@ -1,4 +1,5 @@
-"""Conformance handler for tree-operations.json: apply an Add/Update/Remove proposal to a tree."""
+"""Conformance handler for tree-operations.json: apply an Add/Update/Remove proposal to a tree, without the
+group checks a commit would run (RFC 9420 §12.1.1-§12.1.3)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,22 @@ from typing import Any
 
 from xmtp_core.mls.cipher_suite import get_cipher_suite
 from xmtp_core.mls.conformance.util import check, h
-from xmtp_core.mls.proposals import Proposal
+from xmtp_core.mls.errors import ValidationError
+from xmtp_core.mls.proposals import ADD, REMOVE, UPDATE, Proposal
 from xmtp_core.mls.ratchet_tree import RatchetTree
-from xmtp_core.mls.tree_ops import apply_tree_proposal
+
+
+def apply_tree_proposal(tree: RatchetTree, proposal: Proposal, sender: int) -> int | None:
+    """Apply an Add, Update or Remove; returns the new leaf index for an Add."""
+    if proposal.proposal_type == ADD and proposal.key_package is not None:
+        return tree.add_leaf(proposal.key_package.leaf_node)
+    if proposal.proposal_type == UPDATE and proposal.leaf_node is not None:
+        tree.update_leaf(sender, proposal.leaf_node)
+        return None
+    if proposal.proposal_type == REMOVE:
+        tree.remove_leaf(proposal.removed)
+        return None
+    raise ValidationError(f"RFC 9420 §12.1: proposal type {proposal.proposal_type} does not change the tree")
 
 
 def run_case(case: dict[str, Any]) -> None:
