@@ -1,9 +1,13 @@
 """Bus fixtures shared by the bus, ingest and publisher tests: a JetStream context on the session's NATS with the
-bus's streams and buckets fresh per test (import them into a conftest: `from busfixtures import js, nc, settings`)."""
+bus's streams and buckets fresh per test, and (for the services) a devnode with a node client on it.
+Import them into a conftest: `from busfixtures import js, nc, settings`."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import AsyncIterator
+from pathlib import Path
+from types import ModuleType
 
 import nats
 import pytest
@@ -11,6 +15,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from xmtp_core.bus.settings import BusSettings
 from xmtp_core.bus.streams import delete_all, ensure_buckets, ensure_streams
+from xmtp_core.node import NodeClient
 
 from switchboard.devservices import DevServices
 
@@ -37,3 +42,22 @@ async def js(nc: Client, settings: BusSettings) -> AsyncIterator[JetStreamContex
     await ensure_buckets(ctx, settings)
     yield ctx
     await delete_all(ctx)
+
+
+def _node_conftest() -> ModuleType:
+    # The node client tests' fixtures (devnode on a fresh database, a client on it), loaded under its own name.
+    spec = importlib.util.spec_from_file_location("_node_conftest", Path(__file__).parents[1] / "node" / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_NODE = _node_conftest()
+devnode = _NODE.devnode
+client = _NODE.client
+
+
+@pytest.fixture
+def node(client: NodeClient) -> NodeClient:
+    return client

@@ -3,7 +3,7 @@
 - `subjects`: every subject, stream, KV bucket and `Nats-Msg-Id` (prefix `sb`, validated tokens).
 - `schemas`: versioned pydantic models of every hop, size-capped; `parse` never raises anything but `SchemaError`.
 - `streams`: `ensure_streams` / `ensure_buckets` (idempotent), `partition_consumer` (the per-partition config).
-- `runner`: `PartitionedConsumer`, `Transient`, `Meta`: how crypto, router and publisher consume.
+- `runner`: `PartitionedConsumer`, `Transient`, `Poison`, `Meta`: how crypto, router and publisher consume.
 - `kv`: the KV records (agents, topics, ingest cursors, command results).
 - `settings`: `BusSettings` (NATS_URL, SB_PARTITIONS, SB_AGENTS, ...).
 - `asyncapi`: the AsyncAPI document, generated from the schemas (`switchboard asyncapi`).
@@ -70,7 +70,7 @@ Design decisions, and the answers to pipeline.md's questions for these parts:
   count), the runner's `handled` / `dead_lettered` counters; intents by state are crypto's (the store).
 """
 
-from xmtp_core.bus.runner import Meta, PartitionedConsumer, Transient
+from xmtp_core.bus.runner import Meta, PartitionedConsumer, Poison, Transient
 from xmtp_core.bus.settings import BusSettings
 from xmtp_core.bus.streams import EV, IN, OUT, PUB, RES, ensure_buckets, ensure_streams
 
@@ -83,6 +83,7 @@ __all__ = [
     "BusSettings",
     "Meta",
     "PartitionedConsumer",
+    "Poison",
     "Transient",
     "ensure_buckets",
     "ensure_streams",

@@ -16,7 +16,7 @@ messages wait in the stream: backpressure, never a drop).
 - `Transient` -> nak with a delay growing with the delivery count (capped); never dead-lettered.
 - any other exception -> nak with `nak_delay_s`; on delivery `max_deliver` the message goes to `sb.dlq.<hop>`
   with the cleaned reason and is terminated, and the partition goes on.
-- a payload that does not parse -> dead letter at once (a retry cannot fix it).
+- a payload that does not parse, or a handler raising `Poison` -> dead letter at once (a retry cannot fix it).
 - a message delivered more than `max_redeliveries` times (the handler crashed the process, or kept raising
   `Transient`) -> dead letter before the handler runs.
 - cancelled mid-handler -> nak at once (best effort) so another replica takes the message; a replica that dies
@@ -51,6 +51,10 @@ _MAX_TRANSIENT_DELAY_S = 30.0
 
 class Transient(Exception):
     """Raised by a handler: the failure may pass (node or Postgres down); retry the message later."""
+
+
+class Poison(Exception):
+    """Raised by a handler: no retry can help (the message contradicts itself); dead-letter it at once."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,9 @@ class PartitionedConsumer(Generic[T]):
             with contextlib.suppress(Exception):
                 await asyncio.shield(msg.nak())
             raise
+        except Poison as exc:
+            await self._dead_letter(msg, clean_error(exc), seq, msg_id, delivered)
+            return
         except Transient as exc:
             delay = min(_MAX_TRANSIENT_DELAY_S, self._settings.nak_delay_s * 2 ** min(delivered - 1, 10))
             log.info("%s seq %d: transient failure (%s); retry in %.1fs", self._spec.name, seq, clean_error(exc), delay)

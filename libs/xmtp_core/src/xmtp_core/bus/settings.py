@@ -19,17 +19,18 @@ class BusSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
-    nats_url: str = Field("nats://127.0.0.1:4222", validation_alias="NATS_URL")
-    partitions: int = Field(8, ge=1, le=1024, validation_alias="SB_PARTITIONS")
+    nats_url: str = Field(default="nats://127.0.0.1:4222", validation_alias="NATS_URL")
+    partitions: int = Field(default=8, ge=1, le=1024, validation_alias="SB_PARTITIONS")
     # Which agents a service handles; empty means every agent found in the `sb_agents` KV bucket.
     agents: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="SB_AGENTS")
-    replicas: int = Field(1, ge=1, le=5, validation_alias="SB_STREAM_REPLICAS")
-    duplicate_window_s: float = Field(2 * 60 * 60, gt=0, validation_alias="SB_DUPLICATE_WINDOW_S")
-    ack_wait_s: float = Field(30.0, gt=0, validation_alias="SB_ACK_WAIT_S")
-    max_deliver: int = Field(5, ge=1, le=1000, validation_alias="SB_MAX_DELIVER")
-    nak_delay_s: float = Field(1.0, ge=0, validation_alias="SB_NAK_DELAY_S")
-    max_redeliveries: int = Field(1000, ge=1, validation_alias="SB_MAX_REDELIVERIES")  # any reason, crashes too
-    max_in_flight: int = Field(64, ge=1, le=10_000, validation_alias="SB_MAX_IN_FLIGHT")  # ingest PubAcks pending
+    replicas: int = Field(default=1, ge=1, le=5, validation_alias="SB_STREAM_REPLICAS")
+    duplicate_window_s: float = Field(default=2 * 60 * 60, gt=0, validation_alias="SB_DUPLICATE_WINDOW_S")
+    ack_wait_s: float = Field(default=30.0, gt=0, validation_alias="SB_ACK_WAIT_S")
+    max_deliver: int = Field(default=5, ge=1, le=1000, validation_alias="SB_MAX_DELIVER")
+    nak_delay_s: float = Field(default=1.0, ge=0, validation_alias="SB_NAK_DELAY_S")
+    max_redeliveries: int = Field(default=1000, ge=1, validation_alias="SB_MAX_REDELIVERIES")  # any reason, crashes too
+    # Publishes waiting for their PubAck, per agent (ingest).
+    max_in_flight: int = Field(default=64, ge=1, le=10_000, validation_alias="SB_MAX_IN_FLIGHT")
 
     @field_validator("agents", mode="before")
     @classmethod

@@ -10,9 +10,11 @@ one at a time, in stream order, to whichever replica pulls next.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Final
 
+import nats
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
@@ -145,3 +147,15 @@ async def delete_all(js: JetStreamContext) -> None:
     for bucket in BUCKETS:
         with contextlib.suppress(NotFoundError, BucketNotFoundError):
             await js.delete_key_value(bucket)
+
+
+@contextlib.asynccontextmanager
+async def connect(settings: BusSettings, name: str) -> AsyncIterator[JetStreamContext]:
+    """A service's JetStream context on `NATS_URL` (reconnecting forever), with the streams ensured."""
+    nc = await nats.connect(settings.nats_url, name=name, max_reconnect_attempts=-1)
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js, settings)
+        yield js
+    finally:
+        await nc.close()

@@ -1,0 +1,121 @@
+"""Ingest against a real devnode and NATS JetStream: envelopes land in SB_IN in node order with their msg ids, a
+restart republishes nothing twice, and a topic added to KV while the streams are open is followed at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import nats
+import pytest
+from ingest.service import Ingest
+from nats.js import JetStreamContext
+from nodekit import FAST_BACKOFF, group_message
+from xmtp_core.bus import kv as bus_kv
+from xmtp_core.bus import subjects
+from xmtp_core.bus.schemas import GroupEnvelope, InboundEnvelope, WelcomeEnvelope, parse
+from xmtp_core.bus.settings import BusSettings
+from xmtp_core.bus.streams import IN, ensure_buckets
+from xmtp_core.node import NewWelcome, NodeClient
+
+pytestmark = pytest.mark.integration
+AGENT = "alice"
+
+
+async def eventually(predicate: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
+    async with asyncio.timeout(within):
+        while not await predicate():  # noqa: ASYNC110 - polling what another task publishes
+            await asyncio.sleep(0.05)
+
+
+async def stored(js: JetStreamContext) -> list[tuple[str, str, GroupEnvelope | WelcomeEnvelope]]:
+    """(subject, msg id, envelope) of everything in SB_IN, in stream order."""
+    info = await js.stream_info(IN.name)
+    out = []
+    for seq in range(info.state.first_seq, info.state.last_seq + 1 if info.state.messages else 0):
+        msg = await js.get_msg(IN.name, seq)
+        out.append((msg.subject, (msg.headers or {}).get(subjects.MSG_ID_HEADER, ""), parse(InboundEnvelope, msg.data)))
+    return out
+
+
+async def count(js: JetStreamContext) -> int:
+    return int((await js.stream_info(IN.name)).state.messages)
+
+
+@contextlib.asynccontextmanager
+async def running_ingest(node: NodeClient, settings: BusSettings) -> AsyncIterator[Ingest]:
+    conn = await nats.connect(settings.nats_url)
+    js = conn.jetstream()
+    ingest = Ingest(node, js, await ensure_buckets(js, settings), settings, backoff=FAST_BACKOFF)
+    task = asyncio.create_task(ingest.run())
+    try:
+        yield ingest
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await conn.close()
+
+
+async def test_envelopes_in_order_restart_and_new_topic(
+    js: JetStreamContext, node: NodeClient, settings: BusSettings
+) -> None:
+    buckets = await ensure_buckets(js, settings)
+    installation, g1, g2 = os.urandom(32), os.urandom(16), os.urandom(16)
+    await bus_kv.put_agent(
+        buckets[subjects.KV_AGENTS], AGENT, bus_kv.AgentRecord(installation_key=installation.hex(), inbox_id="i")
+    )
+    await bus_kv.put_topic(buckets[subjects.KV_TOPICS], AGENT, subjects.group_conv(g1))
+    # Before ingest starts: found by the sync.
+    await node.send_group_messages([group_message(g1) for _ in range(5)])
+    await node.send_welcome_messages([NewWelcome(installation, b"welcome-1", b"pk", 1)])
+
+    async with running_ingest(node, settings):
+        await eventually(lambda: _at_least(js, 6))
+        # While streaming: found by the subscription.
+        for _ in range(5):
+            await node.send_group_messages([group_message(g1)])
+        await eventually(lambda: _at_least(js, 11))
+        # A group joined while the stream is open.
+        await bus_kv.put_topic(buckets[subjects.KV_TOPICS], AGENT, subjects.group_conv(g2))
+        await asyncio.sleep(0.3)
+        await node.send_group_messages([group_message(g2), group_message(g2)])
+        await node.send_welcome_messages([NewWelcome(installation, b"welcome-2", b"pk", 1)])
+        await eventually(lambda: _at_least(js, 14))
+
+    items = await stored(js)
+    assert len(items) == 14
+    node_g1 = [m.id async for m in node.iter_group_messages(g1)]
+    node_g2 = [m.id async for m in node.iter_group_messages(g2)]
+    by_conv: dict[str, list[int]] = {}
+    for subject, msg_id, env in items:
+        assert env.agent == AGENT
+        assert subject.split(".")[3:] == [AGENT, env.conv] and subject.split(".")[2].isdigit()
+        assert msg_id == subjects.inbound_msg_id(env.conv, env.envelope_id)
+        by_conv.setdefault(env.conv, []).append(env.envelope_id)
+    assert by_conv[subjects.group_conv(g1)] == node_g1 and len(node_g1) == 10
+    assert by_conv[subjects.group_conv(g2)] == node_g2 and len(node_g2) == 2
+    welcomes = [e for _, _, e in items if isinstance(e, WelcomeEnvelope)]
+    assert [w.data for w in welcomes] == [b"welcome-1", b"welcome-2"]
+    assert welcomes[0].installation_key == installation.hex()
+    cursors = buckets[subjects.KV_INGEST_CURSORS]
+    assert await bus_kv.get_cursor(cursors, AGENT, subjects.group_conv(g1)) == node_g1[-1]
+
+    # A restart, and one that lost a cursor (a crash before it was stored): republished envelopes are duplicates.
+    await cursors.delete(subjects.kv_topic_key(AGENT, subjects.group_conv(g1)))
+    async with running_ingest(node, settings) as again:
+        await node.send_group_messages([group_message(g1)])
+        await eventually(lambda: _at_least(js, 15))
+        await eventually(lambda: _published_at_least(again, 11))  # all of g1 went out again
+        await asyncio.sleep(0.3)
+    assert await count(js) == 15
+
+
+async def _at_least(js: JetStreamContext, n: int) -> bool:
+    return await count(js) >= n
+
+
+async def _published_at_least(ingest: Ingest, n: int) -> bool:
+    worker = ingest.agents.get(AGENT)
+    return worker is not None and worker.published >= n
