@@ -17,7 +17,7 @@ Foundations and crypto:
 
 Wire structs:
 - ``credentials``: basic and X.509 credentials (§5.3).
-- ``extensions``: Extension, Capabilities, Lifetime, RequiredCapabilities, ExternalSender, ExternalPub (§7.2, §13).
+- ``extensions``: Extension, Capabilities, Lifetime, RequiredCapabilities, ExternalPub (§7.2, §13).
 - ``app_data``: the AppDataDictionary extension and the hook that turns AppDataUpdate proposals into extensions.
 - ``leaf_node``: LeafNode and its signature over LeafNodeTBS (§7.2).
 - ``key_package``: KeyPackage, its signature, validation and KeyPackageRef (§10).

@@ -1,5 +1,5 @@
 """MLS extensions and leaf metadata (RFC 9420 §7.2, §11, §13): Extension, Capabilities, Lifetime,
-RequiredCapabilities, ExternalSender, ExternalPub and the IANA type numbers. Unknown extensions are carried."""
+RequiredCapabilities, ExternalPub and the IANA type numbers. Unknown extensions are carried."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Self
 
 from xmtp_core.mls._wire import WireStruct, decode_u16_list, encode_u16_list
 from xmtp_core.mls.codec import Reader, Writer
-from xmtp_core.mls.credentials import Credential
 from xmtp_core.mls.errors import ValidationError
 
 EXT_APPLICATION_ID = 0x0001
@@ -154,27 +153,6 @@ class RequiredCapabilities(WireStruct):
         for cred in self.credential_types:
             if not capabilities.supports_credential(cred):
                 raise ValidationError(f"RFC 9420 §11.1: {what} does not support required credential {cred}")
-
-
-@dataclass(frozen=True)
-class ExternalSender(WireStruct):
-    signature_key: bytes
-    credential: Credential
-
-    def encode(self, w: Writer) -> None:
-        w.vec(self.signature_key)
-        self.credential.encode(w)
-
-    @classmethod
-    def decode(cls, r: Reader) -> Self:
-        return cls(r.vec(), Credential.decode(r))
-
-
-def decode_external_senders(data: bytes) -> tuple[ExternalSender, ...]:
-    r = Reader(data)
-    senders = tuple(r.vec_items(ExternalSender.decode))
-    r.finish()
-    return senders
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
-from xmtp_core.mls.errors import CryptoError, UnsupportedError
+from xmtp_core.mls.errors import CryptoError
 from xmtp_core.mls.kdf import Kdf
 from xmtp_core.mls.kem import Kem, labeled_expand
 
@@ -56,14 +56,6 @@ class Aead:
 AES128GCM = Aead(0x0001, 16, 12)
 AES256GCM = Aead(0x0002, 32, 12)
 CHACHA20POLY1305 = Aead(0x0003, 32, 12)
-_AEADS = {a.aead_id: a for a in (AES128GCM, AES256GCM, CHACHA20POLY1305)}
-
-
-def get_aead(aead_id: int) -> Aead:
-    try:
-        return _AEADS[aead_id]
-    except KeyError:
-        raise UnsupportedError(f"AEAD 0x{aead_id:04x} is not supported") from None
 
 
 class Context:
@@ -194,10 +186,6 @@ class HpkeSuite:
     def open(self, sk_r: bytes, enc: bytes, info: bytes, aad: bytes, ct: bytes) -> bytes:
         key, base_nonce, _, _ = self._schedule(self._decap(enc, sk_r), info)
         return self.aead.open(key, base_nonce, aad, ct)
-
-    def send_export(self, pk_r: bytes, info: bytes, exporter_context: bytes, length: int) -> tuple[bytes, bytes]:
-        enc, ctx = self.setup_base_s(pk_r, info)
-        return enc, ctx.export(exporter_context, length)
 
     def receive_export(self, enc: bytes, sk_r: bytes, info: bytes, exporter_context: bytes, length: int) -> bytes:
         return self.setup_base_r(enc, sk_r, info).export(exporter_context, length)
