@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 from enginekit import Client, Node, Resolver, add, client, join, receive, send
+from test_hostile_kit import FailingResolver, group_of_three
 from xmtp_core.content import default_registry
 from xmtp_core.engine import (
     EnvelopeRejected,
@@ -44,17 +45,6 @@ from xmtp_core.xmtp_mls.key_package import build_key_package
 from xmtp_core.xmtp_mls.welcome_wrapper import UnwrappedWelcome
 
 
-async def _group_of_three(resolver: Resolver) -> tuple[Node, Client, Client, Client]:
-    """admin creates a group and adds bob and mallory; everyone joined, mallory a plain member."""
-    node = Node()
-    admin, bob, mallory = client(resolver), client(resolver), client(resolver)
-    admin.group = new_group(admin.keys, 1)
-    add(node, admin, [bob, mallory])
-    for member in (bob, mallory):
-        await join(node, member, resolver)
-    return node, admin, bob, mallory
-
-
 async def receive_with(member: Client, envelope: GroupMessage, resolver: Resolver) -> list[object]:
     assert member.group is not None
     outcome = await process_envelope(member.group, envelope, member.keys, resolver, default_registry())
@@ -71,7 +61,7 @@ def _forge_leaf_credential(group: Group, inbox_id: str) -> Group:
 
 
 async def test_update_path_that_rewrites_the_credential_is_refused(resolver: Resolver) -> None:
-    node, admin, bob, mallory = await _group_of_three(resolver)
+    node, admin, bob, mallory = await group_of_three(resolver)
     assert mallory.group is not None and bob.group is not None
     forged = _forge_leaf_credential(mallory.group, admin.keys.inbox_id)
     staged = forged.commit([], force_path=True)
@@ -89,7 +79,7 @@ async def test_update_path_that_rewrites_the_credential_is_refused(resolver: Res
 
 async def test_update_path_to_an_installation_of_another_inbox_is_refused(resolver: Resolver) -> None:
     """The signature key may change only to another installation of the same inbox."""
-    node, _, bob, mallory = await _group_of_three(resolver)
+    node, _, bob, mallory = await group_of_three(resolver)
     assert mallory.group is not None and bob.group is not None
     outsider = client(resolver)  # mallory signs with a key that belongs to outsider's inbox, not hers
     forged = Group.from_bytes(mallory.group.to_bytes())
@@ -107,7 +97,7 @@ async def test_update_path_to_an_installation_of_another_inbox_is_refused(resolv
 async def test_commit_of_an_update_proposal_that_rewrites_the_credential_is_refused(resolver: Resolver) -> None:
     """The Update-proposal route: bob's copy holds mallory's forged Update as pending (as a lenient receiver
     would), and the admin commits it by reference."""
-    node, admin, bob, mallory = await _group_of_three(resolver)
+    node, admin, bob, mallory = await group_of_three(resolver)
     assert mallory.group is not None and bob.group is not None and admin.group is not None
     forged = _forge_leaf_credential(mallory.group, admin.keys.inbox_id)
     leaf = forged.tree.member_leaf(forged.own_leaf_index)
@@ -132,7 +122,7 @@ async def test_commit_of_an_update_proposal_that_rewrites_the_credential_is_refu
 async def test_a_rewritten_update_leaf_is_caught_by_the_leaf_checks(resolver: Resolver) -> None:
     """The checks run on every leaf a commit rewrote, so an Update proposal's leaf is covered as well as the
     committer's path leaf (the engine refuses others' proposals today, this keeps the rule if that changes)."""
-    _, admin, bob, mallory = await _group_of_three(resolver)
+    _, admin, bob, mallory = await group_of_three(resolver)
     assert bob.group is not None and mallory.group is not None
     index = mallory.group.own_leaf_index
     after = bob.group.tree.copy()
@@ -165,7 +155,7 @@ def _gce_commit(group: Group, view: GroupExtensions) -> bytes:
 async def test_a_member_cannot_change_the_immutable_metadata(resolver: Resolver, peer: str) -> None:
     """mallory (a plain member) turns the group into a "DM" she created, with bob or with the admin as peer: the
     first would show bob a DM, the second made `conversation_info` raise after the commit was merged."""
-    node, admin, bob, mallory = await _group_of_three(resolver)
+    node, admin, bob, mallory = await group_of_three(resolver)
     assert mallory.group is not None and bob.group is not None
     other = bob if peer == "bob" else admin
     view = parse_group_extensions(mallory.group.extensions)
@@ -181,7 +171,7 @@ async def test_a_member_cannot_change_the_immutable_metadata(resolver: Resolver,
 async def test_an_add_whose_key_package_claims_another_inbox_is_refused(resolver: Resolver) -> None:
     """mallory adds eve's installation under a credential naming the admin: the installation is in the diff (it
     is eve's), but the leaf would speak as the admin."""
-    node, admin, bob, mallory = await _group_of_three(resolver)
+    node, admin, bob, mallory = await group_of_three(resolver)
     assert mallory.group is not None and bob.group is not None
     eve = client(resolver)
     forged_kp = build_key_package(admin.keys.inbox_id, eve.keys.private_seed).key_package
@@ -198,23 +188,8 @@ async def test_an_add_whose_key_package_claims_another_inbox_is_refused(resolver
     assert bob.group.epoch == epoch
 
 
-class FailingResolver(Resolver):
-    """Answers like Resolver except for the inboxes in ``errors``, whose look-ups raise the given exception."""
-
-    def __init__(self, base: Resolver, errors: dict[str, Exception]) -> None:
-        super().__init__(base.installations)
-        self.errors = errors
-        self.asked: list[str] = []
-
-    async def installations_at(self, inbox_id: str, sequence_id: int) -> frozenset[bytes]:
-        self.asked.append(inbox_id)
-        if inbox_id in self.errors:
-            raise self.errors[inbox_id]
-        return await super().installations_at(inbox_id, sequence_id)
-
-
 async def test_an_inbox_with_a_smart_contract_wallet_is_a_typed_rejection(resolver: Resolver) -> None:
-    node, admin, bob, _ = await _group_of_three(resolver)
+    node, admin, bob, _ = await group_of_three(resolver)
     carol = client(resolver)
     assert bob.group is not None
     envelope = add(node, admin, [carol])
@@ -228,7 +203,7 @@ async def test_an_inbox_with_a_smart_contract_wallet_is_a_typed_rejection(resolv
 
 async def test_a_node_outage_during_identity_look_ups_propagates(resolver: Resolver) -> None:
     """Transient: the runtime retries the envelope later, so the engine must not turn it into a rejection."""
-    node, admin, bob, _ = await _group_of_three(resolver)
+    node, admin, bob, _ = await group_of_three(resolver)
     carol = client(resolver)
     envelope = add(node, admin, [carol])
     down = NodeUnavailable("GetIdentityUpdates", "connection refused")

@@ -8,19 +8,21 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError as ProtoDecodeError
 
+from xmtp_core.content.limits import MAX_MESSAGE_BYTES
 from xmtp_core.engine.conversation import conversation_info, leaf_inbox_id
 from xmtp_core.engine.errors import Rejected, RejectReason
 from xmtp_core.engine.events import ConversationJoined
 from xmtp_core.engine.identity import IdentityResolver, installation_states
 from xmtp_core.engine.installation import InstallationKeys
 from xmtp_core.mls.cipher_suite import get_cipher_suite
-from xmtp_core.mls.errors import MLSError
+from xmtp_core.mls.errors import LimitError, MLSError
 from xmtp_core.mls.framing import MLSMessage
 from xmtp_core.mls.group import Group
 from xmtp_core.mls.welcome import Welcome
 from xmtp_core.mls.welcome_crypto import decrypt_group_info, decrypt_group_secrets
 from xmtp_core.node.models import WelcomeKind, WelcomeMessage
 from xmtp_core.protos.mls.api.v1 import mls_pb2
+from xmtp_core.xmtp_mls.constants import MAX_GROUP_LEAVES, MAX_GROUP_SIZE
 from xmtp_core.xmtp_mls.errors import XmtpMlsError
 from xmtp_core.xmtp_mls.extensions import parse_group_extensions
 from xmtp_core.xmtp_mls.join_checks import check_initial_membership, leaf_identities, validate_dm
@@ -47,6 +49,12 @@ def _reject(msg: WelcomeMessage, reason: RejectReason, detail: str) -> Rejected:
     return Rejected(reason, f"welcome {msg.id}: {detail}")
 
 
+def _check_size(msg: WelcomeMessage, data: bytes, what: str) -> None:
+    if len(data) > MAX_MESSAGE_BYTES:
+        detail = f"{what} of {len(data)} bytes, XMTP's cap is {MAX_MESSAGE_BYTES}"
+        raise _reject(msg, RejectReason.TOO_LARGE, detail)
+
+
 def _candidates(msg: WelcomeMessage, bundles: Sequence[KeyPackageBundle]) -> list[KeyPackageBundle]:
     """Bundles whose wrapper key the sender named first; the rest after (some senders leave the key empty)."""
     named = [b for b in bundles if msg.hpke_public_key and msg.hpke_public_key == b.xwing_public_key]
@@ -56,6 +64,7 @@ def _candidates(msg: WelcomeMessage, bundles: Sequence[KeyPackageBundle]) -> lis
 def open_welcome(msg: WelcomeMessage, bundles: Sequence[KeyPackageBundle]) -> UnwrappedWelcome | WelcomePointer:
     """Unwrap a direct Welcome, or a pointer (then fetch the pointee at ``pointer.destination`` and call
     :func:`open_pointee`). Raises Rejected(WELCOME_NOT_FOR_US) when none of our keys opens it."""
+    _check_size(msg, msg.data, "welcome")
     algorithm = WrapperAlgorithm.XWING_MLKEM_768_DRAFT_6  # pointers are always X-Wing wrapped
     if msg.kind is WelcomeKind.V1:
         try:
@@ -78,6 +87,8 @@ def open_welcome(msg: WelcomeMessage, bundles: Sequence[KeyPackageBundle]) -> Un
 
 
 def open_pointee(msg: WelcomeMessage, pointer: WelcomePointer, pointee: WelcomeMessage) -> UnwrappedWelcome:
+    """Decrypt the pointee a Welcome pointer names; Rejected(WELCOME_INVALID) when it does not open."""
+    _check_size(msg, pointee.data, "pointee")
     try:
         return decrypt_pointee(pointer, pointee.data, pointee.welcome_metadata)
     except XmtpMlsError as exc:
@@ -104,6 +115,7 @@ async def join_welcome(
     resolver: IdentityResolver,
 ) -> Joined:
     """Join the group and check it the way libxmtp does; Rejected with a specific reason otherwise."""
+    _check_size(msg, unwrapped.welcome, "unwrapped welcome")
     try:
         message = MLSMessage.from_bytes(unwrapped.welcome)
     except MLSError as exc:
@@ -119,12 +131,17 @@ async def join_welcome(
         suite = get_cipher_suite(welcome.cipher_suite)
         secrets = decrypt_group_secrets(suite, welcome, bundle.ref, bundle.init_private_key)
         signer = decrypt_group_info(suite, welcome, secrets.joiner_secret).signer
-        group = Group.join(welcome, bundle.to_mls_bundle(keys.private_seed))
+        group = Group.join(welcome, bundle.to_mls_bundle(keys.private_seed), max_leaves=MAX_GROUP_LEAVES)
         view = parse_group_extensions(group.extensions)
         inviter = leaf_inbox_id(group, signer)
         cursor = message_cursor(unwrapped.welcome_metadata)
+    except LimitError as exc:
+        raise _reject(msg, RejectReason.TOO_LARGE, str(exc)) from exc
     except (MLSError, XmtpMlsError) as exc:
         raise _reject(msg, RejectReason.WELCOME_INVALID, str(exc)) from exc
+    if len(view.membership.members) > MAX_GROUP_SIZE:
+        detail = f"{len(view.membership.members)} member inboxes, XMTP's limit is {MAX_GROUP_SIZE}"
+        raise _reject(msg, RejectReason.TOO_LARGE, detail)
     try:
         if view.is_dm:
             validate_dm(view, inviter, keys.inbox_id)

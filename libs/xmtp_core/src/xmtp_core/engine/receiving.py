@@ -8,6 +8,7 @@ import hashlib
 
 from xmtp_core.content.envelope import PlaintextEnvelope, decode_plaintext_envelope, message_id
 from xmtp_core.content.errors import ContentError
+from xmtp_core.content.limits import MAX_MESSAGE_BYTES
 from xmtp_core.content.registry import ContentRegistry
 from xmtp_core.engine.conversation import conversation_info, inbox_of_installation, leaf_inbox_id
 from xmtp_core.engine.errors import Rejected, RejectReason
@@ -20,7 +21,7 @@ from xmtp_core.engine.events import (
 )
 from xmtp_core.engine.identity import IdentityResolver, installation_states
 from xmtp_core.engine.installation import InstallationKeys
-from xmtp_core.mls.errors import EpochError, GenerationError, MLSError
+from xmtp_core.mls.errors import EpochError, GenerationError, LimitError, MLSError
 from xmtp_core.mls.framing import SENDER_MEMBER, MLSMessage, PrivateMessage, PublicMessage
 from xmtp_core.mls.group import ApplicationMessage, Group, ProposalMessage, StagedCommit
 from xmtp_core.mls.proposals import PSK
@@ -36,6 +37,7 @@ from xmtp_core.xmtp_mls.commit_checks import (
     expected_installation_diff,
     leaf_changes,
 )
+from xmtp_core.xmtp_mls.constants import MAX_COMMIT_PROPOSALS, MAX_GROUP_LEAVES, MAX_GROUP_SIZE
 from xmtp_core.xmtp_mls.errors import CredentialChangeError, ImmutableMetadataError, MembershipError, XmtpMlsError
 from xmtp_core.xmtp_mls.extensions import GroupExtensions, parse_group_extensions
 from xmtp_core.xmtp_mls.group_updated import group_updated_from_commit
@@ -79,6 +81,9 @@ async def process_envelope(
     ``Outcome.state_changed``; a rejection leaves the epoch alone and is reported as an event."""
     if not group.active:
         return Outcome([_rejected(envelope, RejectReason.GROUP_INACTIVE, "we are no longer a member")])
+    if len(envelope.data) > MAX_MESSAGE_BYTES:
+        detail = f"{len(envelope.data)} bytes, XMTP's cap is {MAX_MESSAGE_BYTES}"
+        return Outcome([_rejected(envelope, RejectReason.TOO_LARGE, detail)])
     try:
         message = MLSMessage.from_bytes(envelope.data)
     except MLSError as exc:
@@ -94,7 +99,9 @@ async def process_envelope(
         at = group.epoch if epoch is None else epoch
         return Outcome([OwnEcho(group.group_id, envelope.id, data_hash(envelope.data), envelope.is_commit, at)])
     try:
-        result = group.process_message(message)
+        result = group.process_message(message, max_leaves=MAX_GROUP_LEAVES, max_proposals=MAX_COMMIT_PROPOSALS)
+    except LimitError as exc:
+        return Outcome([_rejected(envelope, RejectReason.TOO_LARGE, str(exc))])
     except EpochError as exc:
         return Outcome([_rejected(envelope, _epoch_reason(group, epoch, envelope.is_commit), str(exc))])
     except GenerationError as exc:
@@ -216,6 +223,10 @@ async def validate_commit(
         after = parse_group_extensions(staged.new_epoch.context.extensions)
     except (MLSError, XmtpMlsError) as exc:
         raise Rejected(RejectReason.INVALID_COMMIT, str(exc)) from exc
+    if len(after.membership.members) > MAX_GROUP_SIZE:
+        # Before any identity look-up: each member inbox costs one.
+        detail = f"{len(after.membership.members)} member inboxes, XMTP's limit is {MAX_GROUP_SIZE}"
+        raise Rejected(RejectReason.TOO_LARGE, detail)
     try:
         summary = summarize_commit(before, after, actor)
     except ImmutableMetadataError as exc:

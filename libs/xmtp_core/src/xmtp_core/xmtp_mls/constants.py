@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from xmtp_core.identity.association import MAX_INSTALLATIONS_PER_INBOX
+
 # The only group ciphersuite libxmtp uses: MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519.
 XMTP_CIPHERSUITE: Final = 0x0003
 
@@ -68,5 +70,10 @@ KEY_PACKAGE_ROTATION_SECONDS: Final = 30 * 24 * 3600
 
 WELCOME_HPKE_LABEL: Final = b"MLS_WELCOME"
 
-MAX_GROUP_SIZE: Final = 250
+MAX_GROUP_SIZE: Final = 250  # member inboxes (libxmtp `MAX_GROUP_SIZE`)
+# Leaves of a full group: every inbox with libxmtp's most installations. Trees and commits beyond it are refused
+# before their (linear but costly) validation.
+MAX_GROUP_LEAVES: Final = MAX_GROUP_SIZE * MAX_INSTALLATIONS_PER_INBOX
+# A commit's proposals: at most one per leaf, plus the GroupContextExtensions.
+MAX_COMMIT_PROPOSALS: Final = MAX_GROUP_LEAVES + 1
 MAX_PAST_EPOCHS: Final = 3
