@@ -9,12 +9,15 @@ they drive them through one protocol, so a difference between the versions shows
 
 from __future__ import annotations
 
+import inspect
 import pathlib
 import uuid
 from typing import Any
 
 import pytest
+import test_devnode_interop as devnode_tests
 import test_engine_interop as engine_tests
+import test_xmtp_mls_profile_interop as profile_tests
 from peer import BINDINGS_VERSION, LIBXMTP_VERSIONS, LibxmtpPeer, PeerError
 from test_engine_interop import _group_of, runtime, store_url  # noqa: F401  (fixtures: a Runtime and its db)
 from test_peer_harness import _closed_port
@@ -289,20 +292,36 @@ async def test_what_libxmtp_puts_on_the_wire(peer: LibxmtpPeer, devnode_url: str
     assert seen == WIRE
 
 
-# The engine's own interop tests, run once more against libxmtp 1.10 (they run against 1.9.1 in their module).
-ENGINE_TESTS = [
-    "test_libxmtp_dm_we_join_read_and_answer",
-    "test_every_content_type_both_ways",
-    "test_we_create_a_dm_and_a_group_libxmtp_members_follow",
-    "test_libxmtp_group_makes_us_admin_and_changes_membership",
-]
+# The other interop modules' tests, run once more against libxmtp 1.10 (their own modules run them against
+# 1.9.1). test_runtime_kill.py is left out: it kills child processes and is about our runtime, not the peer.
+def _tests_of(module: Any) -> list[str]:
+    return sorted(n for n in vars(module) if n.startswith("test_") and inspect.iscoroutinefunction(vars(module)[n]))
 
 
-@pytest.mark.parametrize("test", ENGINE_TESTS)
+async def _rerun(module: Any, test: str, fixtures: dict[str, Any]) -> None:
+    fn = getattr(module, test)
+    await fn(**{name: fixtures[name] for name in inspect.signature(fn).parameters})
+
+
+@pytest.mark.parametrize("test", _tests_of(engine_tests))
 async def test_engine_interop_against_libxmtp_1_10(
     test: str,
     peer_1_10: LibxmtpPeer,
     devnode_url: str,
+    database_url: str,
     runtime: Runtime,  # noqa: F811
+    store_url: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    await getattr(engine_tests, test)(peer_1_10, devnode_url, runtime)
+    fixtures = {"devnode_url": devnode_url, "database_url": database_url, "store_url": store_url}
+    await _rerun(engine_tests, test, {**fixtures, "peer": peer_1_10, "runtime": runtime, "monkeypatch": monkeypatch})
+
+
+@pytest.mark.parametrize(
+    "module, test",
+    [pytest.param(m, t, id=f"{m.__name__}.{t}") for m in (devnode_tests, profile_tests) for t in _tests_of(m)],
+)
+async def test_devnode_and_profile_interop_against_libxmtp_1_10(
+    module: Any, test: str, peer_1_10: LibxmtpPeer, devnode_url: str, database_url: str
+) -> None:
+    await _rerun(module, test, {"peer": peer_1_10, "devnode_url": devnode_url, "database_url": database_url})
