@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 import pytest
+from devnode.main import RunningNode
 from devnode_testkit import private_message, send_request, welcome_v1
+from xmtp_core.protos.identity.associations import signature_pb2
 from xmtp_core.protos.mls.api.v1 import mls_pb2
 from xmtp_core.protos.mls.api.v1.mls_pb2_grpc import MlsApiStub
 
@@ -54,3 +58,47 @@ async def test_newest_group_messages_with_content_are_bounded_by_the_response_ca
         mls_pb2.GetNewestGroupMessageRequest(group_ids=groups[:3], include_content=True)
     )
     assert all(len(r.group_message.v1.data) > MIB - 1024 for r in some.responses)
+
+
+def _commit_entry(group_id: bytes, entry: bytes) -> mls_pb2.PublishCommitLogRequest:
+    sig = signature_pb2.RecoverableEd25519Signature(bytes=b"s" * 64, public_key=b"p" * 32)
+    return mls_pb2.PublishCommitLogRequest(group_id=group_id, serialized_commit_log_entry=entry, signature=sig)
+
+
+@pytest.fixture
+async def big_mls(node: RunningNode) -> AsyncIterator[MlsApiStub]:
+    """A client that accepts answers up to 32 MiB, like libxmtp (25 MiB), not gRPC's default 4 MiB."""
+    options = [("grpc.max_receive_message_length", 32 * MIB), ("grpc.max_send_message_length", 32 * MIB)]
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{node.port}", options=options) as channel:
+        yield MlsApiStub(channel)
+
+
+async def test_commit_log_answers_are_cut_at_the_response_cap(big_mls: MlsApiStub) -> None:
+    mls = big_mls
+    entry = bytes(MIB - 1024)
+    for half in range(2):  # 26 entries of ~1 MiB: more than one 24 MiB answer may hold
+        batch = [_commit_entry(b"g", entry[:-1] + bytes([half * 13 + i])) for i in range(13)]
+        await mls.BatchPublishCommitLog(mls_pb2.BatchPublishCommitLogRequest(requests=batch))
+    q = mls_pb2.QueryCommitLogRequest
+    resp = await mls.BatchQueryCommitLog(
+        mls_pb2.BatchQueryCommitLogRequest(requests=[q(group_id=b"g"), q(group_id=b"g")])
+    )
+    assert resp.ByteSize() <= 25 * MIB  # 24 MiB of payload, plus framing
+    first, second = resp.responses
+    got = list(first.commit_log_entries)
+    assert 0 < len(got) < 26
+    assert first.paging_info.id_cursor == got[-1].sequence_id  # a cursor for the rest
+    assert list(second.commit_log_entries) == []  # the budget is spent: nothing, and the caller's cursor
+    assert second.paging_info.id_cursor == 0
+    rest = await mls.BatchQueryCommitLog(
+        mls_pb2.BatchQueryCommitLogRequest(
+            requests=[q(group_id=b"g", paging_info=mls_pb2.PagingInfo(id_cursor=first.paging_info.id_cursor))]
+        )
+    )
+    assert len(got) + len(rest.responses[0].commit_log_entries) == 26
+
+
+async def test_commit_log_query_count_is_bounded(mls: MlsApiStub) -> None:
+    q = mls_pb2.QueryCommitLogRequest
+    many = mls_pb2.BatchQueryCommitLogRequest(requests=[q(group_id=b"g%d" % i) for i in range(1001)])
+    await expect_code(mls.BatchQueryCommitLog(many), grpc.StatusCode.INVALID_ARGUMENT, "limit is 1000")

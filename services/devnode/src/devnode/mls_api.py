@@ -340,20 +340,32 @@ class MlsApi(mls_pb2_grpc.MlsApiServicer):
     async def BatchQueryCommitLog(
         self, request: mls_pb2.BatchQueryCommitLogRequest, context: Any
     ) -> mls_pb2.BatchQueryCommitLogResponse:
-        responses = []
+        if len(request.requests) > MAX_IDS_PER_REQUEST:
+            raise InvalidInput(f"requests has {len(request.requests)} entries; the limit is {MAX_IDS_PER_REQUEST}")
         for i, query in enumerate(request.requests):
             if not query.group_id:
                 raise InvalidInput(f"requests[{i}].group_id is empty")
             if query.paging_info.direction == convert.DESC:
                 raise InvalidInput(f"requests[{i}]: descending direction is not supported for the commit log")
+        # One byte budget for the whole answer: each page is cut where the budget runs out and carries a
+        # cursor for the rest (a page that got nothing keeps the caller's own cursor), so a client that
+        # pages on always makes progress and no batch is larger than the response cap.
+        budget = MAX_RESPONSE_BYTES
+        responses = []
+        for query in request.requests:
             paging = convert.paging_from(query.paging_info, default_ascending=True)
-            limit = paging.limit if paging.limit <= MAX_PAGE_SIZE else MAX_PAGE_SIZE
-            rows = await self.node.store.query_commit_log(query.group_id, paging.cursor, limit)
+            rows, cut = await self.node.store.query_commit_log(
+                query.group_id, paging.cursor, min(paging.limit, MAX_PAGE_SIZE), budget
+            )
+            budget -= sum(r.size for r in rows)
+            reply = convert.paging_reply(paging, [r.id for r in rows], cut)
+            if cut and not rows:
+                reply.id_cursor = paging.cursor
             responses.append(
                 mls_pb2.QueryCommitLogResponse(
                     group_id=query.group_id,
                     commit_log_entries=[convert.commit_log_entry(r) for r in rows],
-                    paging_info=convert.paging_reply(paging, [r.id for r in rows]),
+                    paging_info=reply,
                 )
             )
         return mls_pb2.BatchQueryCommitLogResponse(responses=responses)

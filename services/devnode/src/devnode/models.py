@@ -140,3 +140,7 @@ class CommitLogRow(NewCommitLogEntry):
     """A stored commit-log entry with its per-node sequence id."""
 
     id: int
+
+    @property
+    def size(self) -> int:
+        return len(self.serialized_entry) + len(self.serialized_signature)

@@ -421,24 +421,46 @@ class Store:
             await _lock(conn, _LOCK_COMMIT_LOG)
             await conn.execute(sa.insert(schema.commit_log).values(values))
 
-    async def query_commit_log(self, group_id: bytes, cursor: int, limit: int) -> list[CommitLogRow]:
+    async def query_commit_log(
+        self, group_id: bytes, cursor: int, limit: int, max_bytes: int
+    ) -> tuple[list[CommitLogRow], bool]:
+        """Up to `limit` entries after `cursor`, ascending, cut (in the query) once they would hold more than
+        `max_bytes`; also whether the page was cut, so the caller can hand out a cursor for the rest."""
         cl = schema.commit_log
-        query = (
+        page = (
             sa.select(cl.c.id, cl.c.group_id, cl.c.serialized_entry, cl.c.serialized_signature)
             .where(cl.c.group_id == group_id, cl.c.id > cursor)
             .order_by(cl.c.id)
             .limit(limit)
+            .subquery()
+        )
+        running = sa.func.sum(sa.func.length(page.c.serialized_entry) + sa.func.length(page.c.serialized_signature))
+        sized = sa.select(
+            page, running.over(order_by=page.c.id).label("running"), sa.func.count().over().label("page_rows")
+        ).subquery()
+        query = (
+            sa.select(sized.c.id, sized.c.group_id, sized.c.serialized_entry, sized.c.serialized_signature)
+            .add_columns(sized.c.page_rows)
+            .where(sized.c.running <= max_bytes)
+            .order_by(sized.c.id)
         )
         async with self.engine.connect() as conn:
-            return [
-                CommitLogRow(
-                    id=r.id,
-                    group_id=r.group_id,
-                    serialized_entry=r.serialized_entry,
-                    serialized_signature=r.serialized_signature,
-                )
-                for r in (await conn.execute(query)).all()
-            ]
+            rows = (await conn.execute(query)).all()
+        if not rows:
+            # Nothing fits: learn whether anything was there at all (a cut page, not an empty one).
+            async with self.engine.connect() as conn:
+                exists = await conn.scalar(sa.select(sa.exists().where(cl.c.group_id == group_id, cl.c.id > cursor)))
+            return [], bool(exists)
+        entries = [
+            CommitLogRow(
+                id=r.id,
+                group_id=r.group_id,
+                serialized_entry=r.serialized_entry,
+                serialized_signature=r.serialized_signature,
+            )
+            for r in rows
+        ]
+        return entries, len(entries) < rows[0].page_rows
 
 
 async def _lock_inbox(conn: AsyncConnection, inbox_id: str) -> None:
