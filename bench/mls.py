@@ -43,8 +43,8 @@ from xmtp_core.mls.framing import (
 )
 from xmtp_core.mls.group import ApplicationMessage, Group, StagedCommit
 from xmtp_core.mls.group_context import GroupContext
-from xmtp_core.mls.key_packages import create_key_package
 from xmtp_core.mls.message_protection import authenticate, decrypt_private, encrypt_private, verify_content
+from xmtp_core.mls.own_key_package import create_key_package
 from xmtp_core.mls.proposals import Proposal
 from xmtp_core.mls.secret_tree import SecretTree
 

@@ -22,8 +22,8 @@ from xmtp_core.mls.framing import MLSMessage
 from xmtp_core.mls.group import Group, GroupConfig
 from xmtp_core.mls.group_context import GroupContext
 from xmtp_core.mls.group_info import GroupInfo
-from xmtp_core.mls.key_packages import KeyPackageBundle, create_key_package
 from xmtp_core.mls.leaf_node import LeafNode
+from xmtp_core.mls.own_key_package import OwnKeyPackage, create_key_package
 from xmtp_core.mls.proposals import Proposal
 from xmtp_core.mls.ratchet_tree import RatchetTree
 from xmtp_core.mls.tree_nodes import Node, ParentNode
@@ -36,7 +36,7 @@ def suite() -> CipherSuite:
     return get_cipher_suite(SUITE_ID)
 
 
-def bundle(name: bytes) -> KeyPackageBundle:
+def bundle(name: bytes) -> OwnKeyPackage:
     sk, _ = suite().generate_signature_key_pair()
     return create_key_package(SUITE_ID, sk, Credential.basic(name))
 
@@ -84,7 +84,7 @@ def identical_leaves_tree(n_leaves: int) -> RatchetTree:
     return RatchetTree(nodes)
 
 
-def hostile_welcome(n_leaves: int) -> tuple[MLSMessage, KeyPackageBundle]:
+def hostile_welcome(n_leaves: int) -> tuple[MLSMessage, OwnKeyPackage]:
     """A Welcome to a fresh victim whose GroupInfo (signed by the attacker, tree hash right) carries
     :func:`unmerged_tree`; everything before tree validation passes."""
     s = suite()

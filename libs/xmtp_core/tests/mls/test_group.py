@@ -28,7 +28,7 @@ from xmtp_core.mls.extensions import Capabilities, Extension, RequiredCapabiliti
 from xmtp_core.mls.external_commit import join_by_external_commit
 from xmtp_core.mls.framing import MLSMessage, Sender
 from xmtp_core.mls.group import ApplicationMessage, Group, GroupConfig, ProposalMessage, StagedCommit
-from xmtp_core.mls.key_packages import KeyPackageBundle, create_key_package
+from xmtp_core.mls.own_key_package import OwnKeyPackage, create_key_package
 from xmtp_core.mls.proposals import APP_DATA_UPDATE, Commit, Proposal, ProposalOrRef
 
 from ._vectors import load
@@ -46,7 +46,7 @@ def test_passive_client_detects_wrong_authenticator() -> None:
         passive_client.run_case(case)
 
 
-def _bundle(name: str, suite_id: int = SUITE) -> KeyPackageBundle:
+def _bundle(name: str, suite_id: int = SUITE) -> OwnKeyPackage:
     sk, _ = get_cipher_suite(suite_id).generate_signature_key_pair()
     return create_key_package(suite_id, sk, Credential.basic(name.encode()))
 

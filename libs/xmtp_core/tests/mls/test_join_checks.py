@@ -11,19 +11,19 @@ from xmtp_core.mls.credentials import Credential
 from xmtp_core.mls.errors import ValidationError
 from xmtp_core.mls.framing import MLSMessage
 from xmtp_core.mls.group import Group
-from xmtp_core.mls.key_packages import KeyPackageBundle, create_key_package
+from xmtp_core.mls.own_key_package import OwnKeyPackage, create_key_package
 from xmtp_core.mls.proposals import Proposal
 from xmtp_core.mls.welcome_crypto import WelcomeRecipient, encrypt_welcome
 
 SUITE = 3
 
 
-def _bundle(name: bytes) -> KeyPackageBundle:
+def _bundle(name: bytes) -> OwnKeyPackage:
     sk, _ = get_cipher_suite(SUITE).generate_signature_key_pair()
     return create_key_package(SUITE, sk, Credential.basic(name))
 
 
-def _welcome(tamper_tag: bool) -> tuple[MLSMessage, KeyPackageBundle, bytes]:
+def _welcome(tamper_tag: bool) -> tuple[MLSMessage, OwnKeyPackage, bytes]:
     """A Welcome from a real commit, re-encrypted after optionally flipping the GroupInfo's confirmation tag."""
     suite = get_cipher_suite(SUITE)
     sk, _ = suite.generate_signature_key_pair()

@@ -9,7 +9,7 @@ from xmtp_core.mls.credentials import Credential
 from xmtp_core.mls.errors import SignatureError
 from xmtp_core.mls.group import Group, StagedCommit
 from xmtp_core.mls.kem import KEM_KEY_CACHE_SIZE, X25519Kem, get_kem
-from xmtp_core.mls.key_packages import create_key_package
+from xmtp_core.mls.own_key_package import create_key_package
 from xmtp_core.mls.proposals import Proposal
 from xmtp_core.mls.signature import ECDSA_P256_SHA256, ED448, ED25519, SignatureScheme
 

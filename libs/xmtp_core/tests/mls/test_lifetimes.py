@@ -11,14 +11,14 @@ from xmtp_core.mls.credentials import Credential
 from xmtp_core.mls.errors import LifetimeError
 from xmtp_core.mls.extensions import Lifetime
 from xmtp_core.mls.group import Group, ProposalMessage, StagedCommit
-from xmtp_core.mls.key_packages import KeyPackageBundle, create_key_package
+from xmtp_core.mls.own_key_package import OwnKeyPackage, create_key_package
 from xmtp_core.mls.proposals import Proposal
 
 SUITE = 3
 DAY = 24 * 3600
 
 
-def _bundle(name: bytes, lifetime: Lifetime | None = None) -> KeyPackageBundle:
+def _bundle(name: bytes, lifetime: Lifetime | None = None) -> OwnKeyPackage:
     sk, _ = get_cipher_suite(SUITE).generate_signature_key_pair()
     return create_key_package(SUITE, sk, Credential.basic(name), lifetime=lifetime)
 

@@ -10,7 +10,7 @@ from xmtp_core.mls.cipher_suite import get_cipher_suite
 from xmtp_core.mls.credentials import Credential
 from xmtp_core.mls.framing import CONTENT_APPLICATION, FramedContent, Sender
 from xmtp_core.mls.group import ApplicationMessage, Group
-from xmtp_core.mls.key_packages import KeyPackageBundle, create_key_package
+from xmtp_core.mls.own_key_package import OwnKeyPackage, create_key_package
 from xmtp_core.mls.proposals import Proposal
 from xmtp_core.mls.secret_tree import RatchetType, SecretTree
 from xmtp_core.mls.treekem import PathKeys
@@ -20,7 +20,7 @@ from xmtp_core.mls.welcome_crypto import WelcomeRecipient
 SUITE = 3
 
 
-def _bundle(suite_id: int = SUITE) -> KeyPackageBundle:
+def _bundle(suite_id: int = SUITE) -> OwnKeyPackage:
     sk, _ = get_cipher_suite(suite_id).generate_signature_key_pair()
     return create_key_package(suite_id, sk, Credential.basic(b"member"))
 

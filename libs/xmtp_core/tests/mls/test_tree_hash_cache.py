@@ -14,8 +14,8 @@ from xmtp_core.mls import tree_math as tm
 from xmtp_core.mls.cipher_suite import CipherSuite, get_cipher_suite
 from xmtp_core.mls.codec import Writer
 from xmtp_core.mls.credentials import Credential
-from xmtp_core.mls.key_packages import create_key_package
 from xmtp_core.mls.leaf_node import LeafNode
+from xmtp_core.mls.own_key_package import create_key_package
 from xmtp_core.mls.ratchet_tree import RatchetTree
 from xmtp_core.mls.tree_nodes import Node, ParentNode
 

@@ -7,7 +7,7 @@ import secrets
 
 from xmtp_core.identity import InstallationKeySigner, LocalWalletSigner, build_register
 from xmtp_core.mls.framing import MLSMessage, PrivateMessage
-from xmtp_core.mls.key_packages import create_key_package
+from xmtp_core.mls.own_key_package import create_key_package
 from xmtp_core.node import BackoffPolicy
 from xmtp_core.protos.identity.associations import association_pb2
 from xmtp_core.xmtp_mls.credential import build_credential

@@ -9,7 +9,7 @@ import pytest
 from xmtp_core.mls.cipher_suite import get_cipher_suite
 from xmtp_core.mls.extensions import Extension, find_extension
 from xmtp_core.mls.key_package import KeyPackage
-from xmtp_core.mls.key_packages import create_key_package
+from xmtp_core.mls.own_key_package import create_key_package
 from xmtp_core.mls.signature import ED25519
 from xmtp_core.mls.xwing import XWingKem
 from xmtp_core.xmtp_mls.credential import application_id_extension, build_credential

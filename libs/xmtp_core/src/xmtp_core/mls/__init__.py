@@ -40,7 +40,8 @@ Trees and secrets:
 Messages and groups:
 - ``message_protection``: content signatures, membership tags, PrivateMessage encryption (§6).
 - ``welcome_crypto``: sealing and opening GroupSecrets and GroupInfo of a Welcome (§12.4.3.1).
-- ``key_packages``: creating this client's key packages and the private keys kept beside them.
+- ``own_key_package``: this client's own KeyPackages: default capabilities and lifetime, creation, and
+  ``OwnKeyPackage``, a KeyPackage with the private keys kept beside it (``key_package`` is the wire struct).
 - ``proposal_validation``: leaf, key-package and proposal-list checks (§7.3, §10.1, §12.2) and applying lists.
 - ``group``: ``Group``, the state machine: create, join, propose, commit, process and merge (§11, §12).
 - ``external_commit``: joining by external commit from a GroupInfo with external_pub (§12.4.3.2).

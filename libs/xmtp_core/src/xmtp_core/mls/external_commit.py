@@ -28,9 +28,9 @@ from xmtp_core.mls.group import (
     joined_tree,
 )
 from xmtp_core.mls.group_info import GroupInfo
-from xmtp_core.mls.key_packages import default_capabilities
 from xmtp_core.mls.leaf_node import SOURCE_COMMIT, LeafNode
 from xmtp_core.mls.message_protection import authenticate
+from xmtp_core.mls.own_key_package import default_capabilities
 from xmtp_core.mls.proposal_validation import ProposalEntry, required_capabilities, validate_and_apply
 from xmtp_core.mls.proposals import EXTERNAL_INIT, Commit, Proposal, ProposalOrRef
 from xmtp_core.mls.ratchet_tree import RatchetTree

@@ -49,7 +49,6 @@ from xmtp_core.mls.group_context import GroupContext
 from xmtp_core.mls.group_info import GroupInfo
 from xmtp_core.mls.kem import forget_private_keys
 from xmtp_core.mls.key_package import KeyPackage
-from xmtp_core.mls.key_packages import KeyPackageBundle, default_capabilities, default_lifetime
 from xmtp_core.mls.leaf_node import SOURCE_KEY_PACKAGE, SOURCE_UPDATE, LeafNode
 from xmtp_core.mls.message_protection import (
     authenticate,
@@ -61,6 +60,7 @@ from xmtp_core.mls.message_protection import (
     to_public_message,
     verify_content,
 )
+from xmtp_core.mls.own_key_package import OwnKeyPackage, default_capabilities, default_lifetime
 from xmtp_core.mls.proposal_validation import (
     AppliedProposals,
     ProposalEntry,
@@ -247,7 +247,7 @@ class Group:
     def join(
         cls,
         welcome: Welcome | MLSMessage,
-        bundle: KeyPackageBundle,
+        bundle: OwnKeyPackage,
         *,
         ratchet_tree: RatchetTree | None = None,
         external_psks: dict[bytes, bytes] | None = None,

@@ -18,8 +18,8 @@ from xmtp_core.mls.cipher_suite import get_cipher_suite
 from xmtp_core.mls.errors import MLSError
 from xmtp_core.mls.extensions import Capabilities, Extension, Lifetime, RequiredCapabilities, find_extension
 from xmtp_core.mls.key_package import KeyPackage
-from xmtp_core.mls.key_packages import KeyPackageBundle as MlsKeyPackageBundle
-from xmtp_core.mls.key_packages import create_key_package
+from xmtp_core.mls.own_key_package import OwnKeyPackage as MlsKeyPackageBundle
+from xmtp_core.mls.own_key_package import create_key_package
 from xmtp_core.mls.xwing import XWingKem
 from xmtp_core.protos.mls.message_contents import welcome_pointer_pb2, wrapper_encryption_pb2
 from xmtp_core.xmtp_mls.constants import (

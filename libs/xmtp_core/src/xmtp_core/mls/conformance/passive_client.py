@@ -10,7 +10,7 @@ from xmtp_core.mls.conformance.util import check, h, hpke_private_key
 from xmtp_core.mls.framing import MLSMessage
 from xmtp_core.mls.group import Group, StagedCommit
 from xmtp_core.mls.key_package import KeyPackage
-from xmtp_core.mls.key_packages import KeyPackageBundle
+from xmtp_core.mls.own_key_package import OwnKeyPackage
 from xmtp_core.mls.ratchet_tree import RatchetTree
 
 
@@ -22,7 +22,7 @@ def run_case(case: dict[str, Any]) -> None:
     check("signature key", suite.signature_public_key(sig_priv), kp.leaf_node.signature_key)
     init_priv = hpke_private_key(suite, case["init_priv"])
     enc_priv = hpke_private_key(suite, case["encryption_priv"])
-    bundle = KeyPackageBundle(kp, init_priv, enc_priv, sig_priv)
+    bundle = OwnKeyPackage(kp, init_priv, enc_priv, sig_priv)
     tree = RatchetTree.from_extension_data(h(case["ratchet_tree"])) if case.get("ratchet_tree") else None
     psks = {h(p["psk_id"]): h(p["psk"]) for p in case.get("external_psks", [])}
     group = Group.join(MLSMessage.from_bytes(h(case["welcome"])), bundle, ratchet_tree=tree, external_psks=psks)

@@ -1,5 +1,6 @@
-"""Creating key packages and leaf nodes for this client (RFC 9420 §7.2, §10): default capabilities,
-lifetime, extensions and the private keys kept beside a published KeyPackage."""
+"""This client's own key packages (RFC 9420 §7.2, §10): default capabilities and lifetime, creation, and
+:class:`OwnKeyPackage`, a published KeyPackage with the private keys kept beside it. The KeyPackage wire struct
+others send is ``key_package.KeyPackage``."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def default_lifetime(now: int | None = None) -> Lifetime:
 
 
 @dataclass(frozen=True)
-class KeyPackageBundle:
+class OwnKeyPackage:
     """A KeyPackage and the private keys its owner needs to join from a Welcome (kept out of its repr)."""
 
     key_package: KeyPackage
@@ -51,7 +52,7 @@ def create_key_package(
     lifetime: Lifetime | None = None,
     leaf_extensions: tuple[Extension, ...] = (),
     extensions: tuple[Extension, ...] = (),
-) -> KeyPackageBundle:
+) -> OwnKeyPackage:
     suite = get_cipher_suite(suite_id)
     init_priv, init_pub = suite.generate_hpke_key_pair()
     enc_priv, enc_pub = suite.generate_hpke_key_pair()
@@ -65,4 +66,4 @@ def create_key_package(
         extensions=leaf_extensions,
     ).signed(suite, signature_priv)
     kp = KeyPackage(PROTOCOL_MLS10, suite_id, init_pub, leaf, extensions).signed(suite, signature_priv)
-    return KeyPackageBundle(kp, init_priv, enc_priv, signature_priv)
+    return OwnKeyPackage(kp, init_priv, enc_priv, signature_priv)
