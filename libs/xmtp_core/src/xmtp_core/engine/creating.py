@@ -70,7 +70,7 @@ class Built:
 
     data: bytes
     epoch: int  # the epoch the message was made in
-    post_state: bytes | None = None  # commits: the group after merging it
+    post_state: bytes | None = field(default=None, repr=False)  # commits: the merged group, secrets included
     welcome: bytes | None = None
     recipients: tuple[bytes, ...] = ()  # TLS key packages the Welcome goes to
 

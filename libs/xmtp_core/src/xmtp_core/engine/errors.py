@@ -33,6 +33,7 @@ class RejectReason(enum.StrEnum):
     JOINER_CHECK_FAILED = "joiner_check_failed"
     IDENTITY_UNVERIFIABLE = "identity_unverifiable"  # an inbox's identity log cannot be verified (e.g. an SCW)
     MALFORMED_INBOX_ID = "malformed_inbox_id"
+    LIFETIME_INVALID = "lifetime_invalid"  # a key package or leaf used outside its lifetime
     TOO_LARGE = "too_large"  # beyond XMTP's limits (1 MiB per envelope, 250 inboxes, 2,500 leaves)
     # Set by the runtime's last-resort guard, not the engine: processing raised something no rule names (a
     # poison envelope), or a transient failure kept recurring on the same envelope.

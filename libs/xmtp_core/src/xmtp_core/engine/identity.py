@@ -7,6 +7,7 @@ other exception (``NodeUnavailable``: the node is down) propagates so the runtim
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -24,6 +25,15 @@ class IdentityResolver(Protocol):
     async def latest_sequence_id(self, inbox_id: str) -> int:
         """The newest sequence id of the inbox's identity log (what a membership extension records)."""
         ...
+
+
+def lifetime_now(created_ns: int, now: int | None) -> int:
+    """The time (seconds) lifetimes are checked at: the caller's, else the node's timestamp of the envelope, so
+    every member judges a commit's key packages at the same instant (a late sync must not refuse a commit the
+    others accepted), else the clock."""
+    if now is not None:
+        return now
+    return created_ns // 10**9 if created_ns > 0 else int(time.time())
 
 
 async def installation_states(resolver: IdentityResolver, members: Mapping[str, int]) -> dict[str, frozenset[bytes]]:

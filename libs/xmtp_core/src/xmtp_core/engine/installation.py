@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -24,15 +24,12 @@ class InstallationKeys:
     """An installation of ``inbox_id``: its 32-byte Ed25519 seed and the public installation key."""
 
     inbox_id: str
-    private_seed: bytes
+    private_seed: bytes = field(repr=False)
     installation_key: bytes
 
     def __post_init__(self) -> None:
         if len(self.private_seed) != 32:
             raise ValueError("the installation seed must be 32 bytes (Ed25519)")
-
-    def __repr__(self) -> str:
-        return f"InstallationKeys(inbox_id={self.inbox_id!r}, installation_key={self.installation_key.hex()})"
 
     @classmethod
     def from_seed(cls, inbox_id: str, private_seed: bytes) -> InstallationKeys:

@@ -12,10 +12,10 @@ from xmtp_core.content.limits import MAX_MESSAGE_BYTES
 from xmtp_core.engine.conversation import conversation_info, leaf_inbox_id
 from xmtp_core.engine.errors import Rejected, RejectReason
 from xmtp_core.engine.events import ConversationJoined
-from xmtp_core.engine.identity import IdentityResolver, installation_states
+from xmtp_core.engine.identity import IdentityResolver, installation_states, lifetime_now
 from xmtp_core.engine.installation import InstallationKeys
 from xmtp_core.mls.cipher_suite import get_cipher_suite
-from xmtp_core.mls.errors import LimitError, MLSError
+from xmtp_core.mls.errors import LifetimeError, LimitError, MLSError
 from xmtp_core.mls.framing import MLSMessage
 from xmtp_core.mls.group import Group
 from xmtp_core.mls.welcome import Welcome
@@ -113,8 +113,11 @@ async def join_welcome(
     bundles: Sequence[KeyPackageBundle],
     keys: InstallationKeys,
     resolver: IdentityResolver,
+    *,
+    now: int | None = None,
 ) -> Joined:
-    """Join the group and check it the way libxmtp does; Rejected with a specific reason otherwise."""
+    """Join the group and check it the way libxmtp does; Rejected with a specific reason otherwise. The tree's
+    leaf lifetimes are checked at ``now`` (seconds; default: the Welcome's node timestamp)."""
     _check_size(msg, unwrapped.welcome, "unwrapped welcome")
     try:
         message = MLSMessage.from_bytes(unwrapped.welcome)
@@ -131,12 +134,19 @@ async def join_welcome(
         suite = get_cipher_suite(welcome.cipher_suite)
         secrets = decrypt_group_secrets(suite, welcome, bundle.ref, bundle.init_private_key)
         signer = decrypt_group_info(suite, welcome, secrets.joiner_secret).signer
-        group = Group.join(welcome, bundle.to_mls_bundle(keys.private_seed), max_leaves=MAX_GROUP_LEAVES)
+        group = Group.join(
+            welcome,
+            bundle.to_mls_bundle(keys.private_seed),
+            max_leaves=MAX_GROUP_LEAVES,
+            now=lifetime_now(msg.created_ns, now),
+        )
         view = parse_group_extensions(group.extensions)
         inviter = leaf_inbox_id(group, signer)
         cursor = message_cursor(unwrapped.welcome_metadata)
     except LimitError as exc:
         raise _reject(msg, RejectReason.TOO_LARGE, str(exc)) from exc
+    except LifetimeError as exc:
+        raise _reject(msg, RejectReason.LIFETIME_INVALID, str(exc)) from exc
     except (MLSError, XmtpMlsError) as exc:
         raise _reject(msg, RejectReason.WELCOME_INVALID, str(exc)) from exc
     if len(view.membership.members) > MAX_GROUP_SIZE:

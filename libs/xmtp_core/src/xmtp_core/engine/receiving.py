@@ -19,9 +19,9 @@ from xmtp_core.engine.events import (
     Outcome,
     OwnEcho,
 )
-from xmtp_core.engine.identity import IdentityResolver, installation_states
+from xmtp_core.engine.identity import IdentityResolver, installation_states, lifetime_now
 from xmtp_core.engine.installation import InstallationKeys
-from xmtp_core.mls.errors import EpochError, GenerationError, LimitError, MLSError
+from xmtp_core.mls.errors import EpochError, GenerationError, LifetimeError, LimitError, MLSError
 from xmtp_core.mls.framing import SENDER_MEMBER, MLSMessage, PrivateMessage, PublicMessage
 from xmtp_core.mls.group import ApplicationMessage, Group, ProposalMessage, StagedCommit
 from xmtp_core.mls.proposals import PSK
@@ -76,9 +76,12 @@ async def process_envelope(
     keys: InstallationKeys,
     resolver: IdentityResolver,
     registry: ContentRegistry,
+    *,
+    now: int | None = None,
 ) -> Outcome:
     """One envelope of ``group``'s topic, in server order. The group is changed in place when
-    ``Outcome.state_changed``; a rejection leaves the epoch alone and is reported as an event."""
+    ``Outcome.state_changed``; a rejection leaves the epoch alone and is reported as an event. Lifetimes of
+    added key packages are checked at ``now`` (seconds; default: the envelope's node timestamp)."""
     if not group.active:
         return Outcome([_rejected(envelope, RejectReason.GROUP_INACTIVE, "we are no longer a member")])
     if len(envelope.data) > MAX_MESSAGE_BYTES:
@@ -99,9 +102,16 @@ async def process_envelope(
         at = group.epoch if epoch is None else epoch
         return Outcome([OwnEcho(group.group_id, envelope.id, data_hash(envelope.data), envelope.is_commit, at)])
     try:
-        result = group.process_message(message, max_leaves=MAX_GROUP_LEAVES, max_proposals=MAX_COMMIT_PROPOSALS)
+        result = group.process_message(
+            message,
+            now=lifetime_now(envelope.created_ns, now),
+            max_leaves=MAX_GROUP_LEAVES,
+            max_proposals=MAX_COMMIT_PROPOSALS,
+        )
     except LimitError as exc:
         return Outcome([_rejected(envelope, RejectReason.TOO_LARGE, str(exc))])
+    except LifetimeError as exc:
+        return Outcome([_rejected(envelope, RejectReason.LIFETIME_INVALID, str(exc))])
     except EpochError as exc:
         return Outcome([_rejected(envelope, _epoch_reason(group, epoch, envelope.is_commit), str(exc))])
     except GenerationError as exc:

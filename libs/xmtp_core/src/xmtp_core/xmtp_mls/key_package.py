@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError as ProtoDecodeError
 
@@ -90,9 +90,10 @@ class KeyPackageBundle:
     tls_bytes: bytes
     inbox_id: str
     installation_key: bytes  # Ed25519 public key = leaf signature key
-    init_private_key: bytes  # X25519, for MLS GroupSecrets and Curve25519-wrapped Welcomes
-    encryption_private_key: bytes  # the leaf HPKE key
-    xwing_seed: bytes | None  # 32-byte X-Wing seed behind the 0xFF03 key, None when 0xFF03 is omitted
+    # Private keys stay out of reprs (logs, test failures, crash reports).
+    init_private_key: bytes = field(repr=False)  # X25519, for MLS GroupSecrets and Curve25519-wrapped Welcomes
+    encryption_private_key: bytes = field(repr=False)  # the leaf HPKE key
+    xwing_seed: bytes | None = field(repr=False)  # 32-byte X-Wing seed behind 0xFF03, None when 0xFF03 is omitted
     ref: bytes  # KeyPackageRef
 
     @property

@@ -14,7 +14,7 @@ HPKE-wrapped ``WelcomePointer`` proto saying where it is and how to decrypt it.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 from cryptography.exceptions import InvalidTag
@@ -153,7 +153,7 @@ class WelcomePointer:
 
     destination: bytes
     aead_type: int
-    encryption_key: bytes
+    encryption_key: bytes = field(repr=False)  # opens the pointee: a secret
     data_nonce: bytes
     welcome_metadata_nonce: bytes
 
