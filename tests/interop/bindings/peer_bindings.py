@@ -165,7 +165,7 @@ def describe_decoded(msg: Any, *, with_reactions: bool = True) -> dict[str, Any]
     return out
 
 
-# ---- EncodedContent (xmtp.mls.message_contents): the few protobuf fields the peer reads and writes ----
+# ---- EncodedContent (xmtp.mls.message_contents): the protobuf fields `send` with `encoded` writes ----
 
 
 def _varint(n: int) -> bytes:
@@ -182,38 +182,6 @@ def _varint(n: int) -> bytes:
 
 def _field(number: int, payload: bytes) -> bytes:
     return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    shift = result = 0
-    while pos < len(data) and shift < 64:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-    raise ValueError("truncated varint")
-
-
-def _fields(data: bytes) -> list[tuple[int, int | bytes]]:
-    out: list[tuple[int, int | bytes]] = []
-    pos = 0
-    while pos < len(data):
-        key, pos = _read_varint(data, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _read_varint(data, pos)
-            out.append((number, value))
-        elif wire == 2:
-            size, pos = _read_varint(data, pos)
-            if pos + size > len(data):
-                raise ValueError("truncated field")
-            out.append((number, data[pos : pos + size]))
-            pos += size
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
-    return out
 
 
 def encode_content(
@@ -239,43 +207,6 @@ def encode_content(
     if fallback is not None:
         out += _field(3, fallback.encode())
     return out + _field(4, content)
-
-
-def content_type_of(encoded: bytes) -> dict[str, Any] | None:
-    """The type id of EncodedContent bytes, read before choosing a decoder (decode_text takes any bytes)."""
-    try:
-        for number, value in _fields(encoded):
-            if number == 1 and isinstance(value, bytes):
-                parts: dict[int, int | bytes] = dict(_fields(value))
-                authority, type_name = parts.get(1, b""), parts.get(2, b"")
-                return {
-                    "authorityId": authority.decode(errors="replace") if isinstance(authority, bytes) else "",
-                    "typeId": type_name.decode(errors="replace") if isinstance(type_name, bytes) else "",
-                    "versionMajor": parts.get(3, 0),
-                    "versionMinor": parts.get(4, 0),
-                }
-    except ValueError:
-        return None
-    return None
-
-
-def describe_raw(msg: Any) -> dict[str, Any]:
-    """A plain FfiMessage (what a stream delivers) when libxmtp has no enriched copy of it."""
-    t = content_type_of(bytes(msg.content))
-    type_string = f"{t['authorityId']}/{t['typeId']}:{t['versionMajor']}.{t['versionMinor']}" if t else None
-    return {
-        "id": bytes(msg.id).hex(),
-        "conversationId": bytes(msg.conversation_id).hex(),
-        "senderInboxId": msg.sender_inbox_id,
-        "contentType": type_string,
-        "contentTypeId": t,
-        "content": {"hex": bytes(msg.content).hex()},
-        "fallback": None,
-        "kind": jsonable(msg.kind),
-        "deliveryStatus": jsonable(msg.delivery_status),
-        "sentAtNs": str(msg.sent_at_ns),
-        "reactions": [],
-    }
 
 
 # ---- clients ----
@@ -311,11 +242,12 @@ class ClientState:
         self.reopening: asyncio.Task[None] | None = None
 
     def arrived(self, message: Any) -> None:
+        # The stream hands over the bare FfiMessage; its stored, decoded form is what `messages` lists.
         try:
             described = describe_decoded(self.client.enriched_message(bytes(message.id)))
         except Exception as err:
-            log(f"{self.name}: no enriched copy of streamed message ({error_text(err)}); raw form")
-            described = describe_raw(message)
+            self.queue.put_nowait({"error": f"streamed message {bytes(message.id).hex()}: {error_text(err)}"})
+            return
         self.queue.put_nowait({"message": described})
 
     def failed(self, error: str) -> None:
