@@ -22,6 +22,32 @@ def devnode(
 
 
 @app.command()
+def ingest() -> None:
+    """Node envelopes of every agent installation into JetStream (NATS_URL, XMTP_ENV / XMTP_API_URL, SB_AGENTS)."""
+    from ingest.main import serve
+
+    asyncio.run(serve())
+
+
+@app.command()
+def publisher() -> None:
+    """Envelopes from SB_PUB to the XMTP node, results to SB_RES (NATS_URL, XMTP_ENV / XMTP_API_URL)."""
+    from publisher.main import serve
+
+    asyncio.run(serve())
+
+
+@app.command()
+def asyncapi(
+    fmt: str = typer.Option("json", "--format", help="json or yaml"),
+) -> None:
+    """Print the bus's AsyncAPI document, generated from the schemas in `xmtp_core.bus`."""
+    from xmtp_core.bus.asyncapi import document
+
+    typer.echo(document(fmt))
+
+
+@app.command()
 def run(
     listen: str = typer.Option("127.0.0.1:5556", help="HOST:PORT for devnode"),
 ) -> None:

@@ -12,7 +12,7 @@ import nats
 import pytest
 from nats.js import JetStreamContext
 from xmtp_core.bus import subjects
-from xmtp_core.bus.runner import Meta, PartitionedConsumer, Transient
+from xmtp_core.bus.runner import Meta, PartitionedConsumer, Poison, Transient
 from xmtp_core.bus.schemas import DeadLetter, GroupEnvelope, InboundEnvelope, dump, parse
 from xmtp_core.bus.settings import BusSettings
 from xmtp_core.bus.streams import IN
@@ -224,3 +224,27 @@ async def test_republished_envelope_is_a_duplicate(js: JetStreamContext) -> None
     assert info.state.messages == 1
     msg = await js.get_last_msg(IN.name, "sb.in.*.agent1.g0007")
     assert msg.subject.split(".")[2] in ("0", "1")  # stored under its partition token
+
+
+async def test_poison_is_dead_lettered_at_once(js: JetStreamContext, settings: BusSettings) -> None:
+    calls: list[int] = []
+
+    async def handle(env: GroupEnvelope, meta: Meta) -> None:
+        calls.append(env.envelope_id)
+        if env.envelope_id == 1:
+            raise Poison("contradicts its subject")
+
+    await publish(js, envelope(1, 1))
+    await publish(js, envelope(1, 2))
+    nc2 = await nats.connect(settings.nats_url)
+    runner = PartitionedConsumer(nc2.jetstream(), IN, "crypto", InboundEnvelope, handle, settings, **FAST)
+    task = asyncio.create_task(runner.run())
+    try:
+        await wait_for(lambda: runner.handled == 1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await nc2.close()
+    assert calls == [1, 2]
+    [letter] = await dead_letters(js)
+    assert letter.reason == "Poison: contradicts its subject" and letter.deliveries == 1

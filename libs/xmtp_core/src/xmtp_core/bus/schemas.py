@@ -694,3 +694,12 @@ def _first_error(exc: ValidationError) -> str:
     first = errors[0]
     loc = ".".join(str(p) for p in first.get("loc", ()))[:100]
     return f"{loc}: {first.get('msg', 'invalid')}" + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
+
+
+def models() -> list[type[BaseModel]]:
+    """Every public model of this module (the AsyncAPI document and the tests check each is reachable)."""
+    return [
+        v
+        for k, v in globals().items()
+        if isinstance(v, type) and issubclass(v, BaseModel) and not k.startswith("_") and v.__module__ == __name__
+    ]
