@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import nats
 import pytest
@@ -39,6 +39,27 @@ async def wait_for(predicate: Callable[[], bool], within: float = 20.0) -> None:
     async with asyncio.timeout(within):
         while not predicate():  # noqa: ASYNC110 - polling what another task's handler records
             await asyncio.sleep(0.02)
+
+
+Handle = Callable[[GroupEnvelope, Meta], Awaitable[None]]
+
+
+async def consume_until(
+    settings: BusSettings, handle: Handle, done: Callable[[PartitionedConsumer[GroupEnvelope]], bool]
+) -> PartitionedConsumer[GroupEnvelope]:
+    """Run one replica (its own connection) until `done(runner)`."""
+    conn = await nats.connect(settings.nats_url)
+    runner: PartitionedConsumer[GroupEnvelope] = PartitionedConsumer(
+        conn.jetstream(), IN, "crypto", InboundEnvelope, handle, settings, **FAST
+    )
+    task = asyncio.create_task(runner.run())
+    try:
+        await wait_for(lambda: done(runner))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await conn.close()
+    return runner
 
 
 async def dead_letters(js: JetStreamContext) -> list[DeadLetter]:
@@ -172,15 +193,7 @@ async def test_poison_is_dead_lettered_after_max_deliver_and_the_partition_goes_
     # A payload that can never parse goes to the DLQ at once, without reaching the handler.
     await js.publish(subjects.inbound(AGENT, "g0001"), b"{not json", stream=IN.name)
     await publish(js, envelope(1, 3))
-    nc2 = await nats.connect(settings.nats_url)
-    runner = PartitionedConsumer(nc2.jetstream(), IN, "crypto", InboundEnvelope, handle, settings, fetch_timeout_s=0.5)
-    task = asyncio.create_task(runner.run())
-    try:
-        await wait_for(lambda: done == [2, 3])
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await nc2.close()
+    runner = await consume_until(settings, handle, lambda r: done == [2, 3])
     assert attempts[1] == settings.max_deliver
     letters = await dead_letters(js)
     assert len(letters) == 2
@@ -202,16 +215,8 @@ async def test_transient_errors_retry_without_dead_letter(js: JetStreamContext, 
             raise Transient("postgres down")
 
     await publish(js, envelope(1, 1))
-    nc2 = await nats.connect(settings.nats_url)
     fast = settings.model_copy(update={"nak_delay_s": 0.01})
-    runner = PartitionedConsumer(nc2.jetstream(), IN, "crypto", InboundEnvelope, handle, fast, fetch_timeout_s=0.5)
-    task = asyncio.create_task(runner.run())
-    try:
-        await wait_for(lambda: runner.handled == 1)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await nc2.close()
+    runner = await consume_until(fast, handle, lambda r: r.handled == 1)
     assert calls == list(range(1, settings.max_deliver + 3))
     assert runner.dead_lettered == 0 and await dead_letters(js) == []
 
@@ -236,15 +241,7 @@ async def test_poison_is_dead_lettered_at_once(js: JetStreamContext, settings: B
 
     await publish(js, envelope(1, 1))
     await publish(js, envelope(1, 2))
-    nc2 = await nats.connect(settings.nats_url)
-    runner = PartitionedConsumer(nc2.jetstream(), IN, "crypto", InboundEnvelope, handle, settings, **FAST)
-    task = asyncio.create_task(runner.run())
-    try:
-        await wait_for(lambda: runner.handled == 1)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await nc2.close()
+    await consume_until(settings, handle, lambda r: r.handled == 1)
     assert calls == [1, 2]
     [letter] = await dead_letters(js)
     assert letter.reason == "Poison: contradicts its subject" and letter.deliveries == 1
