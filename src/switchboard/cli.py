@@ -30,6 +30,15 @@ def ingest() -> None:
 
 
 @app.command()
+def crypto() -> None:
+    """Decrypt, join, commit and publish for every agent (NATS_URL, DATABASE_URL, SB_AGENTS, XMTP_WALLET_KEY[_<AGENT>],
+    XMTP_DB_ENCRYPTION_KEY, XMTP_ENV / XMTP_API_URL)."""
+    from crypto.service import serve
+
+    asyncio.run(serve())
+
+
+@app.command()
 def publisher() -> None:
     """Envelopes from SB_PUB to the XMTP node, results to SB_RES (NATS_URL, XMTP_ENV / XMTP_API_URL)."""
     from publisher.main import serve

@@ -1,0 +1,97 @@
+"""`BusSender`: the runtime's envelopes go to SB_PUB for the publisher, and the call returns with its result.
+
+The request is published with `Nats-Msg-Id` `intent:<agent>-<id>[-w]:<build>` (a republish of the same build is
+a duplicate the stream drops), on the conversation's subject so a conversation's sends keep their order. The
+result comes back on `sb.res.<agent>.<conv>`: a core-NATS subscription taken before the publish sees it as the
+stream stores it. `accepted` returns; `permanent` raises `NodeRejected` (the intent ends in Error); `transient`
+or no answer in time raises `NodeUnavailable`, so the intent stays Published and the runtime republishes it
+after its next pull (the same build: a duplicate if the first copy got through)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from xmtp_core.bus import subjects
+from xmtp_core.bus.schemas import GroupMessageOut, PublishRequest, PublishResult, SchemaError, WelcomeOut, dump, parse
+from xmtp_core.bus.streams import PUB
+from xmtp_core.node import NewGroupMessage, NewWelcome, NewWelcomePointer, NodeRejected, NodeUnavailable
+from xmtp_core.runtime.core import Outgoing
+
+RESULT_TIMEOUT_S = 30.0
+
+
+class BusSender:
+    def __init__(self, agent: str, nc: NATS, js: JetStreamContext, timeout_s: float = RESULT_TIMEOUT_S) -> None:
+        self.agent = subjects.agent_token(agent)
+        self.nc = nc
+        self.js = js
+        self.timeout_s = timeout_s
+
+    def _request(self, what: Outgoing, **fields: object) -> PublishRequest:
+        suffix = "-w" if what.welcomes else ""
+        return PublishRequest(
+            agent=self.agent,
+            conv=subjects.group_conv(what.group_id),
+            intent_id=f"{self.agent}-{what.intent_id}{suffix}",
+            build=what.build,
+            **fields,  # type: ignore[arg-type]
+        )
+
+    async def send_group_messages(self, what: Outgoing, messages: Sequence[NewGroupMessage]) -> None:
+        out = [GroupMessageOut(data=m.data, sender_hmac=m.sender_hmac, should_push=m.should_push) for m in messages]
+        await self._send(self._request(what, kind="group_message", group_messages=out))
+
+    async def send_welcome_messages(self, what: Outgoing, welcomes: Sequence[NewWelcome | NewWelcomePointer]) -> None:
+        out = [_welcome_out(w) for w in welcomes]
+        if out:
+            await self._send(self._request(what, kind="welcome", welcomes=out))
+
+    async def _send(self, request: PublishRequest) -> None:
+        answer: asyncio.Future[PublishResult] = asyncio.get_running_loop().create_future()
+
+        async def on_result(msg: object) -> None:
+            try:
+                result = parse(PublishResult, msg.data)  # type: ignore[attr-defined]
+            except SchemaError:
+                return
+            if result.intent_id == request.intent_id and result.build == request.build and not answer.done():
+                answer.set_result(result)
+
+        sub = await self.nc.subscribe(subjects.result(self.agent, request.conv), cb=on_result)
+        try:
+            headers = {subjects.MSG_ID_HEADER: request.msg_id}
+            await self.js.publish(
+                subjects.publish(self.agent, request.conv), dump(request), stream=PUB.name, headers=headers
+            )
+            try:
+                result = await asyncio.wait_for(answer, self.timeout_s)
+            except TimeoutError:
+                raise NodeUnavailable("publisher", "no publish result in time") from None
+        finally:
+            await sub.unsubscribe()
+        if result.status == "permanent":
+            raise NodeRejected("publisher", result.error or "refused by the node")
+        if result.status == "transient":
+            raise NodeUnavailable("publisher", result.error or "node unavailable")
+
+
+def _welcome_out(w: NewWelcome | NewWelcomePointer) -> WelcomeOut:
+    key = w.installation_key.hex()
+    if isinstance(w, NewWelcomePointer):
+        return WelcomeOut(
+            installation_key=key,
+            data=w.welcome_pointer,
+            hpke_public_key=w.hpke_public_key,
+            wrapper_algorithm=w.wrapper_algorithm,
+            pointer=True,
+        )
+    return WelcomeOut(
+        installation_key=key,
+        data=w.data,
+        hpke_public_key=w.hpke_public_key,
+        wrapper_algorithm=w.wrapper_algorithm,
+        welcome_metadata=w.welcome_metadata,
+    )

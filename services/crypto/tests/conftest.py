@@ -1,0 +1,13 @@
+"""Fixtures for crypto tests: the bus fixtures (fresh streams per test), a devnode and a node client on it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parents[3] / "libs/xmtp_core/tests/bus"))  # busfixtures
+sys.path.insert(0, str(Path(__file__).parents[3] / "libs/xmtp_core/tests/node"))  # nodekit
+
+from busfixtures import client, devnode, js, nc, node, settings
+
+__all__ = ["client", "devnode", "js", "nc", "node", "settings"]
