@@ -80,14 +80,14 @@ async def _events(nc: Client) -> tuple[asyncio.Queue[Any], Any]:
     return queue, await nc.subscribe(f"{subjects.PREFIX}.ev.>", cb=on)
 
 
-async def _next(queue: asyncio.Queue[Any], kind: str, timeout: float = 30) -> Any:
+async def _next(queue: asyncio.Queue[Any], kind: str) -> Any:
     async def find() -> Any:
         while True:
             event = await queue.get()
             if event.kind == kind:
                 return event
 
-    return await asyncio.wait_for(find(), timeout)
+    return await asyncio.wait_for(find(), 30)
 
 
 async def _command(nc: Client, js: JetStreamContext, payload: bytes, key: str) -> CommandResult:
