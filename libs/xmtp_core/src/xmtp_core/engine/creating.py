@@ -16,10 +16,10 @@ from xmtp_core.engine.conversation import leaves_of_inboxes
 from xmtp_core.engine.errors import EngineError, Rejected, RejectReason
 from xmtp_core.engine.events import GroupMessageOut
 from xmtp_core.engine.installation import InstallationKeys
+from xmtp_core.envelopes import NewWelcome, NewWelcomePointer
 from xmtp_core.mls.errors import MLSError
 from xmtp_core.mls.group import Group
 from xmtp_core.mls.proposals import Proposal
-from xmtp_core.node.models import NewWelcome, NewWelcomePointer
 from xmtp_core.protos.mls.api.v1 import mls_pb2
 from xmtp_core.xmtp_mls.changes import summarize_commit
 from xmtp_core.xmtp_mls.constants import XMTP_CIPHERSUITE

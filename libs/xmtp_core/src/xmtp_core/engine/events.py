@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 
 from xmtp_core.content.codecs.group import GroupUpdated
 from xmtp_core.content.registry import DecodedContent
 from xmtp_core.engine.errors import RejectReason
+from xmtp_core.envelopes import ConversationKind as ConversationKind  # re-exported: callers import it from here
 from xmtp_core.untrusted import clean
-
-
-class ConversationKind(enum.StrEnum):
-    DM = "dm"
-    GROUP = "group"
 
 
 @dataclass(frozen=True)

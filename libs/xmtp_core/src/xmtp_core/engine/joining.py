@@ -14,13 +14,13 @@ from xmtp_core.engine.errors import Rejected, RejectReason
 from xmtp_core.engine.events import ConversationJoined
 from xmtp_core.engine.identity import IdentityResolver, installation_states, lifetime_now
 from xmtp_core.engine.installation import InstallationKeys
+from xmtp_core.envelopes import WelcomeKind, WelcomeMessage
 from xmtp_core.mls.cipher_suite import get_cipher_suite
 from xmtp_core.mls.errors import LifetimeError, LimitError, MLSError
 from xmtp_core.mls.framing import MLSMessage
 from xmtp_core.mls.group import Group
 from xmtp_core.mls.welcome import Welcome
 from xmtp_core.mls.welcome_crypto import decrypt_group_info, decrypt_group_secrets
-from xmtp_core.node.models import WelcomeKind, WelcomeMessage
 from xmtp_core.protos.mls.api.v1 import mls_pb2
 from xmtp_core.xmtp_mls.constants import MAX_GROUP_LEAVES, MAX_GROUP_SIZE
 from xmtp_core.xmtp_mls.errors import XmtpMlsError

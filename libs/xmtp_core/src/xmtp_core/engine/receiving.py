@@ -21,11 +21,11 @@ from xmtp_core.engine.events import (
 )
 from xmtp_core.engine.identity import IdentityResolver, installation_states, lifetime_now
 from xmtp_core.engine.installation import InstallationKeys
+from xmtp_core.envelopes import GroupMessage
 from xmtp_core.mls.errors import EpochError, GenerationError, LifetimeError, LimitError, MLSError
 from xmtp_core.mls.framing import SENDER_MEMBER, MLSMessage, PrivateMessage, PublicMessage
 from xmtp_core.mls.group import ApplicationMessage, Group, ProposalMessage, StagedCommit
 from xmtp_core.mls.proposals import PSK
-from xmtp_core.node.models import GroupMessage
 from xmtp_core.xmtp_mls.changes import summarize_commit
 from xmtp_core.xmtp_mls.commit_checks import (
     LeafChange,

@@ -30,6 +30,7 @@ from xmtp_core.node.models import (
     ScwSignature,
     ScwVerification,
     WelcomeMessage,
+    scw_verification_from_proto,
 )
 from xmtp_core.node.settings import NodeSettings
 from xmtp_core.node.subscription import Subscription
@@ -365,7 +366,7 @@ class NodeClient:
             identity_pb2.VerifySmartContractWalletSignaturesResponse,
         )
         _check_count("VerifySmartContractWalletSignatures", len(signatures), len(response.responses))
-        return [ScwVerification.from_proto(r) for r in response.responses]
+        return [scw_verification_from_proto(r) for r in response.responses]
 
 
 def _paging(cursor: int, limit: int, ascending: bool) -> mls_pb2.PagingInfo:

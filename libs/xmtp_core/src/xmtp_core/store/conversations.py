@@ -9,14 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xmtp_core.envelopes import ConversationKind as ConversationKind  # re-exported by xmtp_core.store
 from xmtp_core.store.errors import NotFoundError
 from xmtp_core.store.schema import conversation_members as members_t
 from xmtp_core.store.schema import conversations as t
-
-
-class ConversationKind(enum.StrEnum):
-    DM = "dm"
-    GROUP = "group"
 
 
 class ConversationState(enum.StrEnum):
