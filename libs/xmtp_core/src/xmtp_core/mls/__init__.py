@@ -43,8 +43,14 @@ Messages and groups:
 - ``own_key_package``: this client's own KeyPackages: default capabilities and lifetime, creation, and
   ``OwnKeyPackage``, a KeyPackage with the private keys kept beside it (``key_package`` is the wire struct).
 - ``proposal_validation``: leaf, key-package and proposal-list checks (§7.3, §10.1, §12.2) and applying lists.
-- ``group``: ``Group``, the state machine: create, join, propose, commit, process and merge (§11, §12).
+- ``group_state``: ``GroupState`` (epochs, queued proposals, private keys), framing for the current epoch and
+  the derivation of the next epoch (§8, §8.2).
+- ``processed``: what processing yields: ApplicationMessage, ProposalMessage, StagedCommit.
+- ``commit_creation``: creating a commit, its UpdatePath and the Welcome for added members (§12.4.1).
+- ``commit_processing``: unprotecting a received message, queueing proposals, staging commits (§6, §12.4.2).
+- ``joining``: joining from a Welcome and checking the adopted tree (§12.4.3.1).
+- ``group``: ``Group``, the public face over the modules above: create, join, propose, commit, process, merge.
 - ``external_commit``: joining by external commit from a GroupInfo with external_pub (§12.4.3.2).
-- ``group_state_codec``: this library's versioned binary persistence of a ``Group``.
+- ``group_state_codec``: this library's versioned binary persistence of a ``GroupState`` (so of a ``Group``).
 - ``conformance``: runs the MLS working-group test vectors: ``python -m xmtp_core.mls.conformance FILE.json``.
 """

@@ -20,14 +20,10 @@ from xmtp_core.mls.framing import (
     PublicMessage,
     Sender,
 )
-from xmtp_core.mls.group import (
-    EXTERNAL_INIT_EXPORT_LABEL,
-    Group,
-    GroupConfig,
-    derive_epoch_state,
-    joined_tree,
-)
+from xmtp_core.mls.group import Group
 from xmtp_core.mls.group_info import GroupInfo
+from xmtp_core.mls.group_state import GroupConfig, derive_epoch_state
+from xmtp_core.mls.joining import joined_tree
 from xmtp_core.mls.leaf_node import SOURCE_COMMIT, LeafNode
 from xmtp_core.mls.message_protection import authenticate
 from xmtp_core.mls.own_key_package import default_capabilities
@@ -63,7 +59,7 @@ def join_by_external_commit(
     if ext is None:
         raise ValidationError("RFC 9420 §12.4.3.2: GroupInfo lacks the external_pub extension")
     kem_output, hpke_context = suite.hpke_sender_context(ExternalPub.from_bytes(ext.extension_data).external_pub, b"")
-    init_secret = hpke_context.export(EXTERNAL_INIT_EXPORT_LABEL, suite.hash_len)
+    init_secret = hpke_context.export(ks.EXTERNAL_INIT_EXPORT_LABEL, suite.hash_len)
     me = Sender(SENDER_NEW_MEMBER_COMMIT)
     external_init = Proposal(EXTERNAL_INIT, kem_output=kem_output)
     applied = validate_and_apply(

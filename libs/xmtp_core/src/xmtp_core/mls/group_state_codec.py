@@ -1,4 +1,5 @@
-"""Binary persistence of :class:`~xmtp_core.mls.group.Group` (this library's own format, versioned).
+"""Binary persistence of a :class:`~xmtp_core.mls.group_state.GroupState` such as a
+:class:`~xmtp_core.mls.group.Group` (this library's own format, versioned).
 
 Everything needed to continue the group is stored: current epoch secrets, tree, private path keys, the
 secret-tree ratchets (so used generations stay used), retained past epochs and pending proposals. The secret
@@ -7,13 +8,15 @@ tree goes through its public :class:`~xmtp_core.mls.secret_tree.SecretTreeState`
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from xmtp_core.mls import key_schedule as ks
 from xmtp_core.mls.cipher_suite import CipherSuite, get_cipher_suite
 from xmtp_core.mls.codec import Reader, Writer
 from xmtp_core.mls.errors import DecodeError
 from xmtp_core.mls.framing import Sender
-from xmtp_core.mls.group import EpochState, Group, GroupConfig, PastEpoch, PendingProposal
 from xmtp_core.mls.group_context import GroupContext
+from xmtp_core.mls.group_state import EpochState, GroupConfig, GroupState, PastEpoch, PendingProposal
 from xmtp_core.mls.proposals import Proposal
 from xmtp_core.mls.ratchet_tree import RatchetTree
 from xmtp_core.mls.secret_tree import RatchetKey, RatchetState, RatchetType, SecretTree, SecretTreeState
@@ -27,8 +30,11 @@ _SECRET_FIELDS = (
 )  # fmt: skip
 _RATCHET_TYPES = {rt.value: rt for rt in RatchetType}
 
+S = TypeVar("S", bound=GroupState)
 
-def encode_group(group: Group) -> bytes:
+
+def encode_group(group: GroupState) -> bytes:
+    """The whole state of ``group``, secrets included: store it encrypted."""
     w = Writer()
     w.u8(FORMAT_VERSION)
     w.u16(group.suite.suite_id)
@@ -43,7 +49,8 @@ def encode_group(group: Group) -> bytes:
     return w.bytes()
 
 
-def decode_group(data: bytes) -> Group:
+def decode_group(data: bytes, cls: type[S]) -> S:
+    """A ``cls`` (GroupState or a subclass such as Group) restored from :func:`encode_group` output."""
     r = Reader(data)
     if r.u8() != FORMAT_VERSION:
         raise DecodeError("unknown group state format version")
@@ -57,7 +64,7 @@ def decode_group(data: bytes) -> Group:
     psks = dict(r.vec_items(_decode_pair))
     active = r.u8() == 1
     r.finish()
-    return Group(suite, signature_priv, state, config, past, pending, update_keys, psks, active)
+    return cls(suite, signature_priv, state, config, past, pending, update_keys, psks, active)
 
 
 def _encode_pair(w: Writer, pair: tuple[bytes, bytes]) -> None:

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from xmtp_core.mls.cipher_suite import CipherSuite
 from xmtp_core.mls.codec import encode_vec
 
+# HPKE export label of an ExternalInit proposal's init_secret (RFC 9420 §8.3).
+EXTERNAL_INIT_EXPORT_LABEL = b"MLS 1.0 external init secret"
+
 
 @dataclass(frozen=True, repr=False)
 class EpochSecrets:
