@@ -10,6 +10,7 @@ Modules:
 - `creating`: new DMs / groups; intent payloads; application messages and commits (members by inbox id,
   metadata, admins, permissions, key update) built on a copy so the post-commit state waits for the echo;
   Welcomes per recipient (direct or pointers) once the commit's cursor is known.
+- `updates`: the GroupUpdated of a commit, received or our own (`own_commit_update`, for the runtime's echoes).
 - `conversation`: the conversation view of group-context extensions; `events`: output dataclasses;
   `errors`: `RejectReason`, `Rejected`, `EngineError`; `identity`: the resolver protocol.
 """
@@ -53,6 +54,7 @@ from xmtp_core.engine.identity import IdentityResolver, installation_states
 from xmtp_core.engine.installation import InstallationKeys, key_package_expires_ns, new_key_package, should_rotate
 from xmtp_core.engine.joining import Joined, join_welcome, open_pointee, open_welcome
 from xmtp_core.engine.receiving import data_hash, process_envelope, validate_commit
+from xmtp_core.engine.updates import commit_update, own_commit_update
 
 __all__ = [
     "AdminAction",
@@ -80,6 +82,7 @@ __all__ = [
     "build_application",
     "build_commit",
     "build_commit_in_place",
+    "commit_update",
     "conversation_info",
     "data_hash",
     "group_conversation",
@@ -93,6 +96,7 @@ __all__ = [
     "open_pointee",
     "open_welcome",
     "outgoing",
+    "own_commit_update",
     "process_envelope",
     "remove_members_intent",
     "send_message_intent",

@@ -21,6 +21,7 @@ from xmtp_core.engine.events import (
 )
 from xmtp_core.engine.identity import IdentityResolver, installation_states, lifetime_now
 from xmtp_core.engine.installation import InstallationKeys
+from xmtp_core.engine.updates import commit_update
 from xmtp_core.envelopes import GroupMessage
 from xmtp_core.mls.errors import EpochError, GenerationError, LifetimeError, LimitError, MLSError
 from xmtp_core.mls.framing import SENDER_MEMBER, MLSMessage, PrivateMessage, PublicMessage
@@ -40,7 +41,6 @@ from xmtp_core.xmtp_mls.commit_checks import (
 from xmtp_core.xmtp_mls.constants import MAX_COMMIT_PROPOSALS, MAX_GROUP_LEAVES, MAX_GROUP_SIZE
 from xmtp_core.xmtp_mls.errors import CredentialChangeError, ImmutableMetadataError, MembershipError, XmtpMlsError
 from xmtp_core.xmtp_mls.extensions import GroupExtensions, parse_group_extensions
-from xmtp_core.xmtp_mls.group_updated import group_updated_from_commit
 from xmtp_core.xmtp_mls.join_checks import LeafIdentity
 from xmtp_core.xmtp_mls.policies import evaluate_commit
 
@@ -193,7 +193,7 @@ async def _commit(
     try:
         # Everything that can fail on the commit's contents runs before the merge, so a refusal leaves the
         # group as it was.
-        update = group_updated_from_commit(summarize_commit(before, after, actor))
+        update = commit_update(before, after, actor)
         conversation = conversation_info(group.group_id, after, keys.inbox_id)
     except XmtpMlsError as exc:
         return Outcome([_rejected(envelope, RejectReason.INVALID_COMMIT, str(exc))], state_changed=True)
