@@ -40,6 +40,8 @@ from xmtp_core.xmtp_mls.welcome_delivery import welcome_inputs
 
 
 class IntentKind(enum.StrEnum):
+    """What an intent asks for: one application message or one kind of commit."""
+
     SEND_MESSAGE = "send_message"
     ADD_MEMBERS = "add_members"
     REMOVE_MEMBERS = "remove_members"
@@ -50,6 +52,8 @@ class IntentKind(enum.StrEnum):
 
 
 class AdminAction(enum.StrEnum):
+    """The admin-list change an UPDATE_ADMINS intent makes."""
+
     ADD_ADMIN = "add_admin"
     REMOVE_ADMIN = "remove_admin"
     ADD_SUPER_ADMIN = "add_super_admin"
@@ -75,6 +79,7 @@ class Built:
     recipients: tuple[bytes, ...] = ()  # TLS key packages the Welcome goes to
 
     def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (bytes as base64) for storing with the intent."""
         return {
             "data": _b64(self.data),
             "epoch": self.epoch,
@@ -85,6 +90,7 @@ class Built:
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Built:
+        """The inverse of :meth:`to_json`."""
         post, welcome = obj.get("post_state"), obj.get("welcome")
         return cls(
             data=_unb64(obj["data"]),
@@ -105,14 +111,17 @@ class IntentPayload:
 
     @property
     def is_commit(self) -> bool:
+        """Every kind but SEND_MESSAGE publishes a commit."""
         return self.kind is not IntentKind.SEND_MESSAGE
 
     def to_bytes(self) -> bytes:
+        """Canonical JSON (sorted keys), what the store keeps encrypted."""
         obj = {"kind": self.kind.value, "params": self.params, "built": self.built and self.built.to_json()}
         return json.dumps(obj, sort_keys=True).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> IntentPayload:
+        """The inverse of :meth:`to_bytes`; EngineError when the bytes do not decode."""
         try:
             obj = json.loads(data)
             built = obj.get("built")
@@ -125,15 +134,18 @@ class IntentPayload:
 
 
 def send_message_intent(encoded_content: bytes, idempotency_key: str, *, should_push: bool = True) -> IntentPayload:
+    """Send one EncodedContent with its idempotency key (``should_push`` is the node's push flag)."""
     params = {"content": _b64(encoded_content), "idempotency_key": idempotency_key, "should_push": should_push}
     return IntentPayload(IntentKind.SEND_MESSAGE, params)
 
 
 def add_members_intent(inbox_ids: Sequence[str]) -> IntentPayload:
+    """Add every installation of these inboxes (duplicates dropped, sorted for a stable payload)."""
     return IntentPayload(IntentKind.ADD_MEMBERS, {"inbox_ids": sorted(set(inbox_ids))})
 
 
 def remove_members_intent(inbox_ids: Sequence[str]) -> IntentPayload:
+    """Remove these inboxes and all their installations."""
     return IntentPayload(IntentKind.REMOVE_MEMBERS, {"inbox_ids": sorted(set(inbox_ids))})
 
 
@@ -145,14 +157,17 @@ def update_metadata_intent(fields: Mapping[str, str]) -> IntentPayload:
 
 
 def update_admins_intent(action: AdminAction, inbox_id: str) -> IntentPayload:
+    """Add or remove ``inbox_id`` from the admin or super-admin list."""
     return IntentPayload(IntentKind.UPDATE_ADMINS, {"action": action.value, "inbox_id": inbox_id})
 
 
 def update_permissions_intent(policy_set: PolicySet) -> IntentPayload:
+    """Replace the group's permission policy set."""
     return IntentPayload(IntentKind.UPDATE_PERMISSIONS, {"policy_set": _b64(encode_permissions(policy_set))})
 
 
 def key_update_intent() -> IntentPayload:
+    """An empty commit with an UpdatePath: fresh keys for our leaf."""
     return IntentPayload(IntentKind.KEY_UPDATE)
 
 
@@ -201,6 +216,7 @@ def build_application(group: Group, payload: IntentPayload, keys: InstallationKe
 
 
 def outgoing(group_id: bytes, data: bytes, keys: InstallationKeys, should_push: bool = True) -> GroupMessageOut:
+    """``data`` ready to publish on the group topic, with our sender HMAC (so push servers skip us)."""
     return GroupMessageOut(group_id, data, sender_hmac(keys.hmac_key(), group_id, data), should_push)
 
 

@@ -11,6 +11,8 @@ from xmtp_core.untrusted import clean
 
 
 class RejectReason(enum.StrEnum):
+    """Machine-readable reason codes, stored with every refused envelope or intent."""
+
     DECRYPT_FAILED = "decrypt_failed"
     DUPLICATE = "duplicate"
     EPOCH_TOO_OLD = "epoch_too_old"

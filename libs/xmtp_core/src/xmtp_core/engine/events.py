@@ -29,6 +29,8 @@ class ConversationInfo:
 
 @dataclass(frozen=True)
 class MessageReceived:
+    """A decrypted application message; the content is kept out of its repr."""
+
     group_id: bytes
     message_id: bytes
     sender_inbox_id: str
@@ -46,6 +48,8 @@ class MessageReceived:
 
 @dataclass(frozen=True)
 class ConversationJoined:
+    """We joined a conversation from a Welcome sent by ``added_by_inbox_id``."""
+
     conversation: ConversationInfo
     added_by_inbox_id: str
     welcome_id: int
@@ -54,6 +58,8 @@ class ConversationJoined:
 
 @dataclass(frozen=True)
 class GroupUpdatedEvent:
+    """A commit merged: what it changed (GroupUpdated) and the conversation after it."""
+
     group_id: bytes
     update: GroupUpdated
     epoch: int

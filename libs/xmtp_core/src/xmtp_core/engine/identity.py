@@ -18,6 +18,8 @@ from xmtp_core.untrusted import clean_error
 
 
 class IdentityResolver(Protocol):
+    """Identity look-ups the engine needs; the runtime answers them from the node."""
+
     async def installations_at(self, inbox_id: str, sequence_id: int) -> frozenset[bytes]:
         """Installation keys of ``inbox_id`` after replaying its log up to and including ``sequence_id``."""
         ...

@@ -33,15 +33,18 @@ class InstallationKeys:
 
     @classmethod
     def from_seed(cls, inbox_id: str, private_seed: bytes) -> InstallationKeys:
+        """The installation of ``inbox_id`` whose Ed25519 seed is ``private_seed``."""
         public = get_cipher_suite(XMTP_CIPHERSUITE).signature_public_key(private_seed)
         return cls(inbox_id, private_seed, public)
 
     @classmethod
     def generate(cls, inbox_id: str) -> InstallationKeys:
+        """A new installation of ``inbox_id`` with a random seed."""
         return cls.from_seed(inbox_id, os.urandom(32))
 
     @property
     def credential(self) -> Credential:
+        """Our XMTP credential (BasicCredential with the MlsCredential of our inbox id)."""
         return build_credential(self.inbox_id)
 
     def hmac_key(self) -> bytes:
@@ -56,6 +59,7 @@ def new_key_package(keys: InstallationKeys, *, now: int | None = None) -> KeyPac
 
 
 def key_package_expires_ns(bundle: KeyPackageBundle) -> int:
+    """When the bundle's key package stops being valid (ns since the epoch)."""
     lifetime = bundle.key_package.leaf_node.lifetime
     if lifetime is None:
         raise ValueError("key package has no lifetime")

@@ -40,6 +40,8 @@ from xmtp_core.xmtp_mls.welcome_wrapper import (
 
 @dataclass(frozen=True)
 class Joined:
+    """A group joined from a Welcome: the group, its event, and the key package it used up."""
+
     group: Group
     event: ConversationJoined
     key_package_ref: bytes

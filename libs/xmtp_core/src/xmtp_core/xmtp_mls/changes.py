@@ -15,12 +15,15 @@ from xmtp_core.xmtp_mls.policies import Actor, CommitSummary, FieldChange, Inbox
 
 @dataclass(frozen=True)
 class MembershipDiff:
+    """Inboxes a commit added, removed, or moved to another sequence id."""
+
     added_inboxes: tuple[str, ...]
     removed_inboxes: tuple[str, ...]
     updated_inboxes: tuple[str, ...]  # present before and after with a different sequence id
 
 
 def membership_diff(before: GroupMembership, after: GroupMembership) -> MembershipDiff:
+    """The inboxes that differ between two GroupMemberships (each tuple sorted)."""
     old, new = before.members, after.members
     return MembershipDiff(
         added_inboxes=tuple(sorted(set(new) - set(old))),

@@ -29,6 +29,8 @@ Installations = Mapping[str, Iterable[bytes]]
 
 @dataclass(frozen=True)
 class InstallationDiff:
+    """The installations a commit must add and remove, from the identity states."""
+
     added: frozenset[bytes]
     removed: frozenset[bytes]
 

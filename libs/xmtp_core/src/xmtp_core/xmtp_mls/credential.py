@@ -29,6 +29,7 @@ def credential_identity(inbox_id: str) -> bytes:
 
 
 def build_credential(inbox_id: str) -> Credential:
+    """Our BasicCredential for ``inbox_id``."""
     return Credential.basic(credential_identity(inbox_id))
 
 
@@ -48,6 +49,7 @@ def inbox_id_from_identity(identity: bytes) -> str:
 
 
 def inbox_id_from_credential(credential: Credential) -> str:
+    """The inbox id of an XMTP credential; CredentialError for any other credential."""
     if credential.credential_type != CREDENTIAL_BASIC:
         raise CredentialError(f"XMTP credentials are Basic (1), got credential type {credential.credential_type}")
     return inbox_id_from_identity(credential.identity)

@@ -48,6 +48,8 @@ from xmtp_core.xmtp_mls.policies import (
 
 
 class ConversationType(IntEnum):
+    """GroupMetadataV1 conversation types."""
+
     UNSPECIFIED = 0
     GROUP = 1
     DM = 2
@@ -67,6 +69,7 @@ class GroupMetadata:
 
     @property
     def is_dm(self) -> bool:
+        """Whether the conversation type is DM."""
         return self.conversation_type == ConversationType.DM
 
 
@@ -79,9 +82,11 @@ class MutableMetadata:
     super_admins: tuple[str, ...] = ()
 
     def is_admin(self, inbox_id: str) -> bool:
+        """Whether ``inbox_id`` is in the admin list."""
         return inbox_id in self.admins
 
     def is_super_admin(self, inbox_id: str) -> bool:
+        """Whether ``inbox_id`` is in the super-admin list."""
         return inbox_id in self.super_admins
 
 
@@ -110,6 +115,7 @@ def _parse(msg: Message, data: bytes, what: str) -> None:
 
 
 def encode_group_metadata(meta: GroupMetadata) -> bytes:
+    """GroupMetadataV1 proto bytes (without the 0xF000 length prefix)."""
     msg = group_metadata_pb2.GroupMetadataV1(
         conversation_type=int(meta.conversation_type),  # type: ignore[arg-type]
         creator_account_address=meta.creator_account_address,
@@ -125,6 +131,7 @@ def encode_group_metadata(meta: GroupMetadata) -> bytes:
 
 
 def decode_group_metadata(data: bytes) -> GroupMetadata:
+    """Parse GroupMetadataV1; ExtensionError for bad protos, unknown types or malformed inbox ids."""
     msg = group_metadata_pb2.GroupMetadataV1()
     _parse(msg, data, "GroupMetadataV1")
     try:
@@ -146,6 +153,7 @@ def immutable_metadata_extension(meta: GroupMetadata) -> Extension:
 
 
 def parse_immutable_metadata(extension_data: bytes) -> GroupMetadata:
+    """0xF000 extension data (varint length, then GroupMetadataV1) to GroupMetadata."""
     reader = Reader(extension_data)
     try:
         inner = reader.vec()
@@ -159,6 +167,7 @@ def parse_immutable_metadata(extension_data: bytes) -> GroupMetadata:
 
 
 def mutable_metadata_extension(meta: MutableMetadata) -> Extension:
+    """0xFF00: GroupMutableMetadataV1, serialised deterministically."""
     msg = mutable_pb2.GroupMutableMetadataV1(
         attributes=dict(meta.attributes),
         admin_list=mutable_pb2.Inboxes(inbox_ids=list(meta.admins)),
@@ -168,6 +177,7 @@ def mutable_metadata_extension(meta: MutableMetadata) -> Extension:
 
 
 def parse_mutable_metadata(extension_data: bytes) -> MutableMetadata:
+    """0xFF00 extension data to MutableMetadata; admin lists must hold inbox ids."""
     msg = mutable_pb2.GroupMutableMetadataV1()
     _parse(msg, extension_data, "GroupMutableMetadataV1")
     _check_inbox_ids(msg.admin_list.inbox_ids, "admin list")
@@ -179,6 +189,7 @@ def parse_mutable_metadata(extension_data: bytes) -> MutableMetadata:
 
 
 def group_membership_extension(membership: GroupMembership) -> Extension:
+    """0xFF01: GroupMembership, serialised deterministically."""
     msg = group_membership_pb2.GroupMembership(
         members=dict(membership.members), failed_installations=list(membership.failed_installations)
     )
@@ -186,6 +197,7 @@ def group_membership_extension(membership: GroupMembership) -> Extension:
 
 
 def parse_group_membership(extension_data: bytes) -> GroupMembership:
+    """0xFF01 extension data to GroupMembership; its keys must be inbox ids."""
     msg = group_membership_pb2.GroupMembership()
     _parse(msg, extension_data, "GroupMembership")
     _check_inbox_ids(msg.members, "GroupMembership")
@@ -196,10 +208,12 @@ def parse_group_membership(extension_data: bytes) -> GroupMembership:
 
 
 def permissions_extension(policy_set: PolicySet) -> Extension:
+    """0xFF02: the policy set as GroupMutablePermissionsV1."""
     return Extension(EXT_GROUP_PERMISSIONS, encode_permissions(policy_set))
 
 
 def parse_permissions(extension_data: bytes) -> PolicySet:
+    """0xFF02 extension data to a PolicySet (ExtensionError if malformed)."""
     try:
         return decode_permissions(extension_data)
     except PolicyError as exc:
@@ -207,6 +221,7 @@ def parse_permissions(extension_data: bytes) -> PolicySet:
 
 
 def required_capabilities() -> RequiredCapabilities:
+    """The RequiredCapabilities every XMTP group carries."""
     return RequiredCapabilities(GROUP_REQUIRED_EXTENSIONS, GROUP_REQUIRED_PROPOSALS, GROUP_REQUIRED_CREDENTIALS)
 
 
@@ -225,10 +240,12 @@ class GroupExtensions:
 
     @property
     def conversation_type(self) -> ConversationType:
+        """The conversation type from the immutable metadata."""
         return self.metadata.conversation_type
 
     @property
     def is_dm(self) -> bool:
+        """Whether this is a DM."""
         return self.metadata.is_dm
 
     def to_extensions(self) -> tuple[Extension, ...]:
@@ -253,6 +270,7 @@ def _require(extensions: tuple[Extension, ...], ext_type: int, name: str) -> byt
 
 
 def parse_group_extensions(extensions: Iterable[Extension]) -> GroupExtensions:
+    """Parse the XMTP view of a group context; ExtensionError if anything is missing or malformed."""
     exts = tuple(extensions)
     if find_extension(exts, EXT_IMMUTABLE_METADATA) is None and find_extension(exts, EXT_APP_DATA_DICTIONARY):
         raise ExtensionError("group was migrated to AppDataDictionary (0x0006); that layout is not supported yet")

@@ -49,8 +49,10 @@ def is_empty(update: GroupUpdated) -> bool:
 
 
 def group_updated_for_welcome(added_by_inbox_id: str, own_inbox_id: str) -> GroupUpdated:
+    """The GroupUpdated a joiner records: added by the inviter, and we are the added inbox."""
     return GroupUpdated(initiated_by_inbox_id=added_by_inbox_id, added_inboxes=(own_inbox_id,))
 
 
 def welcome_idempotency_key(welcome_created_ns: int) -> str:
+    """libxmtp's idempotency key for the Welcome's GroupUpdated message."""
     return f"{welcome_created_ns}_welcome_added"

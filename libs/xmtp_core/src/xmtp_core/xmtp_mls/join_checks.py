@@ -23,6 +23,8 @@ from xmtp_core.xmtp_mls.policies import dm_policy
 
 @dataclass(frozen=True)
 class LeafIdentity:
+    """A leaf as XMTP sees it: the inbox from its credential and its installation key."""
+
     inbox_id: str
     installation_key: bytes
 

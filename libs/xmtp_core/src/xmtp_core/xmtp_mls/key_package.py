@@ -66,6 +66,7 @@ def xmtp_capabilities() -> Capabilities:
 
 
 def xmtp_lifetime(now: int | None = None) -> Lifetime:
+    """OpenMLS's default lifetime at ``now``: one hour back, 84 days ahead."""
     t = int(time.time()) if now is None else now
     return Lifetime(t - LIFETIME_MARGIN_SECONDS, t + LIFETIME_SECONDS)
 
@@ -98,6 +99,7 @@ class KeyPackageBundle:
 
     @property
     def xwing_public_key(self) -> bytes | None:
+        """The X-Wing public key published in 0xFF03, None without one."""
         return None if self.xwing_seed is None else XWingKem().public_key(self.xwing_seed)
 
     def to_mls_bundle(self, installation_private_key: bytes) -> MlsKeyPackageBundle:
@@ -186,6 +188,7 @@ class PeerKeyPackage:
 
     @property
     def supports_welcome_pointers(self) -> bool:
+        """Whether the key package advertises ChaCha20-Poly1305 pointees (0xFF04)."""
         return POINTEE_AEAD_CHACHA20_POLY1305 in self.pointee_aead_types
 
 

@@ -22,6 +22,8 @@ SUPER_ADMIN_METADATA_PREFIX = "_"
 
 
 class MembershipBase(IntEnum):
+    """Base rules for adding or removing members."""
+
     ALLOW = 1
     DENY = 2
     ALLOW_IF_ADMIN_OR_SUPER_ADMIN = 3
@@ -29,6 +31,8 @@ class MembershipBase(IntEnum):
 
 
 class MetadataBase(IntEnum):
+    """Base rules for changing a metadata field."""
+
     ALLOW = 1
     DENY = 2
     ALLOW_IF_ADMIN = 3  # admin or super admin
@@ -36,6 +40,8 @@ class MetadataBase(IntEnum):
 
 
 class PermissionsBase(IntEnum):
+    """Base rules for admin lists and the policy set itself."""
+
     DENY = 1
     ALLOW_IF_ADMIN = 2  # admin or super admin
     ALLOW_IF_SUPER_ADMIN = 3
@@ -93,6 +99,8 @@ class Actor:
 
 @dataclass(frozen=True)
 class PolicySet:
+    """A group's permission policies, one per kind of change (metadata per field)."""
+
     add_member: Policy[MembershipBase]
     remove_member: Policy[MembershipBase]
     update_metadata: Mapping[str, Policy[MetadataBase]]
@@ -102,6 +110,7 @@ class PolicySet:
 
 
 def base(rule: B) -> Policy[B]:
+    """A policy made of one base rule."""
     return Policy(base=rule)
 
 
@@ -140,14 +149,17 @@ def _evaluate(policy: Policy[B], actor: Actor, allows: Callable[[B, Actor], bool
 
 
 def membership_allows(policy: Policy[MembershipBase], actor: Actor) -> bool:
+    """Whether ``actor`` may add/remove members under ``policy``."""
     return _evaluate(policy, actor, _membership_allows)
 
 
 def metadata_allows(policy: Policy[MetadataBase], actor: Actor) -> bool:
+    """Whether ``actor`` may change a metadata field under ``policy``."""
     return _evaluate(policy, actor, _metadata_allows)
 
 
 def permissions_allows(policy: Policy[PermissionsBase], actor: Actor) -> bool:
+    """Whether ``actor`` may change admins or permissions under ``policy``."""
     return _evaluate(policy, actor, _permissions_allows)
 
 
@@ -185,6 +197,7 @@ def all_members_policy() -> PolicySet:
 
 
 def admin_only_policy() -> PolicySet:
+    """libxmtp's admin-only preset: admins manage members and metadata, super admins the rest."""
     return PolicySet(
         add_member=base(MembershipBase.ALLOW_IF_ADMIN_OR_SUPER_ADMIN),
         remove_member=base(MembershipBase.ALLOW_IF_ADMIN_OR_SUPER_ADMIN),
@@ -265,6 +278,7 @@ def _from_proto(msg: object, enum: type[B], what: str) -> Policy[B]:
 
 
 def policy_set_to_proto(policy_set: PolicySet) -> pb.PolicySet:
+    """The PolicySet proto of ``policy_set``."""
     msg = pb.PolicySet(
         add_member_policy=_to_proto(policy_set.add_member, pb.MembershipPolicy),  # type: ignore[arg-type]
         remove_member_policy=_to_proto(policy_set.remove_member, pb.MembershipPolicy),  # type: ignore[arg-type]
@@ -284,6 +298,7 @@ def _required(msg: pb.PolicySet, field_name: str) -> object:
 
 
 def policy_set_from_proto(msg: pb.PolicySet) -> PolicySet:
+    """Parse a PolicySet proto; PolicyError when a policy is missing or malformed."""
     return PolicySet(
         add_member=_from_proto(_required(msg, "add_member_policy"), MembershipBase, "add member"),
         remove_member=_from_proto(_required(msg, "remove_member_policy"), MembershipBase, "remove member"),
@@ -304,6 +319,7 @@ def encode_permissions(policy_set: PolicySet) -> bytes:
 
 
 def decode_permissions(data: bytes) -> PolicySet:
+    """0xFF02 extension data to a PolicySet; PolicyError when malformed."""
     msg = pb.GroupMutablePermissionsV1()
     try:
         msg.ParseFromString(data)
@@ -328,6 +344,8 @@ class InboxChange:
 
 @dataclass(frozen=True)
 class FieldChange:
+    """One metadata attribute a commit changed (None: absent before / after)."""
+
     field_name: str
     old_value: str | None
     new_value: str | None
@@ -352,10 +370,13 @@ class CommitSummary:
 
 @dataclass(frozen=True)
 class PolicyDecision:
+    """The outcome of evaluating a commit: the violated policies, if any."""
+
     violations: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def allowed(self) -> bool:
+        """True when no policy was violated."""
         return not self.violations
 
 

@@ -26,6 +26,7 @@ def generate_hmac_key() -> bytes:
 
 
 def hmac_epoch(unix_seconds: int | None = None) -> int:
+    """The 30-day HMAC epoch ``unix_seconds`` (default: now) falls in."""
     now = int(time.time()) if unix_seconds is None else unix_seconds
     return now // HMAC_EPOCH_SECONDS
 
@@ -37,6 +38,7 @@ def derive_hmac_key(hmac_key: bytes, group_id: bytes, epoch: int) -> bytes:
 
 
 def sender_hmac(hmac_key: bytes, group_id: bytes, payload: bytes, *, unix_seconds: int | None = None) -> bytes:
+    """HMAC-SHA256 of ``payload`` under the group's key for the current HMAC epoch."""
     key = derive_hmac_key(hmac_key, group_id, hmac_epoch(unix_seconds))
     return hmac.new(key, payload, hashlib.sha256).digest()
 

@@ -36,6 +36,7 @@ def can_receive_pointer(recipient: PeerKeyPackage) -> bool:
 def direct_welcome_input(
     welcome: bytes, welcome_metadata: bytes, recipient: PeerKeyPackage
 ) -> mls_pb2.WelcomeMessageInput:
+    """A WelcomeMessageInput with the Welcome wrapped for ``recipient``'s 0xFF03 key."""
     wrapped = wrap_welcome(welcome, welcome_metadata, recipient.wrapper.public_key, recipient.wrapper.algorithm)
     return mls_pb2.WelcomeMessageInput(
         v1=V1(

@@ -55,6 +55,7 @@ class WrapperAlgorithm(IntEnum):
 
 
 def wrapper_algorithm_from_wire(value: int) -> WrapperAlgorithm:
+    """The wrapper algorithm of a wire value; WelcomeWrapperError for unknown ones."""
     if value == 0:
         return WrapperAlgorithm.CURVE25519
     try:
@@ -158,6 +159,7 @@ class WelcomePointer:
     welcome_metadata_nonce: bytes
 
     def to_proto_bytes(self) -> bytes:
+        """WelcomePointer proto bytes (what gets HPKE-wrapped for each recipient)."""
         v1 = welcome_pointer_pb2.WelcomePointer.WelcomeV1Pointer(
             destination=self.destination,
             aead_type=self.aead_type,  # type: ignore[arg-type]
@@ -169,6 +171,7 @@ class WelcomePointer:
 
     @classmethod
     def from_proto_bytes(cls, data: bytes) -> WelcomePointer:
+        """Parse and check a WelcomePointer proto; WelcomeWrapperError when malformed."""
         msg = welcome_pointer_pb2.WelcomePointer()
         try:
             msg.ParseFromString(data)
@@ -188,6 +191,7 @@ class WelcomePointer:
         return pointer
 
     def check(self) -> None:
+        """Refuse pointers with an unsupported AEAD, wrong key or nonce sizes, or no destination."""
         if self.aead_type != POINTEE_AEAD_CHACHA20_POLY1305:
             raise WelcomeWrapperError(f"welcome pointer AEAD type {self.aead_type} is not supported (ChaCha20=3)")
         if len(self.encryption_key) != POINTEE_KEY_LEN:
@@ -254,5 +258,6 @@ def wrap_welcome_pointer(
 
 
 def unwrap_welcome_pointer(wrapped_pointer: bytes, xwing_seed: bytes) -> WelcomePointer:
+    """Open an X-Wing wrapped Welcome pointer with our 0xFF03 seed."""
     unwrapped = unwrap_welcome(wrapped_pointer, b"", xwing_seed, WrapperAlgorithm.XWING_MLKEM_768_DRAFT_6)
     return WelcomePointer.from_proto_bytes(unwrapped.welcome)
