@@ -31,7 +31,7 @@ async def nc(settings: BusSettings) -> AsyncIterator[Client]:
     try:
         yield client
     finally:
-        await client.drain()
+        await client.close()
 
 
 @pytest.fixture

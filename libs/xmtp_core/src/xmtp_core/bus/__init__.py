@@ -4,6 +4,8 @@
 - `schemas`: versioned pydantic models of every hop, size-capped; `parse` never raises anything but `SchemaError`.
 - `streams`: `ensure_streams` / `ensure_buckets` (idempotent), `partition_consumer` (the per-partition config).
 - `runner`: `PartitionedConsumer`, `Transient`, `Poison`, `Meta`: how crypto, router and publisher consume.
+- `client`: both ends of commands (`send_command`, `command_reply_to`, `answer_command`), operations
+  (`request_op`, `serve_ops`) and event publishing (`event_subject`, `publish_event`).
 - `kv`: the KV records (agents, topics, ingest cursors, command results).
 - `settings`: `BusSettings` (NATS_URL, SB_PARTITIONS, SB_AGENTS, ...).
 - `asyncapi`: the AsyncAPI document, generated from the schemas (`switchboard asyncapi`).
