@@ -44,6 +44,7 @@ class KeyCache(Generic[K]):
         self._entries[raw] = key
 
     def discard(self, raw: bytes) -> None:
+        """Drop the key object loaded for ``raw``, if any."""
         self._entries.pop(raw, None)
 
     def _make_room(self) -> None:
@@ -55,6 +56,7 @@ class KeyCache(Generic[K]):
                 return
 
     def clear(self) -> None:
+        """Drop every cached key object."""
         self._entries.clear()
 
     def __contains__(self, raw: object) -> bool:

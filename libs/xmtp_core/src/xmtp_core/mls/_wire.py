@@ -11,13 +11,16 @@ class WireStruct:
     """Mixin for frozen dataclasses that implement ``encode(w)`` and ``decode(r)``."""
 
     def encode(self, w: Writer) -> None:
+        """Write the struct's wire form (RFC 9420's TLS presentation language) to ``w``."""
         raise NotImplementedError
 
     @classmethod
     def decode(cls, r: Reader) -> Self:
+        """Read one struct from ``r``; malformed input raises DecodeError."""
         raise NotImplementedError
 
     def to_bytes(self) -> bytes:
+        """The struct's wire form."""
         w = Writer()
         self.encode(w)
         return w.bytes()
@@ -32,8 +35,10 @@ class WireStruct:
 
 
 def encode_u16_list(w: Writer, values: tuple[int, ...]) -> None:
+    """A vector of uint16 values (capability and type lists)."""
     w.vec_items(values, lambda ww, v: ww.u16(v))
 
 
 def decode_u16_list(r: Reader) -> tuple[int, ...]:
+    """Read a vector of uint16 values."""
     return tuple(r.vec_items(lambda rr: rr.u16()))

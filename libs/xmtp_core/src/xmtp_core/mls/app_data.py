@@ -38,6 +38,7 @@ class AppDataDictionary(WireStruct):
         return cls(entries)
 
     def get(self, component_id: int) -> bytes | None:
+        """The value stored under component ``component_id``, or None."""
         return dict(self.entries).get(component_id)
 
     def with_component(self, component_id: int, data: bytes | None) -> AppDataDictionary:
@@ -50,4 +51,5 @@ class AppDataDictionary(WireStruct):
         return AppDataDictionary(tuple(sorted(entries.items())))
 
     def to_extension(self) -> Extension:
+        """This dictionary as a GroupContext extension."""
         return Extension(EXT_APP_DATA_DICTIONARY, self.to_bytes())

@@ -54,27 +54,34 @@ class CipherSuite:
 
     @property
     def hash_len(self) -> int:
+        """Nh, the hash output length in bytes."""
         return self.kdf.hash_len
 
     @property
     def aead_key_len(self) -> int:
+        """Nk, the AEAD key length in bytes."""
         return self.aead.n_k
 
     @property
     def aead_nonce_len(self) -> int:
+        """Nn, the AEAD nonce length in bytes."""
         return self.aead.n_n
 
     # Hash and KDF ----------------------------------------------------------------------------------------
     def hash(self, data: bytes) -> bytes:
+        """The suite's hash of ``data``."""
         return self.kdf.hash(data)
 
     def mac(self, key: bytes, data: bytes) -> bytes:
+        """HMAC with the suite's hash."""
         return self.kdf.mac(key, data)
 
     def kdf_extract(self, salt: bytes, ikm: bytes) -> bytes:
+        """HKDF-Extract (RFC 5869)."""
         return self.kdf.extract(salt, ikm)
 
     def kdf_expand(self, prk: bytes, info: bytes, length: int) -> bytes:
+        """HKDF-Expand (RFC 5869)."""
         return self.kdf.expand(prk, info, length)
 
     def expand_with_label(self, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
@@ -85,9 +92,11 @@ class CipherSuite:
         return self.kdf.expand(secret, head + encode_vec(context), length)
 
     def derive_secret(self, secret: bytes, label: bytes) -> bytes:
+        """DeriveSecret(secret, label) (RFC 9420 §8)."""
         return self.expand_with_label(secret, label, b"", self.hash_len)
 
     def derive_tree_secret(self, secret: bytes, label: bytes, generation: int, length: int) -> bytes:
+        """DeriveTreeSecret(secret, label, generation, length) (RFC 9420 §9)."""
         return self.expand_with_label(secret, label, generation.to_bytes(4, "big"), length)
 
     def ref_hash(self, label: bytes, value: bytes) -> bytes:
@@ -96,15 +105,19 @@ class CipherSuite:
 
     # Signatures ------------------------------------------------------------------------------------------
     def generate_signature_key_pair(self) -> tuple[bytes, bytes]:
+        """A fresh (private, public) signature key pair."""
         return self.signature.generate_key_pair()
 
     def signature_public_key(self, sk: bytes) -> bytes:
+        """The public key of signature private key ``sk``."""
         return self.signature.public_key(sk)
 
     def sign(self, sk: bytes, msg: bytes) -> bytes:
+        """A raw signature over ``msg`` (no label)."""
         return self.signature.sign(sk, msg)
 
     def verify(self, pk: bytes, msg: bytes, sig: bytes) -> bool:
+        """Whether ``sig`` is a raw signature over ``msg`` by ``pk``."""
         return self.signature.verify(pk, msg, sig)
 
     @staticmethod
@@ -116,13 +129,16 @@ class CipherSuite:
         return self.sign(sk, self._sign_content(label, content))
 
     def verify_with_label(self, pk: bytes, label: bytes, content: bytes, sig: bytes) -> bool:
+        """VerifyWithLabel (RFC 9420 §5.1.2)."""
         return self.verify(pk, self._sign_content(label, content), sig)
 
     # AEAD ------------------------------------------------------------------------------------------------
     def aead_encrypt(self, key: bytes, nonce: bytes, aad: bytes, pt: bytes) -> bytes:
+        """The suite's AEAD seal."""
         return self.aead.seal(key, nonce, aad, pt)
 
     def aead_decrypt(self, key: bytes, nonce: bytes, aad: bytes, ct: bytes) -> bytes:
+        """The suite's AEAD open; CryptoError if the ciphertext does not authenticate."""
         return self.aead.open(key, nonce, aad, ct)
 
     # HPKE ------------------------------------------------------------------------------------------------
@@ -131,18 +147,23 @@ class CipherSuite:
         return self.kem.derive_key_pair(ikm)
 
     def generate_hpke_key_pair(self) -> tuple[bytes, bytes]:
+        """A fresh (private, public) HPKE key pair."""
         return self.kem.generate_key_pair()
 
     def hpke_seal(self, pk: bytes, info: bytes, aad: bytes, pt: bytes) -> tuple[bytes, bytes]:
+        """Single-shot HPKE seal to ``pk``: (enc, ciphertext)."""
         return self.hpke.seal(pk, info, aad, pt)
 
     def hpke_open(self, sk: bytes, enc: bytes, info: bytes, aad: bytes, ct: bytes) -> bytes:
+        """Single-shot HPKE open with ``sk``."""
         return self.hpke.open(sk, enc, info, aad, ct)
 
     def hpke_sender_context(self, pk: bytes, info: bytes) -> tuple[bytes, Context]:
+        """An HPKE sender context to ``pk``: (enc, context)."""
         return self.hpke.setup_base_s(pk, info)
 
     def hpke_receiver_context(self, sk: bytes, enc: bytes, info: bytes) -> Context:
+        """The HPKE receiver context for ``enc`` and ``sk``."""
         return self.hpke.setup_base_r(enc, sk, info)
 
     def hpke_export(self, sk: bytes, enc: bytes, info: bytes, exporter_context: bytes, length: int) -> bytes:
@@ -158,6 +179,7 @@ class CipherSuite:
         return self.hpke.seal(pk, self._encrypt_context(label, context), b"", pt)
 
     def decrypt_with_label(self, sk: bytes, label: bytes, context: bytes, kem_output: bytes, ct: bytes) -> bytes:
+        """DecryptWithLabel (RFC 9420 §5.1.3)."""
         try:
             return self.hpke.open(sk, kem_output, self._encrypt_context(label, context), b"", ct)
         except ValueError as exc:  # backend rejects a malformed key before any AEAD check
@@ -191,4 +213,5 @@ def get_cipher_suite(suite_id: int) -> CipherSuite:
 
 
 def supported_cipher_suites() -> list[int]:
+    """The ids of every cipher suite implemented here (1 to 7)."""
     return sorted(_SUITES)

@@ -47,13 +47,16 @@ class Reader:
 
     @property
     def remaining(self) -> int:
+        """Bytes not yet read."""
         return len(self._data) - self._pos
 
     @property
     def position(self) -> int:
+        """Offset of the next byte to read."""
         return self._pos
 
     def raw(self, n: int) -> bytes:
+        """The next ``n`` bytes as they are."""
         pos = self._pos
         end = pos + n
         if n < 0:
@@ -67,6 +70,7 @@ class Reader:
         return int.from_bytes(self.raw(size), "big")
 
     def u8(self) -> int:
+        """An 8-bit unsigned integer."""
         pos = self._pos
         if pos >= len(self._data):
             raise DecodeError("truncated: need 1 bytes, 0 left")
@@ -74,15 +78,19 @@ class Reader:
         return self._data[pos]
 
     def u16(self) -> int:
+        """A 16-bit big-endian unsigned integer."""
         return self._uint(2)
 
     def u32(self) -> int:
+        """A 32-bit big-endian unsigned integer."""
         return self._uint(4)
 
     def u64(self) -> int:
+        """A 64-bit big-endian unsigned integer."""
         return self._uint(8)
 
     def varint(self) -> int:
+        """A §2.1.2 variable-length integer, in its shortest encoding."""
         if self._pos >= len(self._data):
             raise DecodeError("truncated: varint missing")
         first = self._data[self._pos]
@@ -100,6 +108,7 @@ class Reader:
         return value
 
     def vec(self) -> bytes:
+        """A varint-length-prefixed byte vector."""
         data, pos = self._data, self._pos
         if pos < len(data) and data[pos] < 1 << 6:  # one-byte length, the common case
             end = pos + 1 + data[pos]
@@ -110,9 +119,11 @@ class Reader:
         return self.raw(self.varint())
 
     def sub(self, n: int) -> Reader:
+        """A Reader over the next ``n`` bytes."""
         return Reader(self.raw(n))
 
     def vec_items(self, fn: Callable[[Reader], T]) -> list[T]:
+        """The items ``read`` decodes from a varint-length-prefixed vector."""
         inner = self.sub(self.varint())
         items: list[T] = []
         while inner.remaining:
@@ -120,6 +131,7 @@ class Reader:
         return items
 
     def optional(self, fn: Callable[[Reader], T]) -> T | None:
+        """An ``optional<T>``: None or the value ``read`` decodes."""
         flag = self.u8()
         if flag == 0:
             return None
@@ -128,6 +140,7 @@ class Reader:
         return fn(self)
 
     def finish(self) -> None:
+        """DecodeError if any byte is left unread."""
         if self.remaining:
             raise DecodeError(f"{self.remaining} trailing bytes")
 
@@ -149,26 +162,33 @@ class Writer:
         return self
 
     def u8(self, v: int) -> Writer:
+        """Append an 8-bit unsigned integer."""
         return self._uint(v, 1)
 
     def u16(self, v: int) -> Writer:
+        """Append a 16-bit big-endian unsigned integer."""
         return self._uint(v, 2)
 
     def u32(self, v: int) -> Writer:
+        """Append a 32-bit big-endian unsigned integer."""
         return self._uint(v, 4)
 
     def u64(self, v: int) -> Writer:
+        """Append a 64-bit big-endian unsigned integer."""
         return self._uint(v, 8)
 
     def varint(self, v: int) -> Writer:
+        """Append a §2.1.2 variable-length integer."""
         self._buf += encode_varint(v)
         return self
 
     def raw(self, b: bytes) -> Writer:
+        """Append bytes as they are."""
         self._buf += b
         return self
 
     def vec(self, b: bytes) -> Writer:
+        """Append a varint-length-prefixed byte vector."""
         n = len(b)
         if n < 1 << 6:
             self._buf.append(n)
@@ -178,12 +198,14 @@ class Writer:
         return self
 
     def vec_items(self, items: Iterable[T], fn: Callable[[Writer, T], object]) -> Writer:
+        """Append items, each written by ``write``, as one varint-length-prefixed vector."""
         inner = Writer()
         for item in items:
             fn(inner, item)
         return self.vec(inner.bytes())
 
     def optional(self, value: T | None, fn: Callable[[Writer, T], object]) -> Writer:
+        """Append an ``optional<T>``: a presence byte, then the value if present."""
         if value is None:
             return self.u8(0)
         self.u8(1)
@@ -191,4 +213,5 @@ class Writer:
         return self
 
     def bytes(self) -> bytes:
+        """Everything written so far."""
         return bytes(self._buf)

@@ -27,6 +27,7 @@ class Credential(WireStruct):
 
     @classmethod
     def basic(cls, identity: bytes) -> Credential:
+        """A basic credential (type 1) for ``identity``."""
         return cls(CREDENTIAL_BASIC, identity=identity)
 
     def encode(self, w: Writer) -> None:

@@ -31,6 +31,8 @@ PROTOCOL_MLS10 = 1
 
 @dataclass(frozen=True)
 class Extension(WireStruct):
+    """One extension: its type and opaque data (RFC 9420 §13)."""
+
     extension_type: int
     extension_data: bytes
 
@@ -44,16 +46,19 @@ class Extension(WireStruct):
 
 
 def encode_extensions(w: Writer, extensions: tuple[Extension, ...]) -> None:
+    """Append a vector of extensions."""
     w.vec_items(extensions, lambda ww, e: e.encode(ww))
 
 
 def decode_extensions(r: Reader) -> tuple[Extension, ...]:
+    """Read a vector of extensions; a repeated type is a ValidationError."""
     exts = tuple(r.vec_items(Extension.decode))
     check_unique_extensions(exts)
     return exts
 
 
 def check_unique_extensions(extensions: Iterable[Extension]) -> None:
+    """ValidationError if two extensions share a type (RFC 9420 §13.4)."""
     seen: set[int] = set()
     for ext in extensions:
         if ext.extension_type in seen:
@@ -62,6 +67,7 @@ def check_unique_extensions(extensions: Iterable[Extension]) -> None:
 
 
 def find_extension(extensions: Iterable[Extension], extension_type: int) -> Extension | None:
+    """The extension of ``extension_type``, or None."""
     for ext in extensions:
         if ext.extension_type == extension_type:
             return ext
@@ -70,6 +76,8 @@ def find_extension(extensions: Iterable[Extension], extension_type: int) -> Exte
 
 @dataclass(frozen=True)
 class Capabilities(WireStruct):
+    """What a leaf's client supports: versions, cipher suites, extensions, proposals, credentials (§7.2)."""
+
     versions: tuple[int, ...] = (PROTOCOL_MLS10,)
     cipher_suites: tuple[int, ...] = ()
     extensions: tuple[int, ...] = ()
@@ -101,17 +109,22 @@ class Capabilities(WireStruct):
         return frozenset(self.credentials)
 
     def supports_extension(self, extension_type: int) -> bool:
+        """Whether ``extension_type`` is listed or a default type."""
         return extension_type in self.extension_set
 
     def supports_proposal(self, proposal_type: int) -> bool:
+        """Whether ``proposal_type`` is listed or a default type."""
         return proposal_type in self.proposal_set
 
     def supports_credential(self, credential_type: int) -> bool:
+        """Whether ``credential_type`` is listed."""
         return credential_type in self.credential_set
 
 
 @dataclass(frozen=True)
 class Lifetime(WireStruct):
+    """The validity period of a key_package leaf, in seconds since the epoch (§7.2)."""
+
     not_before: int
     not_after: int
 
@@ -126,6 +139,8 @@ class Lifetime(WireStruct):
 
 @dataclass(frozen=True)
 class RequiredCapabilities(WireStruct):
+    """The required_capabilities extension: what every member must support (§11.1)."""
+
     extension_types: tuple[int, ...] = ()
     proposal_types: tuple[int, ...] = ()
     credential_types: tuple[int, ...] = ()
@@ -140,6 +155,7 @@ class RequiredCapabilities(WireStruct):
         return cls(decode_u16_list(r), decode_u16_list(r), decode_u16_list(r))
 
     def to_extension(self) -> Extension:
+        """This value as a GroupContext extension."""
         return Extension(EXT_REQUIRED_CAPABILITIES, self.to_bytes())
 
     def check(self, capabilities: Capabilities, what: str) -> None:
@@ -157,6 +173,8 @@ class RequiredCapabilities(WireStruct):
 
 @dataclass(frozen=True)
 class ExternalPub(WireStruct):
+    """The external_pub extension: the key a non-member encrypts an ExternalInit to (§12.4.3.2)."""
+
     external_pub: bytes
 
     def encode(self, w: Writer) -> None:

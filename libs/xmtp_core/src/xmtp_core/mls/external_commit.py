@@ -52,6 +52,7 @@ def join_by_external_commit(
     authenticated_data: bytes = b"",
     config: GroupConfig | None = None,
 ) -> ExternalJoin:
+    """Join the group ``group_info`` describes by an external commit; returns the new group and the commit to send."""
     context = group_info.group_context
     suite = get_cipher_suite(context.cipher_suite)
     tree = joined_tree(suite, group_info, ratchet_tree)

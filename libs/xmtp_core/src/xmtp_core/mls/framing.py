@@ -34,11 +34,14 @@ SENDER_NEW_MEMBER_COMMIT = 4
 
 @dataclass(frozen=True)
 class Sender(WireStruct):
+    """Who sent a message: a member (by leaf index), an external sender or a new member (§6)."""
+
     sender_type: int
     index: int = 0  # leaf_index for members, sender_index for external senders
 
     @classmethod
     def member(cls, leaf_index: int) -> Sender:
+        """The sender that is the member at leaf ``leaf_index``."""
         return cls(SENDER_MEMBER, leaf_index)
 
     def encode(self, w: Writer) -> None:
@@ -58,6 +61,8 @@ class Sender(WireStruct):
 
 @dataclass(frozen=True)
 class FramedContent(WireStruct):
+    """Message content with its group, epoch, sender and authenticated data (§6)."""
+
     group_id: bytes
     epoch: int
     sender: Sender
@@ -68,6 +73,7 @@ class FramedContent(WireStruct):
     commit: Commit | None = None
 
     def encode_body(self, w: Writer) -> None:
+        """Append the content body (application data, proposal or commit)."""
         encode_content_body(w, self.content_type, self.application_data, self.proposal, self.commit)
 
     def encode(self, w: Writer) -> None:
@@ -88,6 +94,7 @@ class FramedContent(WireStruct):
 def encode_content_body(
     w: Writer, content_type: int, application_data: bytes, proposal: Proposal | None, commit: Commit | None
 ) -> None:
+    """Append the body of a content of ``content_type``."""
     if content_type == CONTENT_APPLICATION:
         w.vec(application_data)
     elif content_type == CONTENT_PROPOSAL and proposal is not None:
@@ -99,6 +106,7 @@ def encode_content_body(
 
 
 def decode_content_body(r: Reader, content_type: int) -> tuple[bytes, Proposal | None, Commit | None]:
+    """Read the body of a content of ``content_type``: (application data, proposal, commit)."""
     if content_type == CONTENT_APPLICATION:
         return r.vec(), None, None
     if content_type == CONTENT_PROPOSAL:
@@ -110,21 +118,26 @@ def decode_content_body(r: Reader, content_type: int) -> tuple[bytes, Proposal |
 
 @dataclass(frozen=True)
 class FramedContentAuthData:
+    """A content's signature and, for commits, its confirmation tag (§6.1)."""
+
     signature: bytes
     confirmation_tag: bytes | None = None  # present exactly for commits
 
     def encode(self, w: Writer) -> None:
+        """Append the signature and, for a commit, the confirmation tag."""
         w.vec(self.signature)
         if self.confirmation_tag is not None:
             w.vec(self.confirmation_tag)
 
     @classmethod
     def decode(cls, r: Reader, content_type: int) -> FramedContentAuthData:
+        """Read the auth data of a content of ``content_type``."""
         signature = r.vec()
         tag = r.vec() if content_type == CONTENT_COMMIT else None
         return cls(signature, tag)
 
     def to_bytes(self) -> bytes:
+        """The auth data's wire form for a content of ``content_type``."""
         w = Writer()
         self.encode(w)
         return w.bytes()
@@ -145,6 +158,8 @@ def framed_content_tbs(wire_format: int, content: FramedContent, context: GroupC
 
 @dataclass(frozen=True)
 class AuthenticatedContent(WireStruct):
+    """FramedContent with its wire format and auth data, as signed and transcript-hashed (§6.1)."""
+
     wire_format: int
     content: FramedContent
     auth: FramedContentAuthData
@@ -163,6 +178,8 @@ class AuthenticatedContent(WireStruct):
 
 @dataclass(frozen=True)
 class PublicMessage(WireStruct):
+    """A signed, unencrypted handshake message with a membership tag for members (§6.2)."""
+
     content: FramedContent
     auth: FramedContentAuthData
     membership_tag: bytes | None = None  # present exactly for member senders
@@ -185,6 +202,8 @@ class PublicMessage(WireStruct):
 
 @dataclass(frozen=True)
 class PrivateMessage(WireStruct):
+    """An encrypted message: content and sender data under the epoch's keys (§6.3)."""
+
     group_id: bytes
     epoch: int
     content_type: int
@@ -216,6 +235,7 @@ class GroupMessageHeader:
 
     @property
     def is_commit(self) -> bool:
+        """Whether the message carries a commit."""
         return self.content_type == CONTENT_COMMIT
 
 
@@ -262,12 +282,15 @@ _WIRE_TYPES: dict[int, type[WireStruct]] = {
 
 @dataclass(frozen=True)
 class MLSMessage(WireStruct):
+    """The top-level message: version, wire format and body (§6)."""
+
     wire_format: int
     body: MessageBody
     version: int = PROTOCOL_MLS10
 
     @classmethod
     def wrap(cls, body: MessageBody) -> MLSMessage:
+        """An MLSMessage around ``body``, its wire format taken from the body's type."""
         for wire_format, typ in _WIRE_TYPES.items():
             if isinstance(body, typ):
                 return cls(wire_format, body)

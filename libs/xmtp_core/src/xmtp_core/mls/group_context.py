@@ -13,6 +13,8 @@ from xmtp_core.mls.extensions import Extension, decode_extensions, encode_extens
 
 @dataclass(frozen=True)
 class GroupContext(WireStruct):
+    """The summary of an epoch every member agrees on (RFC 9420 §8.1)."""
+
     version: int
     cipher_suite: int
     group_id: bytes

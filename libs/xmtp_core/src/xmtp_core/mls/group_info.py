@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class GroupInfo(WireStruct):
+    """What a joiner needs about an epoch: context, extensions, confirmation tag, signer (§12.4.3)."""
+
     group_context: GroupContext
     extensions: tuple[Extension, ...]
     confirmation_tag: bytes
@@ -24,6 +26,7 @@ class GroupInfo(WireStruct):
     signature: bytes = b""
 
     def tbs(self) -> bytes:
+        """GroupInfoTBS: what the signer signs."""
         w = Writer()
         self.group_context.encode(w)
         encode_extensions(w, self.extensions)
@@ -40,8 +43,10 @@ class GroupInfo(WireStruct):
         return cls(GroupContext.decode(r), decode_extensions(r), r.vec(), r.u32(), r.vec())
 
     def signed(self, suite: CipherSuite, signature_priv: bytes) -> GroupInfo:
+        """This GroupInfo signed with ``signature_priv``."""
         return replace(self, signature=suite.sign_with_label(signature_priv, b"GroupInfoTBS", self.tbs()))
 
     def verify(self, suite: CipherSuite, signer_pub: bytes) -> None:
+        """SignatureError unless the signature verifies with ``signer_pub``."""
         if not suite.verify_with_label(signer_pub, b"GroupInfoTBS", self.tbs(), self.signature):
             raise SignatureError("RFC 9420 §12.4.3.1: GroupInfo signature does not verify")

@@ -42,10 +42,12 @@ class Aead:
             raise CryptoError(f"AEAD nonce must be {self.n_n} bytes, got {len(nonce)}")
 
     def seal(self, key: bytes, nonce: bytes, aad: bytes, pt: bytes) -> bytes:
+        """Encrypt and authenticate ``pt``."""
         self._check_nonce(nonce)
         return self._cipher(key).encrypt(nonce, pt, aad)
 
     def open(self, key: bytes, nonce: bytes, aad: bytes, ct: bytes) -> bytes:
+        """Decrypt ``ct``; CryptoError if it does not authenticate."""
         self._check_nonce(nonce)
         try:
             return self._cipher(key).decrypt(nonce, ct, aad)
@@ -75,6 +77,7 @@ class Context:
 
     @property
     def exporter_secret(self) -> bytes:
+        """The context's exporter secret, derived on first use."""
         if self._exporter_secret is None:
             suite = self.suite
             self._exporter_secret = suite.labeled_expand(self._secret, b"exp", self._ks_context, suite.kdf.hash_len)
@@ -89,16 +92,19 @@ class Context:
         return (int.from_bytes(self.base_nonce, "big") ^ self.seq).to_bytes(n_n, "big")
 
     def seal(self, aad: bytes, pt: bytes) -> bytes:
+        """Encrypt the next message of this context."""
         ct = self.suite.aead.seal(self.key, self._nonce(), aad, pt)
         self.seq += 1
         return ct
 
     def open(self, aad: bytes, ct: bytes) -> bytes:
+        """Decrypt the next message of this context."""
         pt = self.suite.aead.open(self.key, self._nonce(), aad, ct)
         self.seq += 1
         return pt
 
     def export(self, exporter_context: bytes, length: int) -> bytes:
+        """Export a secret from this context (RFC 9180 §5.3)."""
         return self.suite.labeled_expand(self.exporter_secret, b"sec", exporter_context, length)
 
 
@@ -144,9 +150,11 @@ class HpkeSuite:
         return info_hash
 
     def labeled_extract(self, salt: bytes, label: bytes, ikm: bytes) -> bytes:
+        """LabeledExtract (RFC 9180 §4)."""
         return self.kdf.extract(salt, HPKE_VERSION + self.suite_id + label + ikm)
 
     def labeled_expand(self, prk: bytes, label: bytes, info: bytes, length: int) -> bytes:
+        """LabeledExpand (RFC 9180 §4)."""
         return labeled_expand(self.kdf, self.suite_id, prk, label, info, length)
 
     def key_schedule(self, shared_secret: bytes, info: bytes) -> Context:
@@ -165,10 +173,12 @@ class HpkeSuite:
         return key, base_nonce, secret, ks_context
 
     def setup_base_s(self, pk_r: bytes, info: bytes) -> tuple[bytes, Context]:
+        """SetupBaseS: (enc, sender context) to ``pk_r``."""
         shared, enc = self.kem.encap(pk_r)
         return enc, self.key_schedule(shared, info)
 
     def setup_base_r(self, enc: bytes, sk_r: bytes, info: bytes) -> Context:
+        """SetupBaseR: the receiver context for ``enc``."""
         return self.key_schedule(self._decap(enc, sk_r), info)
 
     def _decap(self, enc: bytes, sk_r: bytes) -> bytes:
@@ -184,8 +194,10 @@ class HpkeSuite:
         return enc, self.aead.seal(key, base_nonce, aad, pt)
 
     def open(self, sk_r: bytes, enc: bytes, info: bytes, aad: bytes, ct: bytes) -> bytes:
+        """Single-shot base-mode open."""
         key, base_nonce, _, _ = self._schedule(self._decap(enc, sk_r), info)
         return self.aead.open(key, base_nonce, aad, ct)
 
     def receive_export(self, enc: bytes, sk_r: bytes, info: bytes, exporter_context: bytes, length: int) -> bytes:
+        """A secret exported from the receiver context for ``enc``."""
         return self.setup_base_r(enc, sk_r, info).export(exporter_context, length)

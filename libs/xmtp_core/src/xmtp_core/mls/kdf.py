@@ -17,20 +17,24 @@ class Kdf:
         self.hash_len = algorithm.digest_size
 
     def hash(self, data: bytes) -> bytes:
+        """The hash of ``data``."""
         h = hashes.Hash(self.algorithm)
         h.update(data)
         return h.finalize()
 
     def mac(self, key: bytes, data: bytes) -> bytes:
+        """HMAC of ``data`` under ``key``."""
         h = hmac.HMAC(key, self.algorithm)
         h.update(data)
         return h.finalize()
 
     def extract(self, salt: bytes, ikm: bytes) -> bytes:
         # RFC 5869 §2.2: an empty salt means HashLen zero bytes; HMAC pads either way, so the result is equal.
+        """HKDF-Extract."""
         return self.mac(salt if salt else bytes(self.hash_len), ikm)
 
     def expand(self, prk: bytes, info: bytes, length: int) -> bytes:
+        """HKDF-Expand to ``length`` bytes."""
         if length < 0 or length > 255 * self.hash_len:
             raise ValueError(f"HKDF-Expand length {length} out of range")
         if length <= self.hash_len:  # one block, T(1) = HMAC(PRK, info || 0x01): the usual MLS case

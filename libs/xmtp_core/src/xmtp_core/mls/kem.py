@@ -41,15 +41,20 @@ class Kem(Protocol):
     n_pk: int
     n_sk: int
 
-    def generate_key_pair(self) -> tuple[bytes, bytes]: ...
+    def generate_key_pair(self) -> tuple[bytes, bytes]:
+        """A fresh (private, public) key pair."""
 
-    def derive_key_pair(self, ikm: bytes) -> tuple[bytes, bytes]: ...
+    def derive_key_pair(self, ikm: bytes) -> tuple[bytes, bytes]:
+        """The key pair DeriveKeyPair(ikm) gives (RFC 9180 §7.1.3)."""
 
-    def public_key(self, sk: bytes) -> bytes: ...
+    def public_key(self, sk: bytes) -> bytes:
+        """The public key of private key ``sk``."""
 
-    def encap(self, pk: bytes) -> tuple[bytes, bytes]: ...
+    def encap(self, pk: bytes) -> tuple[bytes, bytes]:
+        """(shared secret, enc) for ``pk``."""
 
-    def decap(self, enc: bytes, sk: bytes) -> bytes: ...
+    def decap(self, enc: bytes, sk: bytes) -> bytes:
+        """The shared secret ``enc`` carries for ``sk``."""
 
 
 def labeled_extract(kdf: Kdf, suite_id: bytes, salt: bytes, label: bytes, ikm: bytes) -> bytes:
@@ -77,6 +82,7 @@ class DHKem(ABC):
 
     @cached_property
     def suite_id(self) -> bytes:
+        """The KEM's suite_id for its labelled KDF calls."""
         return b"KEM" + self.kem_id.to_bytes(2, "big")
 
     @cached_property
@@ -87,19 +93,24 @@ class DHKem(ABC):
 
     # Group operations ------------------------------------------------------------------------------------
     @abstractmethod
-    def dh(self, sk: bytes, pk: bytes) -> bytes: ...
+    def dh(self, sk: bytes, pk: bytes) -> bytes:
+        """The Diffie-Hellman shared value of ``sk`` and ``pk``."""
 
     @abstractmethod
-    def public_key(self, sk: bytes) -> bytes: ...
+    def public_key(self, sk: bytes) -> bytes:
+        """The public key of private key ``sk``."""
 
     @abstractmethod
-    def derive_private_key(self, dkp_prk: bytes) -> bytes: ...
+    def derive_private_key(self, dkp_prk: bytes) -> bytes:
+        """The private key DeriveKeyPair takes from ``dkp_prk``."""
 
     # KEM operations --------------------------------------------------------------------------------------
     def generate_key_pair(self) -> tuple[bytes, bytes]:
+        """A fresh (private, public) key pair."""
         return self.derive_key_pair(os.urandom(self.n_sk))
 
     def derive_key_pair(self, ikm: bytes) -> tuple[bytes, bytes]:
+        """The key pair DeriveKeyPair(ikm) gives (RFC 9180 §7.1.3)."""
         dkp_prk = labeled_extract(self.kdf, self.suite_id, b"", b"dkp_prk", ikm)
         sk = self.derive_private_key(dkp_prk)
         return sk, self.public_key(sk)
@@ -111,6 +122,7 @@ class DHKem(ABC):
         return self.kdf.expand(eae_prk, expand_label + kem_context, self.n_secret)
 
     def encap(self, pk: bytes) -> tuple[bytes, bytes]:
+        """(shared secret, enc) for ``pk``, with a fresh ephemeral key."""
         dh, pk_e = self._ephemeral_dh(pk)
         return self._extract_and_expand(dh, pk_e + pk), pk_e
 
@@ -125,6 +137,7 @@ class DHKem(ABC):
         return self._extract_and_expand(dh, pk_e + pk), pk_e
 
     def decap(self, enc: bytes, sk: bytes) -> bytes:
+        """The shared secret ``enc`` carries for ``sk``."""
         dh = self.dh(sk, enc)
         return self._extract_and_expand(dh, enc + self.public_key(sk))
 
@@ -190,6 +203,8 @@ class _MontgomeryKem(DHKem, Generic[PrivT]):
 
 
 class X25519Kem(_MontgomeryKem[x25519.X25519PrivateKey]):
+    """DHKEM(X25519, HKDF-SHA256)."""
+
     kem_id = 0x0020
     n_secret = 32
     n_enc = 32
@@ -208,6 +223,8 @@ class X25519Kem(_MontgomeryKem[x25519.X25519PrivateKey]):
 
 
 class X448Kem(_MontgomeryKem[x448.X448PrivateKey]):
+    """DHKEM(X448, HKDF-SHA512)."""
+
     kem_id = 0x0021
     n_secret = 64
     n_enc = 56
@@ -241,9 +258,11 @@ class NistKem(DHKem):
         self._keys: KeyCache[ec.EllipticCurvePrivateKey] = KeyCache(KEM_KEY_CACHE_SIZE)
 
     def private_key_object(self, sk: bytes) -> ec.EllipticCurvePrivateKey:
+        """The loaded (cached) key object of private key ``sk``."""
         return self._keys.get(sk, self._load)
 
     def forget_private_key(self, sk: bytes) -> None:
+        """Drop the cached key object of ``sk``."""
         self._keys.discard(sk)
 
     def _load(self, sk: bytes) -> ec.EllipticCurvePrivateKey:
@@ -257,6 +276,7 @@ class NistKem(DHKem):
         return ec.derive_private_key(scalar, self.curve)
 
     def public_key_object(self, pk: bytes) -> ec.EllipticCurvePublicKey:
+        """The key object of an uncompressed public key; CryptoError if invalid."""
         if len(pk) != self.n_pk or pk[0] != 0x04:
             raise CryptoError(f"public key must be a {self.n_pk}-byte uncompressed point")
         try:

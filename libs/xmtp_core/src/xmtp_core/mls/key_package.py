@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class KeyPackage(WireStruct):
+    """A client's signed offer to be added: init key and leaf node (RFC 9420 §10)."""
+
     version: int
     cipher_suite: int
     init_key: bytes
@@ -25,6 +27,7 @@ class KeyPackage(WireStruct):
     signature: bytes = b""
 
     def tbs(self) -> bytes:
+        """KeyPackageTBS: what the leaf's signature key signs."""
         w = Writer()
         w.u16(self.version)
         w.u16(self.cipher_suite)
@@ -42,9 +45,11 @@ class KeyPackage(WireStruct):
         return cls(r.u16(), r.u16(), r.vec(), LeafNode.decode(r), decode_extensions(r), r.vec())
 
     def signed(self, suite: CipherSuite, signature_priv: bytes) -> KeyPackage:
+        """This KeyPackage signed with ``signature_priv``."""
         return replace(self, signature=suite.sign_with_label(signature_priv, b"KeyPackageTBS", self.tbs()))
 
     def ref(self, suite: CipherSuite) -> bytes:
+        """KeyPackageRef (RFC 9420 §5.2)."""
         return suite.ref_hash(b"MLS 1.0 KeyPackage Reference", self.to_bytes())
 
     def validate(self, suite: CipherSuite, now: int | None = None) -> None:

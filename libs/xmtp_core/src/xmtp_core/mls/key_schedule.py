@@ -43,6 +43,7 @@ def zero_secret(cs: CipherSuite) -> bytes:
 
 
 def joiner_secret(cs: CipherSuite, init_secret: bytes, commit_secret: bytes | None, group_context: bytes) -> bytes:
+    """joiner_secret from init_secret, commit_secret and the new GroupContext (§8)."""
     prk = cs.kdf_extract(init_secret, commit_secret if commit_secret is not None else zero_secret(cs))
     return cs.expand_with_label(prk, b"joiner", group_context, cs.hash_len)
 
@@ -52,6 +53,7 @@ def _member_prk(cs: CipherSuite, joiner: bytes, psk_secret: bytes | None) -> byt
 
 
 def welcome_secret(cs: CipherSuite, joiner: bytes, psk_secret: bytes | None) -> bytes:
+    """welcome_secret from joiner_secret and psk_secret (§8)."""
     return cs.derive_secret(_member_prk(cs, joiner, psk_secret), b"welcome")
 
 

@@ -21,6 +21,8 @@ SOURCE_COMMIT = 3
 
 @dataclass(frozen=True)
 class LeafNode(WireStruct):
+    """A member's leaf: keys, credential, capabilities, source and signature (RFC 9420 §7.2)."""
+
     encryption_key: bytes
     signature_key: bytes
     credential: Credential
@@ -92,6 +94,7 @@ class LeafNode(WireStruct):
     def signed(
         self, suite: CipherSuite, signature_priv: bytes, group_id: bytes | None = None, leaf_index: int | None = None
     ) -> LeafNode:
+        """This leaf signed with ``signature_priv`` (update/commit leaves are bound to group and index)."""
         sig = suite.sign_with_label(signature_priv, b"LeafNodeTBS", self.tbs(group_id, leaf_index))
         return replace(self, signature=sig)
 
@@ -104,6 +107,7 @@ class LeafNode(WireStruct):
             raise LifetimeError(f"RFC 9420 §7.3: {what} lifetime does not cover the current time")
 
     def verify(self, suite: CipherSuite, group_id: bytes | None = None, leaf_index: int | None = None) -> None:
+        """SignatureError unless the leaf's signature verifies."""
         ok = suite.verify_with_label(self.signature_key, b"LeafNodeTBS", self.tbs(group_id, leaf_index), self.signature)
         if not ok:
             raise SignatureError("RFC 9420 §7.3: LeafNode signature does not verify")

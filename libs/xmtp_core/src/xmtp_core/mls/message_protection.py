@@ -39,6 +39,7 @@ FRAMED_CONTENT_LABEL = b"FramedContentTBS"
 def sign_content(
     suite: CipherSuite, signature_priv: bytes, wire_format: int, content: FramedContent, context: GroupContext | None
 ) -> bytes:
+    """The signature over FramedContentTBS (RFC 9420 §6.1)."""
     return suite.sign_with_label(
         signature_priv, FRAMED_CONTENT_LABEL, framed_content_tbs(wire_format, content, context)
     )
@@ -47,6 +48,7 @@ def sign_content(
 def verify_content(
     suite: CipherSuite, signature_pub: bytes, ac: AuthenticatedContent, context: GroupContext | None
 ) -> None:
+    """SignatureError unless ``ac``'s signature verifies with ``signature_pub``."""
     tbs = framed_content_tbs(ac.wire_format, ac.content, context)
     if not suite.verify_with_label(signature_pub, FRAMED_CONTENT_LABEL, tbs, ac.auth.signature):
         raise SignatureError("RFC 9420 §6.1: FramedContent signature does not verify")
@@ -69,6 +71,7 @@ def authenticate(
     context: GroupContext | None,
     confirmation_tag: bytes | None = None,
 ) -> AuthenticatedContent:
+    """Sign ``content`` for ``wire_format`` into an AuthenticatedContent."""
     signature = sign_content(suite, signature_priv, wire_format, content, context)
     return AuthenticatedContent(wire_format, content, FramedContentAuthData(signature, confirmation_tag))
 
@@ -83,6 +86,7 @@ def membership_tag(suite: CipherSuite, membership_key: bytes, ac: AuthenticatedC
 def to_public_message(
     suite: CipherSuite, ac: AuthenticatedContent, membership_key: bytes | None, context: GroupContext
 ) -> PublicMessage:
+    """``ac`` as a PublicMessage, with a membership tag for member senders (§6.2)."""
     if ac.wire_format != WIRE_PUBLIC_MESSAGE:
         raise ValidationError("RFC 9420 §6.2: content was signed for another wire format")
     tag = None
@@ -113,15 +117,19 @@ def _ct_equal(a: bytes, b: bytes) -> bool:
 # ---- PrivateMessage -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SenderData:
+    """The encrypted sender data of a PrivateMessage: leaf index, generation, reuse guard (§6.3.2)."""
+
     leaf_index: int
     generation: int
     reuse_guard: bytes
 
     def to_bytes(self) -> bytes:
+        """The sender data's wire form."""
         return _sender_data_bytes(self.leaf_index, self.generation, self.reuse_guard)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SenderData:
+        """Sender data from its wire form."""
         r = Reader(data)
         value = cls(r.u32(), r.u32(), r.raw(4))
         r.finish()
@@ -192,6 +200,7 @@ def encrypt_private(
 
 
 def decrypt_sender_data(suite: CipherSuite, msg: PrivateMessage, sender_data_secret: bytes) -> SenderData:
+    """The sender data of ``msg`` under ``sender_data_secret``."""
     return _decrypt_sender_data(
         suite, msg, sender_data_secret, _sender_data_aad(msg.group_id, msg.epoch, msg.content_type)
     )

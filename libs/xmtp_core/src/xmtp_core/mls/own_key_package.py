@@ -19,6 +19,7 @@ DEFAULT_LIFETIME_AFTER = 84 * 24 * 3600
 
 
 def default_capabilities(suite_id: int, credential_type: int = 1) -> Capabilities:
+    """Capabilities of MLS 1.0, one cipher suite and one credential type, no extras."""
     return Capabilities(
         versions=(PROTOCOL_MLS10,),
         cipher_suites=(suite_id,),
@@ -29,6 +30,7 @@ def default_capabilities(suite_id: int, credential_type: int = 1) -> Capabilitie
 
 
 def default_lifetime(now: int | None = None) -> Lifetime:
+    """OpenMLS's default lifetime around ``now``: an hour back, 84 days ahead."""
     t = int(time.time()) if now is None else now
     return Lifetime(t - DEFAULT_LIFETIME_BEFORE, t + DEFAULT_LIFETIME_AFTER)
 
@@ -53,6 +55,7 @@ def create_key_package(
     leaf_extensions: tuple[Extension, ...] = (),
     extensions: tuple[Extension, ...] = (),
 ) -> OwnKeyPackage:
+    """A fresh signed KeyPackage with new init and encryption keys, and those private keys."""
     suite = get_cipher_suite(suite_id)
     init_priv, init_pub = suite.generate_hpke_key_pair()
     enc_priv, enc_pub = suite.generate_hpke_key_pair()

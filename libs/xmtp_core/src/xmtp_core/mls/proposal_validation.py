@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 
 def required_capabilities(extensions: Iterable[Extension]) -> RequiredCapabilities | None:
+    """The required_capabilities extension among ``extensions``, decoded, or None."""
     ext = find_extension(extensions, EXT_REQUIRED_CAPABILITIES)
     return RequiredCapabilities.from_bytes(ext.extension_data) if ext is not None else None
 
@@ -192,6 +193,7 @@ class AppliedProposals:
 
     @property
     def joiners(self) -> frozenset[int]:
+        """Leaf indices of the members added."""
         return frozenset(i for i, _ in self.added)
 
 

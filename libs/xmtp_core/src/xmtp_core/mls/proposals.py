@@ -38,6 +38,8 @@ DEFAULT_PROPOSAL_TYPES_SET = frozenset({ADD, UPDATE, REMOVE, PSK, REINIT, EXTERN
 
 @dataclass(frozen=True)
 class ReInit(WireStruct):
+    """The body of a ReInit proposal: the group to reinitialise into (§12.1.5)."""
+
     group_id: bytes
     version: int
     cipher_suite: int
@@ -56,6 +58,8 @@ class ReInit(WireStruct):
 
 @dataclass(frozen=True)
 class Proposal(WireStruct):
+    """One proposal; ``proposal_type`` says which body field holds its content (§12.1)."""
+
     proposal_type: int
     key_package: KeyPackage | None = None  # add
     leaf_node: LeafNode | None = None  # update
@@ -71,21 +75,26 @@ class Proposal(WireStruct):
 
     @classmethod
     def add(cls, key_package: KeyPackage) -> Proposal:
+        """An Add proposal for ``key_package``."""
         return cls(ADD, key_package=key_package)
 
     @classmethod
     def update(cls, leaf_node: LeafNode) -> Proposal:
+        """An Update proposal with ``leaf_node``."""
         return cls(UPDATE, leaf_node=leaf_node)
 
     @classmethod
     def remove(cls, leaf_index: int) -> Proposal:
+        """A Remove proposal for leaf ``leaf_index``."""
         return cls(REMOVE, removed=leaf_index)
 
     @classmethod
     def group_context_extensions(cls, extensions: tuple[Extension, ...]) -> Proposal:
+        """A GroupContextExtensions proposal setting ``extensions``."""
         return cls(GROUP_CONTEXT_EXTENSIONS, extensions=extensions)
 
     def encode_body(self, w: Writer) -> None:
+        """Append the proposal's body (without its type)."""
         t = self.proposal_type
         if t == ADD:
             _need(self.key_package, t).encode(w)
@@ -115,6 +124,7 @@ class Proposal(WireStruct):
 
     @classmethod
     def decode_body(cls, t: int, r: Reader) -> Self:
+        """Read the body of a proposal of type ``t``."""
         if t == ADD:
             return cls(t, key_package=KeyPackage.decode(r))
         if t == UPDATE:
@@ -163,6 +173,8 @@ POR_REFERENCE = 2
 
 @dataclass(frozen=True)
 class ProposalOrRef(WireStruct):
+    """A proposal covered by a commit, by value or by reference (§12.4)."""
+
     proposal: Proposal | None = None
     reference: bytes | None = None
 
@@ -188,6 +200,8 @@ class ProposalOrRef(WireStruct):
 
 @dataclass(frozen=True)
 class Commit(WireStruct):
+    """A commit: the proposals it covers and an optional UpdatePath (§12.4)."""
+
     proposals: tuple[ProposalOrRef, ...] = ()
     path: UpdatePath | None = None
 

@@ -55,16 +55,20 @@ class RatchetTree:
     # ---- construction and serialisation ---------------------------------------------------------------
     @classmethod
     def with_leaf(cls, leaf: LeafNode) -> RatchetTree:
+        """A one-leaf tree."""
         return cls([leaf])
 
     @classmethod
     def from_extension_data(cls, data: bytes) -> RatchetTree:
+        """The tree a ratchet_tree extension carries."""
         return cls(decode_ratchet_tree(data))
 
     def to_extension_data(self) -> bytes:
+        """This tree as ratchet_tree extension data."""
         return encode_ratchet_tree(self._nodes)
 
     def copy(self) -> RatchetTree:
+        """An independent copy, caches included."""
         tree = RatchetTree(list(self._nodes))
         tree._hash_cache = dict(self._hash_cache)
         tree._resolution_cache = dict(self._resolution_cache)
@@ -79,16 +83,20 @@ class RatchetTree:
     # ---- access -----------------------------------------------------------------------------------------
     @property
     def n_leaves(self) -> int:
+        """The leaf count, a power of two."""
         return (len(self._nodes) + 1) // 2
 
     @property
     def nodes(self) -> tuple[Node | None, ...]:
+        """All nodes in array order."""
         return tuple(self._nodes)
 
     def node(self, x: int) -> Node | None:
+        """Node ``x``, None when blank."""
         return self._nodes[x]
 
     def leaf(self, leaf_index: int) -> LeafNode | None:
+        """The leaf at ``leaf_index``, None when blank or outside the tree."""
         if not 0 <= leaf_index < self.n_leaves:
             return None
         node = self._nodes[tm.leaf_to_node(leaf_index)]
@@ -96,11 +104,13 @@ class RatchetTree:
         return node
 
     def parent_node(self, x: int) -> ParentNode | None:
+        """Parent node ``x``, None when blank."""
         node = self._nodes[x]
         assert node is None or isinstance(node, ParentNode)
         return node
 
     def member_leaf(self, leaf_index: int) -> LeafNode:
+        """The leaf at ``leaf_index``; ValidationError when it is not a member."""
         leaf = self.leaf(leaf_index)
         if leaf is None:
             raise ValidationError(f"RFC 9420 §12.1: leaf {leaf_index} is not a member")
@@ -114,18 +124,22 @@ class RatchetTree:
                 yield p, parent
 
     def leaves(self) -> Iterator[tuple[int, LeafNode]]:
+        """(leaf index, leaf) of every member."""
         for i, leaf in enumerate(self._nodes[::2]):  # leaves are the even nodes
             if leaf is not None:
                 assert isinstance(leaf, LeafNode)
                 yield i, leaf
 
     def root(self) -> int:
+        """The root's node index."""
         return tm.root(self.n_leaves)
 
     def direct_path(self, leaf_index: int) -> list[int]:
+        """Node indices from the leaf's parent to the root."""
         return tm.leaf_direct_path(leaf_index, self.n_leaves)
 
     def copath(self, leaf_index: int) -> list[int]:
+        """The siblings of the leaf and of its direct path below the root."""
         return tm.leaf_copath(leaf_index, self.n_leaves)
 
     # ---- resolution -------------------------------------------------------------------------------------
@@ -199,6 +213,7 @@ class RatchetTree:
             k += 1
 
     def set_parent(self, x: int, node: ParentNode | None) -> None:
+        """Replace parent node ``x``."""
         self._set(x, node)
 
     def set_leaf(self, leaf_index: int, leaf: LeafNode | None) -> None:
@@ -206,6 +221,7 @@ class RatchetTree:
         self._set(tm.leaf_to_node(leaf_index), leaf)
 
     def blank_path(self, leaf_index: int) -> None:
+        """Blank the leaf's direct path."""
         for p in self.direct_path(leaf_index):
             self._set(p, None)
 
@@ -225,11 +241,13 @@ class RatchetTree:
         return index
 
     def update_leaf(self, leaf_index: int, leaf: LeafNode) -> None:
+        """Replace a member's leaf and blank its direct path (RFC 9420 §12.1.2)."""
         self.member_leaf(leaf_index)
         self._set(tm.leaf_to_node(leaf_index), leaf)
         self.blank_path(leaf_index)
 
     def remove_leaf(self, leaf_index: int) -> None:
+        """Blank a member's leaf and direct path, then truncate (RFC 9420 §12.1.3)."""
         self.member_leaf(leaf_index)
         self._set(tm.leaf_to_node(leaf_index), None)
         self.blank_path(leaf_index)

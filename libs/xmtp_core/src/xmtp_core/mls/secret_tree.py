@@ -23,12 +23,16 @@ DEFAULT_MAXIMUM_FORWARD_DISTANCE = 1000
 
 
 class RatchetType(Enum):
+    """The two ratchets of each sender: handshake and application (§9.1)."""
+
     HANDSHAKE = b"handshake"
     APPLICATION = b"application"
 
 
 @dataclass(frozen=True)
 class RatchetKey:
+    """The key and nonce of one generation of a ratchet."""
+
     generation: int
     key: bytes = field(repr=False)
     nonce: bytes = field(repr=False)
@@ -64,10 +68,12 @@ class HashRatchet:
         self._skipped: dict[int, RatchetKey] = {}
 
     def to_state(self) -> RatchetState:
+        """The ratchet at rest."""
         return RatchetState(self.generation, self._secret, tuple(self._skipped.values()))
 
     @classmethod
     def from_state(cls, cs: CipherSuite, state: RatchetState, tolerance: int, max_forward: int) -> HashRatchet:
+        """A ratchet restored from :meth:`to_state`."""
         if not 0 <= state.generation <= 0xFFFF_FFFF:
             raise ValidationError(f"ratchet generation {state.generation} outside 0..2^32-1 (RFC 9420 §9.1)")
         ratchet = cls(cs, state.secret, tolerance, max_forward)
@@ -210,6 +216,7 @@ class SecretTree:
             self._ratchets[(leaf, rt)] = HashRatchet(self._cs, start, self._tolerance, self._max_forward)
 
     def ratchet(self, leaf: int, ratchet_type: RatchetType) -> HashRatchet:
+        """The ratchet of ``ratchet_type`` for leaf ``leaf``, created on first use."""
         if not 0 <= leaf < self.n_leaves:
             raise ValidationError(f"leaf {leaf} outside a tree of {self.n_leaves} leaves (RFC 9420 §9)")
         if (leaf, ratchet_type) not in self._ratchets:

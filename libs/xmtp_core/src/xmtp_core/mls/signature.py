@@ -33,16 +33,20 @@ class SignatureScheme(ABC):
     name: str
 
     @abstractmethod
-    def generate_key_pair(self) -> tuple[bytes, bytes]: ...
+    def generate_key_pair(self) -> tuple[bytes, bytes]:
+        """A fresh (private, public) key pair."""
 
     @abstractmethod
-    def public_key(self, sk: bytes) -> bytes: ...
+    def public_key(self, sk: bytes) -> bytes:
+        """The public key of private key ``sk``."""
 
     @abstractmethod
-    def sign(self, sk: bytes, msg: bytes) -> bytes: ...
+    def sign(self, sk: bytes, msg: bytes) -> bytes:
+        """A signature over ``msg``."""
 
     @abstractmethod
-    def verify(self, pk: bytes, msg: bytes, sig: bytes) -> bool: ...
+    def verify(self, pk: bytes, msg: bytes, sig: bytes) -> bool:
+        """Whether ``sig`` is a valid signature over ``msg`` by ``pk``."""
 
 
 _EdPrivate = ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
@@ -90,6 +94,8 @@ class EdDsaScheme(SignatureScheme):
 
 
 class EcdsaScheme(SignatureScheme):
+    """ECDSA over a NIST curve, signatures DER-encoded as RFC 9420 uses them."""
+
     def __init__(
         self,
         scheme_id: int,

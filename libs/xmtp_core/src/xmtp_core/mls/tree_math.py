@@ -26,14 +26,17 @@ def level(x: int) -> int:
 
 
 def is_leaf(x: int) -> bool:
+    """Whether node ``x`` is a leaf (even index)."""
     return x & 1 == 0
 
 
 def leaf_to_node(leaf: int) -> int:
+    """The node index of leaf ``leaf``."""
     return 2 * leaf
 
 
 def node_to_leaf(x: int) -> int:
+    """The leaf index of leaf node ``x``."""
     if not is_leaf(x):
         raise ValidationError(f"node {x} is not a leaf (RFC 9420 §4.2)")
     return x // 2
@@ -45,6 +48,7 @@ def node_width(n_leaves: int) -> int:
 
 
 def root(n_leaves: int) -> int:
+    """The root's node index in a tree of ``n_leaves``."""
     if n_leaves < 1:
         raise ValidationError("a tree needs at least one leaf (RFC 9420 §4.2)")
     return (1 << log2(node_width(n_leaves))) - 1
@@ -56,6 +60,7 @@ def _check_node(x: int, n_leaves: int) -> None:
 
 
 def left(x: int) -> int:
+    """The left child of parent node ``x``."""
     k = level(x)
     if k == 0:
         raise ValidationError(f"leaf node {x} has no children (RFC 9420 Appendix C)")
@@ -63,6 +68,7 @@ def left(x: int) -> int:
 
 
 def right(x: int) -> int:
+    """The right child of parent node ``x``."""
     k = level(x)
     if k == 0:
         raise ValidationError(f"leaf node {x} has no children (RFC 9420 Appendix C)")
@@ -70,6 +76,7 @@ def right(x: int) -> int:
 
 
 def parent(x: int, n_leaves: int) -> int:
+    """The parent of node ``x`` in a tree of ``n_leaves``."""
     _check_node(x, n_leaves)
     if x == root(n_leaves):
         raise ValidationError(f"root node {x} has no parent (RFC 9420 Appendix C)")
@@ -79,6 +86,7 @@ def parent(x: int, n_leaves: int) -> int:
 
 
 def sibling(x: int, n_leaves: int) -> int:
+    """The other child of node ``x``'s parent."""
     p = parent(x, n_leaves)
     return right(p) if x < p else left(p)
 
@@ -125,12 +133,15 @@ def subtree_leaves(x: int) -> range:
 
 
 def leaf_direct_path(leaf: int, n_leaves: int) -> list[int]:
+    """The direct path of leaf ``leaf``."""
     return direct_path(leaf_to_node(leaf), n_leaves)
 
 
 def leaf_copath(leaf: int, n_leaves: int) -> list[int]:
+    """The copath of leaf ``leaf``."""
     return copath(leaf_to_node(leaf), n_leaves)
 
 
 def leaf_common_ancestor(leaf_a: int, leaf_b: int) -> int:
+    """The lowest node above both leaves."""
     return common_ancestor(leaf_to_node(leaf_a), leaf_to_node(leaf_b))

@@ -17,6 +17,8 @@ NODE_PARENT = 2
 
 @dataclass(frozen=True)
 class ParentNode(WireStruct):
+    """A parent node: HPKE public key, parent hash and unmerged leaves (RFC 9420 §7.1)."""
+
     encryption_key: bytes
     parent_hash: bytes = b""
     unmerged_leaves: tuple[int, ...] = ()
@@ -35,6 +37,7 @@ Node = LeafNode | ParentNode
 
 
 def encode_node(w: Writer, node: Node) -> None:
+    """Append a node with its type byte."""
     if isinstance(node, LeafNode):
         w.u8(NODE_LEAF)
     else:
@@ -43,6 +46,7 @@ def encode_node(w: Writer, node: Node) -> None:
 
 
 def decode_node(r: Reader) -> Node:
+    """Read a node with its type byte."""
     t = r.u8()
     if t == NODE_LEAF:
         return LeafNode.decode(r)
@@ -71,6 +75,7 @@ def encode_ratchet_tree(nodes: list[Node | None]) -> bytes:
 
 
 def decode_ratchet_tree(data: bytes) -> list[Node | None]:
+    """The nodes of ratchet_tree extension data; empty or trailing-blank trees are refused."""
     r = Reader(data)
     nodes = r.vec_items(lambda rr: rr.optional(decode_node))
     r.finish()

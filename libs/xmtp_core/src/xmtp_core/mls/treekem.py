@@ -30,6 +30,7 @@ class PathKeys:
     keys: dict[int, bytes] = field(default_factory=dict, repr=False)
 
     def forget_direct_path(self, tree: RatchetTree, leaf_index: int) -> None:
+        """Drop the keys of the nodes on ``leaf_index``'s direct path."""
         for p in tree.direct_path(leaf_index):
             self.keys.pop(p, None)
 

@@ -12,6 +12,8 @@ from xmtp_core.mls.leaf_node import LeafNode
 
 @dataclass(frozen=True)
 class HPKECiphertext(WireStruct):
+    """An HPKE ciphertext: encapsulated key and ciphertext (§7.6)."""
+
     kem_output: bytes
     ciphertext: bytes
 
@@ -26,6 +28,8 @@ class HPKECiphertext(WireStruct):
 
 @dataclass(frozen=True)
 class UpdatePathNode(WireStruct):
+    """A new parent public key and the path secret encrypted to each copath resolution node."""
+
     encryption_key: bytes
     encrypted_path_secret: tuple[HPKECiphertext, ...]
 
@@ -40,6 +44,8 @@ class UpdatePathNode(WireStruct):
 
 @dataclass(frozen=True)
 class UpdatePath(WireStruct):
+    """A committer's new leaf and path nodes (RFC 9420 §7.6)."""
+
     leaf_node: LeafNode
     nodes: tuple[UpdatePathNode, ...]
 

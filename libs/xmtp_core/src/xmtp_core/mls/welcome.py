@@ -13,6 +13,8 @@ from xmtp_core.mls.update_path import HPKECiphertext
 
 @dataclass(frozen=True)
 class GroupSecrets(WireStruct):
+    """What a Welcome encrypts to each new member: joiner secret, path secret, PSK ids (§12.4.3)."""
+
     joiner_secret: bytes = field(repr=False)
     path_secret: bytes | None = field(default=None, repr=False)
     psks: tuple[PreSharedKeyID, ...] = ()
@@ -29,6 +31,8 @@ class GroupSecrets(WireStruct):
 
 @dataclass(frozen=True)
 class EncryptedGroupSecrets(WireStruct):
+    """GroupSecrets encrypted to one KeyPackage, named by its ref."""
+
     new_member: bytes
     encrypted_group_secrets: HPKECiphertext
 
@@ -43,6 +47,8 @@ class EncryptedGroupSecrets(WireStruct):
 
 @dataclass(frozen=True)
 class Welcome(WireStruct):
+    """A Welcome: the encrypted GroupInfo and GroupSecrets for each new member (§12.4.3)."""
+
     cipher_suite: int
     secrets: tuple[EncryptedGroupSecrets, ...]
     encrypted_group_info: bytes

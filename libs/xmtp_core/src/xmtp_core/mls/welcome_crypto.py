@@ -23,6 +23,8 @@ WELCOME_LABEL = b"Welcome"
 
 @dataclass(frozen=True)
 class WelcomeRecipient:
+    """A new member to welcome and the path secret it is owed, if any."""
+
     key_package: KeyPackage
     path_secret: bytes | None = field(default=None, repr=False)
 
@@ -35,6 +37,7 @@ def encrypt_welcome(
     psks: tuple[PreSharedKeyID, ...] = (),
     psk_secret: bytes | None = None,
 ) -> Welcome:
+    """A Welcome carrying ``group_info`` to ``recipients`` (RFC 9420 §12.4.3.1)."""
     welcome_secret = ks.welcome_secret(suite, joiner_secret, psk_secret)
     key, nonce = ks.welcome_key_nonce(suite, welcome_secret)
     encrypted_group_info = suite.aead_encrypt(key, nonce, b"", group_info.to_bytes())
@@ -49,6 +52,7 @@ def encrypt_welcome(
 def decrypt_group_secrets(
     suite: CipherSuite, welcome: Welcome, key_package_ref: bytes, init_priv: bytes
 ) -> GroupSecrets:
+    """The GroupSecrets a Welcome holds for the KeyPackage ``key_package_ref``."""
     if welcome.cipher_suite != suite.suite_id:
         raise ValidationError("RFC 9420 §12.4.3.1: Welcome cipher suite differs from the KeyPackage's")
     entry = next((s for s in welcome.secrets if s.new_member == key_package_ref), None)
@@ -67,6 +71,7 @@ def decrypt_group_secrets(
 def decrypt_group_info(
     suite: CipherSuite, welcome: Welcome, joiner_secret: bytes, psk_secret: bytes | None = None
 ) -> GroupInfo:
+    """The GroupInfo of a Welcome, under the key derived from the joiner secret."""
     key, nonce = ks.welcome_key_nonce(suite, ks.welcome_secret(suite, joiner_secret, psk_secret))
     try:
         plain = suite.aead_decrypt(key, nonce, b"", welcome.encrypted_group_info)

@@ -75,6 +75,7 @@ class XWingKem:
         return mlkem.MLKEM768PrivateKey.from_seed_bytes(expanded[:64]), expanded[64:96]
 
     def public_key(self, sk: bytes) -> bytes:
+        """The public key of a 32-byte X-Wing seed."""
         sk_m, sk_x = self._expand(sk)
         return sk_m.public_key().public_bytes_raw() + _x25519_base(sk_x)
 
@@ -83,6 +84,7 @@ class XWingKem:
         return seed, self.public_key(seed)
 
     def generate_key_pair(self) -> tuple[bytes, bytes]:
+        """A fresh (seed, public key) pair."""
         return self.key_pair_from_seed(os.urandom(32))
 
     def derive_key_pair(self, ikm: bytes) -> tuple[bytes, bytes]:
@@ -111,6 +113,7 @@ class XWingKem:
         return combiner(ss_m, ss_x, ct_x, pk_x), ct_m + ct_x
 
     def decap(self, enc: bytes, sk: bytes) -> bytes:
+        """The shared secret ``enc`` carries for seed ``sk``."""
         if len(enc) != self.n_enc:
             raise CryptoError(f"X-Wing ciphertext must be {self.n_enc} bytes, got {len(enc)}")
         sk_m, sk_x = self._expand(sk)

@@ -58,16 +58,20 @@ def load_handler(path: Path) -> RunCase | None:
 
 @dataclass(frozen=True)
 class CaseResult:
+    """The outcome of one vector case: ``error`` is None when it passed."""
+
     file: str
     index: int
     error: str | None
 
     @property
     def ok(self) -> bool:
+        """Whether the case passed."""
         return self.error is None
 
 
 def load_cases(path: Path) -> list[dict[str, Any]]:
+    """The JSON list of cases in a vector file."""
     data = json.loads(path.read_text())
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a JSON list of cases")

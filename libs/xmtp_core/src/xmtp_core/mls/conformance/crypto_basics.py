@@ -10,6 +10,7 @@ from xmtp_core.mls.conformance.util import check, h, hpke_private_key
 
 
 def run_case(case: dict[str, Any]) -> None:
+    """Check one case of ``crypto-basics.json``; AssertionError names the first mismatch."""
     cs = get_cipher_suite(case["cipher_suite"])
     _ref_hash(cs, case["ref_hash"])
     _expand_with_label(cs, case["expand_with_label"])

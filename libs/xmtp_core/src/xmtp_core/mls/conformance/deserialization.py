@@ -9,6 +9,7 @@ from xmtp_core.mls.conformance.util import check, h
 
 
 def run_case(case: dict[str, Any]) -> None:
+    """Check one case of ``deserialization.json``; AssertionError names the first mismatch."""
     header = h(case["vlbytes_header"])
     check("encode_varint", encode_varint(case["length"]), header)
     r = Reader(header)

@@ -29,6 +29,7 @@ def _group_context(cs: CipherSuite, group_id: bytes, epoch: int, v: dict[str, An
 
 
 def run_case(case: dict[str, Any]) -> None:
+    """Check one case of ``key-schedule.json``; AssertionError names the first mismatch."""
     cs = get_cipher_suite(case["cipher_suite"])
     group_id = h(case["group_id"])
     init_secret = h(case["initial_init_secret"])

@@ -39,6 +39,7 @@ N_LEAVES = 2
 
 
 def run_case(case: dict[str, Any]) -> None:
+    """Check one case of ``message-protection.json``; AssertionError names the first mismatch."""
     suite = get_cipher_suite(case["cipher_suite"])
     context = GroupContext(
         PROTOCOL_MLS10, suite.suite_id, h(case["group_id"]), case["epoch"], h(case["tree_hash"]),

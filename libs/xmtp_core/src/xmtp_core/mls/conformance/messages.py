@@ -73,6 +73,7 @@ ROUNDTRIPS: dict[str, Callable[[bytes], bytes]] = {
 
 
 def run_case(case: dict[str, Any]) -> None:
+    """Check one case of ``messages.json``; AssertionError names the first mismatch."""
     for field, roundtrip in ROUNDTRIPS.items():
         data = bytes.fromhex(case[field])
         again = roundtrip(data)

@@ -15,6 +15,7 @@ from xmtp_core.mls.ratchet_tree import RatchetTree
 
 
 def run_case(case: dict[str, Any]) -> None:
+    """Check one case of ``passive-client-*.json``; AssertionError names the first mismatch."""
     suite = get_cipher_suite(case["cipher_suite"])
     kp = MLSMessage.from_bytes(h(case["key_package"])).body
     assert isinstance(kp, KeyPackage)

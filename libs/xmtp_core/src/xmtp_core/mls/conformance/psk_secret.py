@@ -10,6 +10,7 @@ from xmtp_core.mls.conformance.util import check, h
 
 
 def run_case(case: dict[str, Any]) -> None:
+    """Check one case of ``psk_secret.json``; AssertionError names the first mismatch."""
     cs = get_cipher_suite(case["cipher_suite"])
     pairs = [
         (psk.PreSharedKeyID(psk.PSK_EXTERNAL, psk_id=h(p["psk_id"]), psk_nonce=h(p["psk_nonce"])), h(p["psk"]))

@@ -10,6 +10,7 @@ from xmtp_core.mls.secret_tree import RatchetType, SecretTree, sender_data_key_n
 
 
 def run_case(case: dict[str, Any]) -> None:
+    """Check one case of ``secret-tree.json``; AssertionError names the first mismatch."""
     cs = get_cipher_suite(case["cipher_suite"])
     sd = case["sender_data"]
     key, nonce = sender_data_key_nonce(cs, h(sd["sender_data_secret"]), h(sd["ciphertext"]))

@@ -12,6 +12,7 @@ from xmtp_core.mls.framing import AuthenticatedContent
 
 
 def run_case(case: dict[str, Any]) -> None:
+    """Check one case of ``transcript-hashes.json``; AssertionError names the first mismatch."""
     cs = get_cipher_suite(case["cipher_suite"])
     raw = h(case["authenticated_content"])
     r = Reader(raw)

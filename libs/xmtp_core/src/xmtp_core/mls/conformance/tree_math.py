@@ -19,6 +19,7 @@ def _or_none(fn: Callable[..., int], *args: int) -> int | None:
 
 
 def run_case(case: dict[str, Any]) -> None:
+    """Check one case of ``tree-math.json``; AssertionError names the first mismatch."""
     n = case["n_leaves"]
     check("n_nodes", tm.node_width(n), case["n_nodes"])
     check("root", tm.root(n), case["root"])

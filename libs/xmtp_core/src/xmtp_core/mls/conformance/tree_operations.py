@@ -26,6 +26,7 @@ def apply_tree_proposal(tree: RatchetTree, proposal: Proposal, sender: int) -> i
 
 
 def run_case(case: dict[str, Any]) -> None:
+    """Check one case of ``tree-operations.json``; AssertionError names the first mismatch."""
     suite = get_cipher_suite(case["cipher_suite"])
     tree = RatchetTree.from_extension_data(h(case["tree_before"]))
     check("tree_hash_before", tree.tree_hash(suite), h(case["tree_hash_before"]))

@@ -10,6 +10,7 @@ from xmtp_core.mls.ratchet_tree import RatchetTree
 
 
 def run_case(case: dict[str, Any]) -> None:
+    """Check one case of ``tree-validation.json``; AssertionError names the first mismatch."""
     suite = get_cipher_suite(case["cipher_suite"])
     tree = RatchetTree.from_extension_data(h(case["tree"]))
     for x, want in enumerate(case["resolutions"]):

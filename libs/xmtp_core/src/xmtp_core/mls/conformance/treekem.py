@@ -35,6 +35,7 @@ def _private_keys(suite: CipherSuite, case: dict[str, Any]) -> dict[int, PathKey
 
 
 def run_case(case: dict[str, Any]) -> None:
+    """Check one case of ``treekem.json``; AssertionError names the first mismatch."""
     suite = get_cipher_suite(case["cipher_suite"])
     group_id = h(case["group_id"])
     base = RatchetTree.from_extension_data(h(case["ratchet_tree"]))

@@ -32,6 +32,7 @@ class Mismatch(AssertionError):
 
 
 def check(what: str, got: object, want: object) -> None:
+    """AssertionError naming ``what`` unless ``got`` equals ``want``."""
     if got != want:
         raise Mismatch(f"{what}: got {_show(got)}, want {_show(want)}")
 

@@ -15,6 +15,7 @@ from xmtp_core.mls.welcome_crypto import decrypt_group_info, decrypt_group_secre
 
 
 def run_case(case: dict[str, Any]) -> None:
+    """Check one case of ``welcome.json``; AssertionError names the first mismatch."""
     suite = get_cipher_suite(case["cipher_suite"])
     kp = MLSMessage.from_bytes(h(case["key_package"])).body
     welcome = MLSMessage.from_bytes(h(case["welcome"])).body
