@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import sys
 
 import typer
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Switchboard: XMTP agents over NATS.")
+
+
+@app.callback()
+def _logging() -> None:
+    """Log lines to stderr at LOG_LEVEL (INFO by default); they never hold message content or keys."""
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 @app.command()
@@ -36,6 +48,18 @@ def crypto() -> None:
     from crypto.service import serve
 
     asyncio.run(serve())
+
+
+@app.command()
+def router(
+    app_spec: str = typer.Option(
+        ..., "--app", help="the agent to host, as module:attribute (e.g. examples.echo:agent)"
+    ),
+) -> None:
+    """Run agent handlers on the events of SB_EV (NATS_URL, SB_PARTITIONS); replicas share the load."""
+    from router.main import serve
+
+    asyncio.run(serve(app_spec))
 
 
 @app.command()

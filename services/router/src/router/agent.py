@@ -1,0 +1,205 @@
+"""`Agent` and `Router`: handlers for events, grouped in routers and included into an agent (aiogram-style).
+
+Event names are the Agent SDK's: the content events (`text`, `markdown`, `reply`, `reaction`, `read-receipt`,
+`attachment`, `inline-attachment`, `multi-attachment`, `actions`, `intent`, `leave-request`, `group-update`,
+`transaction-reference`, `wallet-send-calls`, `unknown_message`), then `message` for every message after its
+specific event; `conversation`, `dm`, `group` when the agent joins one; `start`, `stop`, `unhandled_error`.
+
+A handler is `async def f(ctx)`, or takes any of `ctx`, `message`, `conversation`, `agent`, `args`, `match` by
+name. Filters (`router.filters`) narrow it. The first handler of an event whose filters pass handles it. A
+handler's exception goes to the `unhandled_error` handlers (or the log) and never stops the worker. Messages
+the agent sent itself are not dispatched unless a handler asks for them with `own=True`."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from xmtp_core.untrusted import clean_error
+
+from router.context import Conversation, ConversationContext, MessageContext
+from router.filters import Filter, as_filter
+from router.transport import Transport
+
+log = logging.getLogger(__name__)
+
+CONTENT_EVENTS: dict[str, str] = {
+    "xmtp.org/text": "text",
+    "xmtp.org/markdown": "markdown",
+    "xmtp.org/reply": "reply",
+    "xmtp.org/reaction": "reaction",
+    "xmtp.org/readReceipt": "read-receipt",
+    "xmtp.org/remoteStaticAttachment": "attachment",
+    "xmtp.org/attachment": "inline-attachment",
+    "xmtp.org/multiRemoteStaticAttachment": "multi-attachment",
+    "coinbase.com/actions": "actions",
+    "coinbase.com/intent": "intent",
+    "xmtp.org/leave_request": "leave-request",
+    "xmtp.org/group_updated": "group-update",
+    "xmtp.org/transactionReference": "transaction-reference",
+    "xmtp.org/walletSendCalls": "wallet-send-calls",
+}
+MESSAGE_EVENTS = frozenset(CONTENT_EVENTS.values()) | {"unknown_message", "message"}
+CONVERSATION_EVENTS = frozenset({"conversation", "dm", "group"})
+LIFECYCLE_EVENTS = frozenset({"start", "stop", "unhandled_error"})
+EVENTS = MESSAGE_EVENTS | CONVERSATION_EVENTS | LIFECYCLE_EVENTS
+
+HandlerFn = Callable[..., Awaitable[Any]]
+
+
+def event_for_content_type(content_type: str) -> str:
+    """The content event of a type id (`authority/type:major.minor`); versions do not matter."""
+    return CONTENT_EVENTS.get(content_type.split(":", 1)[0], "unknown_message")
+
+
+@dataclass(frozen=True)
+class Handler:
+    event: str
+    fn: HandlerFn
+    filters: tuple[Filter, ...]
+    own: bool = False
+
+    async def matches(self, ctx: Any) -> bool:
+        if not self.own and getattr(getattr(ctx, "message", None), "is_own", False):
+            return False
+        for f in self.filters:
+            if not await f(ctx):
+                return False
+        return True
+
+    async def call(self, ctx: Any, **extra: Any) -> Any:
+        available = {
+            "ctx": ctx, "context": ctx, "message": getattr(ctx, "message", None), "conversation": ctx.conversation,
+            "agent": ctx.agent, "args": getattr(ctx, "args", []), "match": getattr(ctx, "match", None), **extra,
+        }  # fmt: skip
+        params = inspect.signature(self.fn).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return await self.fn(**available)
+        kwargs = {name: available[name] for name in params if name in available}
+        if not kwargs and params:  # a single positional parameter of any name is the context
+            return await self.fn(ctx)
+        return await self.fn(**kwargs)
+
+
+@dataclass
+class Router:
+    """A named group of handlers; `agent.include_router(router)` adds them (in order) to the agent."""
+
+    name: str = "router"
+    handlers: list[Handler] = field(default_factory=list)
+    routers: list[Router] = field(default_factory=list)
+
+    def on(
+        self, event: str, *filters: Filter | Callable[[Any], Any], own: bool = False
+    ) -> Callable[[HandlerFn], HandlerFn]:
+        if event not in EVENTS:
+            raise ValueError(f"unknown event {event!r}; events: {', '.join(sorted(EVENTS))}")
+
+        def register(fn: HandlerFn) -> HandlerFn:
+            if not inspect.iscoroutinefunction(fn):
+                raise TypeError("handlers are async functions")
+            self.handlers.append(Handler(event, fn, tuple(as_filter(f) for f in filters), own))
+            return fn
+
+        return register
+
+    def include_router(self, router: Router) -> None:
+        if router is self or self in router.all_routers():
+            raise ValueError("a router cannot include itself")
+        self.routers.append(router)
+
+    def all_routers(self) -> list[Router]:
+        out = [self]
+        for r in self.routers:
+            out.extend(r.all_routers())
+        return out
+
+    def handlers_for(self, event: str) -> list[Handler]:
+        return [h for r in self.all_routers() for h in r.handlers if h.event == event]
+
+
+class Agent(Router):
+    """An XMTP agent: its name on the bus (the deployment's agent token) and its handlers.
+
+    The transport is attached by the worker that runs it (`router.worker`); `create_dm` / `create_group` and
+    the other operations need it."""
+
+    def __init__(self, name: str = "agent") -> None:
+        super().__init__(name)
+        self.transport: Transport | None = None
+        self.inbox_id: str = ""
+        self.address: str = ""
+
+    def _transport(self) -> Transport:
+        if self.transport is None:
+            raise RuntimeError("the agent is not running (no transport): start it with `switchboard router`")
+        return self.transport
+
+    def _conversation(self, info: Any) -> Conversation:
+        return Conversation(info, self._transport(), self.name)
+
+    async def create_dm(self, inbox_id: str) -> Conversation:
+        response = await self._transport().op({"op": "create_dm", "to_inbox_id": inbox_id})
+        return self._conversation(response.conversation)
+
+    async def create_dm_with_address(self, address: str) -> Conversation:
+        response = await self._transport().op({"op": "create_dm", "to_address": address})
+        return self._conversation(response.conversation)
+
+    async def create_group(self, inbox_ids: list[str], *, name: str = "", description: str = "") -> Conversation:
+        request = {"op": "create_group", "members": inbox_ids, "name": name, "description": description}
+        response = await self._transport().op(request)
+        return self._conversation(response.conversation)
+
+    async def get_conversation(self, conversation_id: str) -> Conversation:
+        response = await self._transport().op({"op": "conversation", "conversation_id": conversation_id})
+        return self._conversation(response.conversation)
+
+    # ---- dispatch (used by the worker) ---------------------------------------------------------------------
+
+    async def dispatch_message(self, ctx: MessageContext) -> bool:
+        """The message's specific event, then `message`; True when a handler ran."""
+        ran = False
+        for event in (event_for_content_type(ctx.message.content_type), "message"):
+            ran = await self._first(event, ctx) or ran
+        return ran
+
+    async def dispatch_conversation(self, ctx: ConversationContext) -> bool:
+        ran = await self._first("dm" if ctx.conversation.is_dm else "group", ctx)
+        return await self._first("conversation", ctx) or ran
+
+    async def lifecycle(self, event: str) -> None:
+        for handler in self.handlers_for(event):
+            try:
+                await handler.fn(self) if _takes_one(handler.fn) else await handler.fn()
+            except Exception as exc:
+                log.error("%s handler failed: %s", event, clean_error(exc))
+
+    async def _first(self, event: str, ctx: Any) -> bool:
+        for handler in self.handlers_for(event):
+            try:
+                if not await handler.matches(ctx):
+                    continue
+                await handler.call(ctx)
+            except Exception as exc:
+                await self._unhandled(exc, ctx, event)
+            return True
+        return False
+
+    async def _unhandled(self, exc: Exception, ctx: Any, event: str) -> None:
+        handlers = self.handlers_for("unhandled_error")
+        if not handlers:
+            log.error("%s handler raised: %s", event, clean_error(exc))
+            return
+        for handler in handlers:
+            try:
+                await handler.call(ctx, error=exc)
+            except Exception as again:
+                log.error("unhandled_error handler raised: %s", clean_error(again))
+
+
+def _takes_one(fn: HandlerFn) -> bool:
+    return len(inspect.signature(fn).parameters) >= 1

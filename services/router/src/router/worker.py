@@ -1,0 +1,112 @@
+"""The router's worker: SB_EV consumed per partition (durable `router-<agent>`, shared by every replica of the
+agent) into the agent's handlers.
+
+Per partition one event is in flight, acked after its handlers returned, so a conversation's events reach the
+handlers in order while conversations run in parallel (the bound per worker is the partition count). A
+handler's failure never stops the worker (`Agent` reports it); only a failure to reach crypto (commands or
+operations time out) makes the event go back for a retry. Conversation details come with join and update
+events and are kept per worker; one not seen yet is asked of crypto once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+
+from nats.aio.client import Client as NATS
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from xmtp_core.bus.runner import Meta, PartitionedConsumer, Transient
+from xmtp_core.bus.schemas import ConversationInfo, Event, JoinedEvent, MessageEvent, UpdatedEvent
+from xmtp_core.bus.settings import BusSettings
+from xmtp_core.bus.streams import EV
+from xmtp_core.content import default_registry
+from xmtp_core.content.errors import ContentError
+from xmtp_core.content.registry import ContentRegistry
+from xmtp_core.untrusted import clean_error
+
+from router.agent import Agent
+from router.context import Conversation, ConversationContext, Message, MessageContext
+from router.transport import NatsTransport
+
+log = logging.getLogger(__name__)
+
+CONVERSATIONS_KEPT = 10_000
+
+
+class Worker:
+    def __init__(
+        self,
+        agent: Agent,
+        nc: NATS,
+        js: JetStreamContext,
+        settings: BusSettings,
+        *,
+        registry: ContentRegistry | None = None,
+    ) -> None:
+        self.agent = agent
+        self.transport = NatsTransport(agent.name, nc, js)
+        agent.transport = self.transport
+        self.registry = registry or default_registry()
+        self.consumer = PartitionedConsumer(
+            js, EV, f"router-{agent.name}", Event, self.handle, settings, dlq_hop="router"
+        )
+        self._conversations: OrderedDict[str, ConversationInfo] = OrderedDict()
+        self.handled = 0
+
+    async def run(self) -> None:
+        await self.agent.lifecycle("start")
+        try:
+            await self.consumer.run()
+        finally:
+            await self.agent.lifecycle("stop")
+
+    async def handle(self, event: Event, meta: Meta) -> None:
+        if event.agent != self.agent.name or meta.agent != self.agent.name:
+            return  # another agent's event (one router deployment per agent)
+        try:
+            if isinstance(event, MessageEvent):
+                await self._message(event)
+            elif isinstance(event, JoinedEvent | UpdatedEvent):
+                self._keep(event.conversation)
+                if isinstance(event, JoinedEvent):
+                    ctx = ConversationContext(self.agent, self._conversation(event.conversation), event.event_id)
+                    await self.agent.dispatch_conversation(ctx)
+        except (TimeoutError, NatsTimeoutError) as exc:
+            raise Transient(f"crypto did not answer: {clean_error(exc)}") from exc
+        self.handled += 1
+
+    async def _message(self, event: MessageEvent) -> None:
+        try:
+            decoded = self.registry.decode_bytes(event.encoded_content)
+            content, fallback = decoded.value, decoded.fallback
+        except ContentError as exc:
+            log.warning("message %s: undecodable content (%s)", event.message_id, clean_error(exc))
+            content, fallback = None, None
+        message = Message(
+            event.message_id, event.conversation_id, event.sender_inbox_id, event.sent_ns, event.content_type,
+            content, fallback, event.is_own,
+        )  # fmt: skip
+        info = await self._info(event.conversation_id)
+        ctx = MessageContext(self.agent, self._conversation(info), event.event_id, message=message)
+        await self.agent.dispatch_message(ctx)
+
+    async def _info(self, conversation_id: str) -> ConversationInfo:
+        info = self._conversations.get(conversation_id)
+        if info is None:
+            response = await asyncio.wait_for(
+                self.transport.op({"op": "conversation", "conversation_id": conversation_id}), 60
+            )
+            assert response.conversation is not None
+            info = response.conversation
+            self._keep(info)
+        return info
+
+    def _keep(self, info: ConversationInfo) -> None:
+        self._conversations[info.conversation_id] = info
+        self._conversations.move_to_end(info.conversation_id)
+        while len(self._conversations) > CONVERSATIONS_KEPT:
+            self._conversations.popitem(last=False)
+
+    def _conversation(self, info: ConversationInfo) -> Conversation:
+        return Conversation(info, self.transport, self.agent.name)
