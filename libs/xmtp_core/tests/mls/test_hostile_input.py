@@ -83,6 +83,35 @@ def test_commit_with_many_adds_costs_linear_work() -> None:
     assert ratio < MAX_RATIO, ratio
 
 
+def test_commit_with_many_removes_truncates_once() -> None:
+    """Removing most of the right half, one Remove at a time, must not rescan the tree after each."""
+
+    def setup(n: int) -> tuple[bytes, Group]:
+        creator, victim = _pair()
+        bundles = [h.bundle(f"m{i}".encode()) for i in range(n)]
+        staged = creator.commit([Proposal.add(b.key_package) for b in bundles])
+        assert staged.message is not None
+        creator.merge_staged_commit(staged)
+        victim.merge_staged_commit(_staged(victim.process_message(staged.message)))
+        last = max(i for i, _ in creator.members())
+        removes = [Proposal.remove(i) for i, _ in creator.members() if creator.tree.n_leaves // 2 <= i < last]
+        commit = creator.commit(removes)
+        assert commit.message is not None
+        return commit.message.to_bytes(), victim
+
+    (small_msg, small_victim), (large_msg, large_victim) = setup(510), setup(1022)  # trees of 512 and 1024 full leaves
+    ratio = _ratio(
+        h.work(lambda: small_victim.process_message(small_msg)),
+        h.work(lambda: large_victim.process_message(large_msg)),
+    )
+    assert ratio < MAX_RATIO, ratio
+
+
+def _staged(result: object) -> StagedCommit:
+    assert isinstance(result, StagedCommit)
+    return result
+
+
 def test_commit_referencing_many_proposals_resolves_each_once() -> None:
     def setup(n: int) -> tuple[bytes, Group]:
         creator, victim = _pair()

@@ -235,10 +235,15 @@ def validate_and_apply(
         out.updated[sender] = leaf
         if e.ref is not None:
             out.update_refs[sender] = e.ref
-    for e in _types(entries, REMOVE):
+    removes = _types(entries, REMOVE)
+    for e in removes:
         out.removed_leaves.append(new_tree.member_leaf(e.proposal.removed))
-        new_tree.remove_leaf(e.proposal.removed)
+        # _check_list made every removed leaf a distinct member, so truncating once at the end gives the
+        # tree that truncating after each Remove would.
+        new_tree.remove_leaf(e.proposal.removed, truncate=False)
         out.removed.append(e.proposal.removed)
+    if removes:
+        new_tree.truncate()
     new_members = MemberIndex(new_tree) if adds else None  # after Updates and Removes, kept up to date below
     for e in adds:
         kp = e.proposal.key_package

@@ -246,12 +246,16 @@ class RatchetTree:
         self._set(tm.leaf_to_node(leaf_index), leaf)
         self.blank_path(leaf_index)
 
-    def remove_leaf(self, leaf_index: int) -> None:
-        """Blank a member's leaf and direct path, then truncate (RFC 9420 §12.1.3)."""
+    def remove_leaf(self, leaf_index: int, *, truncate: bool = True) -> None:
+        """Blank a member's leaf and direct path, then truncate (RFC 9420 §12.1.3).
+
+        A commit removing many members passes ``truncate=False`` and truncates once after the last: each
+        truncation scans the right half, so one per Remove would cost removes × members."""
         self.member_leaf(leaf_index)
         self._set(tm.leaf_to_node(leaf_index), None)
         self.blank_path(leaf_index)
-        self.truncate()
+        if truncate:
+            self.truncate()
 
     def truncate(self) -> None:
         """Halve the tree while its right half is entirely blank (RFC 9420 §7.7)."""
