@@ -1,6 +1,7 @@
 """The echo agent through the whole pipeline (ingest, crypto, router, publisher as separate processes, real NATS
 JetStream, Postgres and devnode) with libxmtp as the user: every answer of the echo contract in a DM and in a
-group (also after a rename), `/dm-me`, `/group-with-me`, and 50 texts sent back to back answered in order."""
+group (also after a rename), `/dm-me`, `/group-with-me`, for libxmtp 1.9.1 (node-sdk 5.5.0) and 1.10.0
+(xmtp-bindings 0.1.8), and 50 texts sent back to back answered in order."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from peer import LibxmtpPeer
+from peer import LIBXMTP_VERSIONS, LibxmtpPeer
 from pipelinekit import Stack, from_agent, wait_for
 
 from switchboard.devservices import DevServices
@@ -57,6 +58,10 @@ async def _contract(peer: LibxmtpPeer, user: str, conv: str, stack: Stack) -> No
     assert answers[-1]["content"] == "echo: hello there"
 
 
+both_peers = pytest.mark.parametrize("peer", LIBXMTP_VERSIONS, indirect=True)
+
+
+@both_peers
 async def test_echo_contract_in_a_dm(peer: LibxmtpPeer, devnode_url: str, stack: Stack) -> None:
     await peer.create("alice", devnode_url)
     dm = await peer.create_dm("alice", stack.agent_inbox_id)
@@ -72,6 +77,7 @@ async def test_echo_contract_in_a_dm(peer: LibxmtpPeer, devnode_url: str, stack:
     assert [m["content"] for m in welcome] == ["welcome"]
 
 
+@both_peers
 async def test_echo_contract_in_a_group_also_after_a_rename(peer: LibxmtpPeer, devnode_url: str, stack: Stack) -> None:
     await peer.create("alice", devnode_url)
     group = await peer.create_group("alice", [stack.agent_inbox_id], "echo room")
@@ -107,3 +113,42 @@ async def test_fifty_texts_back_to_back_are_all_answered_in_order(
     assert [m["content"] for m in answers[1:]] == [f"echo: burst {i}" for i in range(50)]
     print(f"50 back-to-back echoes answered in {elapsed:.1f}s ({50 / elapsed:.1f} msg/s)")
     await asyncio.sleep(0)
+
+
+async def _command(nats_url: str, body: dict[str, Any], msg_id: str) -> dict[str, Any]:
+    """What another team's service does, with nothing but nats-py: publish the command, read the result."""
+    import json
+
+    import nats
+
+    nc = await nats.connect(nats_url)
+    try:
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox, max_msgs=1)
+        js = nc.jetstream()
+        headers = {"Nats-Msg-Id": msg_id, "Sb-Reply-To": inbox}
+        await js.publish(f"sb.out.{body.get('agent', 'echo')}", json.dumps(body).encode(), headers=headers)
+        msg = await sub.next_msg(timeout=60)
+        result: dict[str, Any] = json.loads(msg.data)
+        return result
+    finally:
+        await nc.close()
+
+
+async def test_an_outbound_command_from_plain_nats_reaches_libxmtp_once(
+    peer: LibxmtpPeer, devnode_url: str, stack: Stack, services: DevServices
+) -> None:
+    alice = await peer.create("alice", devnode_url)
+    command = {"v": 1, "type": "text", "agent": "echo", "idempotency_key": "ops-7", "to_inbox_id": alice.inbox_id}
+    first = await _command(services.nats_url, {**command, "text": "from another team"}, "ops-7-a")
+    assert first["ok"] and first["conversation_id"]
+    # The same idempotency key again (a retry under another msg id): the result repeats, nothing new is sent.
+    again = await _command(services.nats_url, {**command, "text": "from another team"}, "ops-7-b")
+    assert again["ok"] and again["message_id"] == first["message_id"]
+    answers = await _answers(peer, "alice", first["conversation_id"], stack.agent_inbox_id, 1)
+    await asyncio.sleep(2)
+    answers = from_agent(await peer.messages("alice", first["conversation_id"]), stack.agent_inbox_id)
+    assert [m["content"] for m in answers] == ["from another team"]
+
+    bad = await _command(services.nats_url, {"v": 1, "type": "text", "agent": "echo", "text": "no key"}, "bad-1")
+    assert not bad["ok"] and bad["error"] == "invalid_command"
