@@ -13,6 +13,7 @@ from xmtp_core.store import (
     GroupState,
     Installation,
     KeyRing,
+    OutboxEvent,
     Store,
     StoredKeyPackage,
     StoredMessage,
@@ -56,6 +57,7 @@ class Filled:
     intent_id: int
     intent_payload: bytes
     message: StoredMessage
+    event: OutboxEvent
     secrets: dict[str, bytes] = field(default_factory=dict)
 
     async def check_readable(self, store: Store, session: AsyncSession) -> None:
@@ -68,6 +70,7 @@ class Filled:
             intent = await store.intents.get(session, self.intent_id)
             assert intent is not None and intent.payload == self.intent_payload
             assert await store.messages.get(session, self.message.id) == self.message
+            assert await store.outbox.claim(session) == [self.event]
 
 
 def marker() -> bytes:
@@ -91,12 +94,15 @@ async def fill_everything(store: Store, session: AsyncSession) -> Filled:
     gs = GroupState(os.urandom(32), 4, marker())
     payload = marker()
     msg = StoredMessage(os.urandom(32), gs.group_id, "inbox-peer", os.urandom(32), 5, "xmtp.org/text:1.0", marker())
+    event = OutboxEvent(f"group:{gs.group_id.hex()}:1:0", gs.group_id, "message", marker())
     async with session.begin():
         await store.installations.save(session, inst)
         await store.key_packages.save(session, kp)
         await store.group_states.save(session, gs)
         intent = await store.intents.create(session, gs.group_id, "send_message", payload)
         await store.messages.insert(session, msg)
+        await store.outbox.add(session, event)
+        event = (await store.outbox.claim(session))[0]  # as read back: with its sequence number
     secrets = {
         "installations.private_signing_key": inst.private_signing_key,
         "key_packages.init_private_key": kp.init_private_key,
@@ -105,10 +111,11 @@ async def fill_everything(store: Store, session: AsyncSession) -> Filled:
         "group_states.state": gs.state,
         "intents.payload": payload,
         "messages.content": msg.content,
+        "outbox.payload": event.payload,
     }
     # If a new encrypted column is added, this helper (and so the canary and rotation tests) must cover it.
     assert set(secrets) == {f"{spec.table.name}.{c}" for spec in ENCRYPTED_COLUMNS for c in spec.columns}
-    return Filled(inst, kp, gs, intent.id, payload, msg, secrets)
+    return Filled(inst, kp, gs, intent.id, payload, msg, event, secrets)
 
 
 @pytest.fixture
