@@ -79,27 +79,33 @@ class MemberIndex:
 
     def check(self, leaf: LeafNode, replaces: int | None) -> None:
         """§7.3: ``leaf`` (replacing member ``replaces``, if any) supports, and is supported by, every other
-        member's credential type, and repeats no other member's signature key nor any node's encryption key."""
+        member's credential type, and repeats no other member's signature key nor any node's encryption key.
+
+        The counts decide; the offending member is looked up only to name it (-1 should none be found)."""
         old = self.tree.leaf(replaces) if replaces is not None else None
         caps = leaf.capabilities
         t = leaf.credential.credential_type
         others = self.members - (old is not None)
         if self.supporting[t] - (old is not None and t in old.capabilities.credential_set) != others:
-            i = next(i for i, m in self._others(replaces) if not m.capabilities.supports_credential(t))
+            i = next((i for i, m in self._others(replaces) if not m.capabilities.supports_credential(t)), -1)
             raise ValidationError(f"RFC 9420 §7.3: member {i} does not support the new leaf's credential type")
         old_type = old.credential.credential_type if old is not None else None
         others_types = [u for u, n in self.credential_types.items() if n - (u == old_type) > 0]
         if not caps.credential_set.issuperset(others_types):
-            i = next(i for i, m in self._others(replaces) if m.credential.credential_type not in caps.credential_set)
+            supported = caps.credential_set
+            i = next((i for i, m in self._others(replaces) if m.credential.credential_type not in supported), -1)
             raise ValidationError(f"RFC 9420 §7.3: new leaf does not support member {i}'s credential type")
         if self.signature_keys[leaf.signature_key] - (old is not None and old.signature_key == leaf.signature_key):
-            i = next(i for i, m in self._others(replaces) if m.signature_key == leaf.signature_key)
+            i = next((i for i, m in self._others(replaces) if m.signature_key == leaf.signature_key), -1)
             raise ValidationError(f"RFC 9420 §7.3: signature key already used by leaf {i}")
         if self.encryption_keys[leaf.encryption_key] - (old is not None and old.encryption_key == leaf.encryption_key):
             x = next(
-                x
-                for x, node in enumerate(self.tree.nodes)
-                if node is not None and node.encryption_key == leaf.encryption_key and x != _node_of(replaces)
+                (
+                    x
+                    for x, node in enumerate(self.tree.nodes)
+                    if node is not None and node.encryption_key == leaf.encryption_key and x != _node_of(replaces)
+                ),
+                -1,
             )
             raise ValidationError(f"RFC 9420 §7.3: encryption key already used by node {x}")
 
