@@ -17,14 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xmtp_core.content.registry import ContentRegistry
 from xmtp_core.engine import ConversationInfo, EnvelopeRejected, InstallationKeys
-from xmtp_core.engine.events import ConversationKind
 from xmtp_core.mls.extensions import Extension
 from xmtp_core.mls.group import Group
 from xmtp_core.node import NewGroupMessage, NewWelcome, NewWelcomePointer, NodeClient
 from xmtp_core.runtime.group_cache import GroupCache, Lease
 from xmtp_core.runtime.identity import NodeIdentityResolver
 from xmtp_core.store import Conversation, ConversationState, GroupState, Intent, Store
-from xmtp_core.store import ConversationKind as StoreKind
 
 MAX_MERGED_KEPT = 8  # post-commit groups kept in memory for their echo (normally one per conversation)
 
@@ -157,8 +155,7 @@ class Core:
 
     async def save_conversation(self, s: AsyncSession, info: ConversationInfo, group: Group) -> None:
         """A conversation we created or joined: its row (active again when it was left), members and state."""
-        kind = StoreKind.DM if info.kind is ConversationKind.DM else StoreKind.GROUP
-        conv = Conversation(group.group_id, kind, now_ns(), info.dm_peer_inbox_id)
+        conv = Conversation(group.group_id, info.kind, now_ns(), info.dm_peer_inbox_id)
         if not await self.store.conversations.save(s, conv):
             await self.store.conversations.set_state(s, group.group_id, ConversationState.ACTIVE)
         await self.store.conversations.set_members(s, group.group_id, list(info.members))

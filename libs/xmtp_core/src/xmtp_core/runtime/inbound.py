@@ -35,6 +35,7 @@ from xmtp_core.engine import (
     join_welcome,
     open_pointee,
     open_welcome,
+    own_commit_update,
     process_envelope,
 )
 from xmtp_core.engine.creating import Built
@@ -56,9 +57,6 @@ from xmtp_core.store import (
     conversation_lock,
 )
 from xmtp_core.untrusted import FIELD_LIMIT, clean, clean_error
-from xmtp_core.xmtp_mls.changes import summarize_commit
-from xmtp_core.xmtp_mls.extensions import parse_group_extensions
-from xmtp_core.xmtp_mls.group_updated import group_updated_from_commit
 from xmtp_core.xmtp_mls.key_package import KeyPackageBundle
 from xmtp_core.xmtp_mls.welcome_wrapper import UnwrappedWelcome, WelcomePointer
 
@@ -341,10 +339,7 @@ class Inbound:
         else:
             group, before_extensions = kept.group, kept.before
         info = group_conversation(group, core.keys.inbox_id)
-        summary = summarize_commit(
-            parse_group_extensions(before_extensions), parse_group_extensions(group.extensions), core.keys.inbox_id
-        )
-        update = group_updated_from_commit(summary)
+        update = own_commit_update(before_extensions, group, core.keys.inbox_id)
         now = now_ns()
         await self._store_group_updated(s, echo.group_id, update, now, echo.envelope_id)
         if members_changed(update):
