@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 import typer
 
@@ -20,6 +24,22 @@ def _logging() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step at every start
+
+
+def _serve(main: Coroutine[Any, Any, None]) -> None:
+    """Run a service until it ends, or until SIGTERM / SIGINT cancel it (so its cleanup runs and it says what it
+    did, as an orchestrator's stop expects)."""
+
+    async def supervised() -> None:
+        task = asyncio.ensure_future(main)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(supervised())
 
 
 @app.command()
@@ -38,7 +58,7 @@ def ingest() -> None:
     """Node envelopes of every agent installation into JetStream (NATS_URL, XMTP_ENV / XMTP_API_URL, SB_AGENTS)."""
     from ingest.main import serve
 
-    asyncio.run(serve())
+    _serve(serve())
 
 
 @app.command()
@@ -47,7 +67,7 @@ def crypto() -> None:
     XMTP_DB_ENCRYPTION_KEY, XMTP_ENV / XMTP_API_URL)."""
     from crypto.service import serve
 
-    asyncio.run(serve())
+    _serve(serve())
 
 
 @app.command()
@@ -59,7 +79,7 @@ def router(
     """Run agent handlers on the events of SB_EV (NATS_URL, SB_PARTITIONS); replicas share the load."""
     from router.main import serve
 
-    asyncio.run(serve(app_spec))
+    _serve(serve(app_spec))
 
 
 @app.command()
@@ -67,7 +87,7 @@ def publisher() -> None:
     """Envelopes from SB_PUB to the XMTP node, results to SB_RES (NATS_URL, XMTP_ENV / XMTP_API_URL)."""
     from publisher.main import serve
 
-    asyncio.run(serve())
+    _serve(serve())
 
 
 @app.command()

@@ -25,6 +25,7 @@ from xmtp_core.runtime.installation import load_installation
 from xmtp_core.store import KeyRing, Store
 
 _REGISTER_LOCK = 0x73625F726567  # "sb_reg": one registration at a time per agent database
+_CREATE_LOCK = 0x73625F637265  # "sb_cre": one CREATE DATABASE at a time per server
 
 
 @dataclass
@@ -65,13 +66,18 @@ def agent_database_url(database_url: str, agent: str) -> str:
 
 
 async def ensure_database(url: str) -> None:
+    """Create the agent's database once, even when several replicas start together (serialised by a lock on
+    the server's maintenance database; a racing CREATE fails with a unique violation rather than waiting)."""
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
     admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, parts.fragment))
     conn = await asyncpg.connect(admin)
     try:
+        await conn.execute("SELECT pg_advisory_lock($1)", _CREATE_LOCK)
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            with contextlib.suppress(asyncpg.exceptions.DuplicateDatabaseError):  # another replica was first
+            with contextlib.suppress(
+                asyncpg.exceptions.DuplicateDatabaseError, asyncpg.exceptions.UniqueViolationError
+            ):
                 await conn.execute(f'CREATE DATABASE "{name}"')  # name is built from a validated agent token
     finally:
         await conn.close()

@@ -59,6 +59,7 @@ class Worker:
         try:
             await self.consumer.run()
         finally:
+            log.info("router worker of %s stopping: handled %d events", self.agent.name, self.handled)
             await self.agent.lifecycle("stop")
 
     async def handle(self, event: Event, meta: Meta) -> None:
