@@ -53,6 +53,7 @@ class Stack:
         agent: str = "echo",
         replicas: dict[str, int] | None = None,
         partitions: int = 4,
+        extra_env: dict[str, str] | None = None,
     ) -> AsyncIterator[Stack]:
         await _fresh_bus(nats_url, partitions)
         env = {
@@ -66,6 +67,7 @@ class Stack:
             "XMTP_WALLET_KEY": "0x" + secrets.token_hex(32),
             "XMTP_DB_ENCRYPTION_KEY": secrets.token_hex(32),
             "LOG_LEVEL": "INFO",
+            **(extra_env or {}),
         }
         logs = Path(tempfile.mkdtemp(prefix="sb-stack-"))
         stack = cls(env, logs, agent)

@@ -50,24 +50,38 @@ async def pipeline(
         asyncio.create_task(Publisher(node, js, settings).run()),
         asyncio.create_task(crypto.run(buckets)),
     ]
-    peer_db = f"p_{uuid.uuid4().hex[:12]}"
-    admin = plain_pg_url(database_url)
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{peer_db}"')
-    await conn.close()
-    peer_store = await Store.open(admin.rsplit("/", 1)[0] + "/" + peer_db, KeyRing(EncryptionKey.generate()))
-    peer = await Runtime.register(node, peer_store, LocalWalletSigner.generate())
     try:
-        yield {"agent": agent, "peer": peer, "crypto": crypto}
+        async with _peer(node, database_url) as peer:
+            yield {"agent": agent, "peer": peer, "crypto": crypto}
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await agent.runtime.store.close()
-        await peer_store.close()
-        conn = await asyncpg.connect(admin)
-        for name in (peer_db, agent_database_url(database_url, AGENT).rsplit("/", 1)[1]):
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await _drop(database_url, agent_database_url(database_url, AGENT).rsplit("/", 1)[1])
+
+
+@contextlib.asynccontextmanager
+async def _peer(node: NodeClient, database_url: str) -> AsyncIterator[Runtime]:
+    """A Python peer with a database of its own (devnode's is the fixture's)."""
+    name = f"p_{uuid.uuid4().hex[:12]}"
+    admin = plain_pg_url(database_url)
+    conn = await asyncpg.connect(admin)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    store = await Store.open(admin.rsplit("/", 1)[0] + "/" + name, KeyRing(EncryptionKey.generate()))
+    try:
+        yield await Runtime.register(node, store, LocalWalletSigner.generate())
+    finally:
+        await store.close()
+        await _drop(database_url, name)
+
+
+async def _drop(database_url: str, name: str) -> None:
+    conn = await asyncpg.connect(plain_pg_url(database_url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
         await conn.close()
 
 
@@ -164,3 +178,48 @@ async def test_an_op_creates_a_dm_the_peer_joins(pipeline: dict[str, Any], nc: C
     await peer.sync_welcomes()
     assert bytes.fromhex(response.conversation.conversation_id) in [c.group_id for c in await peer.conversations()]
     assert response.conversation.creator_inbox_id == agent.inbox_id
+
+
+async def test_a_relay_that_dies_between_publish_and_commit_emits_the_event_once(
+    node: NodeClient, nc: Client, js: JetStreamContext, settings: BusSettings, database_url: str
+) -> None:
+    """The outbox row stays pending when the relay dies after the PubAck and before its transaction commits; the
+    next relay publishes it again and JetStream drops the copy by its msg id: one event on SB_EV."""
+
+    buckets = await ensure_buckets(js, settings)
+    agent = await open_agent(
+        AGENT, node, database_url, BusSender(AGENT, nc, js), wallet=LocalWalletSigner.generate(),
+        keys=KeyRing(EncryptionKey.generate()),
+    )  # fmt: skip
+    try:
+        async with _peer(node, database_url) as peer:
+            await _relay_dies_once(agent, peer, js, buckets)
+    finally:
+        await agent.runtime.store.close()
+        await _drop(database_url, agent_database_url(database_url, AGENT).rsplit("/", 1)[1])
+
+
+async def _relay_dies_once(agent: Any, peer: Runtime, js: JetStreamContext, buckets: Any) -> None:
+    from crypto.relay import OutboxRelay
+
+    dm = await peer.create_dm(agent.inbox_id)
+    await agent.runtime.sync_all()  # the join goes to the outbox (the node is read directly here)
+    await peer.send(dm, "exactly one event")
+    await agent.runtime.sync_group(dm)
+
+    class DiesAfterPublish:
+        def __init__(self) -> None:
+            self.published = 0
+
+        async def publish(self, *args: Any, **kwargs: Any) -> Any:
+            await js.publish(*args, **kwargs)
+            self.published += 1
+            raise SystemExit("killed after the PubAck")  # not an Exception: the relay's retry does not see it
+
+    dying = DiesAfterPublish()
+    with pytest.raises(SystemExit):
+        await OutboxRelay(agent, dying, buckets["sb_topics"]).relay_once()  # type: ignore[arg-type]
+    assert dying.published == 1
+    assert await OutboxRelay(agent, js, buckets["sb_topics"]).relay_once() == 2  # joined + message, again
+    info = await js.stream_info("SB_EV")
+    assert info.state.messages == 2  # the first copy of the join stayed; its repeat was dropped

@@ -96,13 +96,21 @@ def content_of(cmd: Any, agent: Agent) -> tuple[object, ContentTypeId]:
 
 class Commands:
     def __init__(
-        self, nc: NATS, js: JetStreamContext, results: KeyValue, agents: Mapping[str, Agent], resolve: Resolve
+        self,
+        nc: NATS,
+        js: JetStreamContext,
+        results: KeyValue,
+        agents: Mapping[str, Agent],
+        resolve: Resolve,
+        *,
+        ack_wait_s: float = ACK_WAIT_S,
     ) -> None:
         self.nc = nc
         self.js = js
         self.results = results
         self.agents = agents
         self.resolve = resolve
+        self.ack_wait_s = ack_wait_s
         self.handled = 0
 
     async def run(self) -> None:
@@ -110,7 +118,7 @@ class Commands:
             durable_name=DURABLE,
             filter_subject=f"{subjects.PREFIX}.out.>",
             ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=ACK_WAIT_S,
+            ack_wait=self.ack_wait_s,
             max_ack_pending=CONCURRENCY * 4,
         )
         await self.js.add_consumer(OUT.name, config)
@@ -135,6 +143,7 @@ class Commands:
                 await sub.unsubscribe()
 
     async def _guarded(self, msg: Msg, slots: asyncio.Semaphore) -> None:
+        heartbeat = asyncio.create_task(self._keep_alive(msg))  # a DM to create can outlast one ack_wait
         try:
             await self.handle(msg)
         except Exception as exc:  # one command's failure never stops the consumer
@@ -142,7 +151,14 @@ class Commands:
             with contextlib.suppress(Exception):
                 await msg.nak(delay=1.0)
         finally:
+            heartbeat.cancel()
             slots.release()
+
+    async def _keep_alive(self, msg: Msg) -> None:
+        while True:
+            await asyncio.sleep(self.ack_wait_s / 3)
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
 
     async def handle(self, msg: Msg) -> None:
         reply_to = (msg.headers or {}).get(subjects.REPLY_TO_HEADER)
