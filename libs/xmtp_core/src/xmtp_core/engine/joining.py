@@ -12,7 +12,7 @@ from xmtp_core.content.limits import MAX_MESSAGE_BYTES
 from xmtp_core.engine.conversation import conversation_info, leaf_inbox_id
 from xmtp_core.engine.errors import Rejected, RejectReason
 from xmtp_core.engine.events import ConversationJoined
-from xmtp_core.engine.identity import IdentityResolver, installation_states, lifetime_now
+from xmtp_core.engine.identity import IdentityResolver, installation_states
 from xmtp_core.engine.installation import InstallationKeys
 from xmtp_core.envelopes import WelcomeKind, WelcomeMessage
 from xmtp_core.mls.cipher_suite import get_cipher_suite
@@ -119,7 +119,9 @@ async def join_welcome(
     now: int | None = None,
 ) -> Joined:
     """Join the group and check it the way libxmtp does; Rejected with a specific reason otherwise. The tree's
-    leaf lifetimes are checked at ``now`` (seconds; default: the Welcome's node timestamp)."""
+    leaf lifetimes are checked only at an explicit ``now`` (seconds): libxmtp does not check them on Welcomes
+    (xmtp/libxmtp#2252), since one long-idle member's expired leaf would stop every later joiner of its group.
+    The key packages of Adds are checked on receipt (`process_envelope`)."""
     _check_size(msg, unwrapped.welcome, "unwrapped welcome")
     try:
         message = MLSMessage.from_bytes(unwrapped.welcome)
@@ -140,7 +142,7 @@ async def join_welcome(
             welcome,
             bundle.to_mls_bundle(keys.private_seed),
             max_leaves=MAX_GROUP_LEAVES,
-            now=lifetime_now(msg.created_ns, now),
+            now=now,
         )
         view = parse_group_extensions(group.extensions)
         inviter = leaf_inbox_id(group, signer)
