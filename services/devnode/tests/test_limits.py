@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -102,3 +103,50 @@ async def test_commit_log_query_count_is_bounded(mls: MlsApiStub) -> None:
     q = mls_pb2.QueryCommitLogRequest
     many = mls_pb2.BatchQueryCommitLogRequest(requests=[q(group_id=b"g%d" % i) for i in range(1001)])
     await expect_code(mls.BatchQueryCommitLog(many), grpc.StatusCode.INVALID_ARGUMENT, "limit is 1000")
+
+
+Filter = mls_pb2.SubscribeGroupMessagesRequest.Filter
+
+
+async def first_status(call: grpc.aio.UnaryStreamCall) -> grpc.StatusCode:  # type: ignore[type-arg]
+    async def drain() -> grpc.StatusCode:
+        try:
+            async for _ in call:
+                pass
+        except grpc.aio.AioRpcError as exc:
+            return exc.code()
+        return grpc.StatusCode.OK
+
+    return await asyncio.wait_for(drain(), 60)
+
+
+async def test_subscription_filters_are_bounded(mls: MlsApiStub) -> None:
+    too_many = mls_pb2.SubscribeGroupMessagesRequest(filters=[Filter(group_id=b"%d" % i) for i in range(10_001)])
+    assert await first_status(mls.SubscribeGroupMessages(too_many)) == grpc.StatusCode.INVALID_ARGUMENT
+    too_long = mls_pb2.SubscribeGroupMessagesRequest(filters=[Filter(group_id=b"g" * 257)])
+    assert await first_status(mls.SubscribeGroupMessages(too_long)) == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_subscriptions_per_connection_are_bounded(mls: MlsApiStub, node: RunningNode) -> None:
+    request = mls_pb2.SubscribeGroupMessagesRequest(filters=[Filter(group_id=b"g")])
+    open_calls = [mls.SubscribeGroupMessages(request) for _ in range(64)]
+    for call in open_calls:
+        await call.initial_metadata()
+    assert node.node.groups.subscriber_count == 64
+    assert await first_status(mls.SubscribeGroupMessages(request)) == grpc.StatusCode.RESOURCE_EXHAUSTED
+    for call in open_calls:
+        call.cancel()
+
+
+async def test_a_subscriber_that_does_not_read_is_cut_off(mls: MlsApiStub, node: RunningNode) -> None:
+    request = mls_pb2.SubscribeGroupMessagesRequest(filters=[Filter(group_id=b"slow")])
+    call = mls.SubscribeGroupMessages(request)
+    await call.initial_metadata()  # subscribed; from here on the client reads nothing
+    broker = node.node.groups
+    peak = 0
+    for i in range(40):  # 40 MiB published while the reader sleeps
+        await mls.SendGroupMessages(send_request(private_message(b"slow", ciphertext=bytes(MIB - 1024 - i))))
+        peak = max(peak, broker.queued_bytes)
+    assert peak <= 8 * MIB  # never more than the subscriber's queue bound
+    assert await first_status(call) == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert broker.queued_bytes == 0

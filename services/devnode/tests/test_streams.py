@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Callable
 
 import grpc
 import pytest
-from devnode.broker import Broker, Signal
+from devnode.broker import Broker, BrokerLimits, Signal, SubscriptionRefused
 from devnode.main import RunningNode
-from devnode.streams import stream_rows
+from devnode.streams import SubscriberTooSlow, stream_rows
 from devnode_testkit import TopicRow as Row
 from devnode_testkit import private_message, send_request, welcome_v1
 from xmtp_core.protos.mls.api.v1 import mls_pb2
@@ -164,9 +164,9 @@ async def test_welcome_stream_replays_then_goes_live(mls: MlsApiStub) -> None:
     call.cancel()
 
 
-async def test_lagging_subscriber_catches_up_from_the_database() -> None:
+async def test_lagging_subscriber_is_cut_off_and_resumes_from_its_last_id() -> None:
     table: list[Row] = []
-    broker: Broker[Row] = Broker(max_queue=2)
+    broker: Broker[Row] = Broker(BrokerLimits(max_queue=2))
 
     async def replay(cursors: dict[bytes, int], limit: int) -> list[Row]:
         return [r for r in table if r.topic in cursors and r.id > cursors[r.topic]][:limit]
@@ -176,15 +176,21 @@ async def test_lagging_subscriber_catches_up_from_the_database() -> None:
         broker.publish(rows)  # ... then published, as Node does
 
     commit(Row(1, b"t"), Row(2, b"u"))
-    stream: AsyncIterator[list[Row]] = stream_rows(broker, {b"t": 0}, replay, page=1)
-    seen = [r.id for r in await anext(stream)]  # replay page 1; the broker subscription now exists
-    commit(*(Row(i, b"t") for i in range(3, 12)))  # overflows the queue of 2 → lagged
-    while len(seen) < 10:
-        seen += [r.id for r in await anext(stream)]
+    stream: AsyncIterator[list[Row]] = stream_rows(broker.subscribe([b"t"]), {b"t": 0}, replay, page=1)
+    seen = [r.id for r in await anext(stream)]  # replay page 1
+    commit(*(Row(i, b"t") for i in range(3, 12)))  # overflows the queue of 2: cut off, queue emptied
+    assert broker.queued_bytes == 0
+    with pytest.raises(SubscriberTooSlow):
+        while True:
+            seen += [r.id for r in await asyncio.wait_for(anext(stream), HANG_GUARD_S)]
+    assert broker.subscriber_count == 0
+    # The client resubscribes from the last id it got and misses nothing.
+    assert seen == [1, *range(3, 12)]  # the rows published before the cut were all replayed
+    again = stream_rows(broker.subscribe([b"t"]), {b"t": seen[-1]}, replay, page=100)
     commit(Row(12, b"t"))
-    seen += [r.id for r in await anext(stream)]
+    seen += [r.id for r in await asyncio.wait_for(anext(again), HANG_GUARD_S)]
     assert seen == [1, *range(3, 13)]
-    await stream.aclose()
+    await again.aclose()
     assert broker.subscriber_count == 0
 
 
@@ -195,21 +201,45 @@ async def test_stream_opened_after_shutdown_began_ends_after_replay() -> None:
     async def replay(cursors: dict[bytes, int], limit: int) -> list[Row]:
         return [Row(5, b"t")] if cursors[b"t"] < 5 else []
 
-    batches = [batch async for batch in stream_rows(broker, {b"t": 0}, replay)]
+    batches = [batch async for batch in stream_rows(broker.subscribe([b"t"]), {b"t": 0}, replay)]
     assert batches == [[Row(5, b"t")]]
     assert broker.subscriber_count == 0
 
 
 async def test_queue_is_bounded_by_bytes_too() -> None:
-    broker: Broker[Row] = Broker(max_queue=100, max_bytes=10)
+    broker: Broker[Row] = Broker(BrokerLimits(max_queue=100, max_bytes=10))
     sub = broker.subscribe([b"t"])
     broker.publish([Row(1, b"t", size=50)])  # alone in the queue: accepted however big
-    broker.publish([Row(2, b"t", size=1)])  # 51 bytes queued would exceed 10: lagged
-    assert sub.get_ready() == [Signal.LAGGED]
-    sub.resume()
-    broker.publish([Row(3, b"t", size=4), Row(4, b"t", size=4)])
-    assert [r.id for r in sub.get_ready() if isinstance(r, Row)] == [3, 4]
+    broker.publish([Row(2, b"t", size=1)])  # 51 bytes queued would exceed 10: cut off
+    assert broker.queued_bytes == 0
+    broker.publish([Row(3, b"t", size=4)])  # ignored: the subscriber is gone
+    assert sub.get_ready() == [Signal.TOO_SLOW]
     sub.close()
+    assert broker.subscriber_count == 0
+
+
+async def test_node_wide_queue_budget_cuts_off_the_furthest_behind() -> None:
+    broker: Broker[Row] = Broker(BrokerLimits(max_total_bytes=100))
+    behind, keeping_up = broker.subscribe([b"t", b"u"]), broker.subscribe([b"t"])
+    broker.publish([Row(1, b"u", size=80)])
+    broker.publish([Row(2, b"t", size=30)])  # 140 bytes queued in all: over 100
+    assert behind.get_ready() == [Signal.TOO_SLOW]
+    assert [r.id for r in keeping_up.get_ready() if isinstance(r, Row)] == [2]
+    assert broker.queued_bytes == 0
+
+
+async def test_subscriptions_are_bounded_per_connection_and_in_total() -> None:
+    broker: Broker[Row] = Broker(BrokerLimits(max_subscriptions=3, max_per_peer=2))
+    subs = [broker.subscribe([b"t"], "peer-a"), broker.subscribe([b"t"], "peer-a")]
+    with pytest.raises(SubscriptionRefused, match="connection"):
+        broker.subscribe([b"t"], "peer-a")
+    subs.append(broker.subscribe([b"t"], "peer-b"))
+    with pytest.raises(SubscriptionRefused, match="node"):
+        broker.subscribe([b"t"], "peer-c")
+    subs[0].close()
+    subs[0].close()  # idempotent: the count goes down once
+    subs.append(broker.subscribe([b"t"], "peer-a"))
+    assert broker.subscriber_count == 3
 
 
 async def test_idle_stream_survives_client_keepalive_pings(node: RunningNode) -> None:

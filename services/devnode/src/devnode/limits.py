@@ -18,3 +18,13 @@ MAX_RESPONSE_BYTES = 24 * 1024 * 1024  # query pages are cut short (with a curso
 # Entries of one request's repeated field (group ids, installation keys, inbox ids, commit-log queries):
 # each one costs a lookup and part of the response, so a short request may not ask for unbounded work.
 MAX_IDS_PER_REQUEST = 1000
+
+# Streams: every topic of a subscription is an index entry and every subscription a queue, held as long as
+# the client keeps the stream open. A subscriber further behind than its queue holds is cut off.
+MAX_TOPIC_BYTES = 256  # a group id, installation key or inbox id in a filter or query (real ones: 32-64)
+MAX_TOPICS_PER_SUBSCRIPTION = 10_000
+MAX_SUBSCRIPTIONS_PER_PEER = 64  # per client connection (gRPC peer), per stream kind
+MAX_SUBSCRIPTIONS = 1024  # per stream kind, over all clients
+MAX_SUBSCRIBER_QUEUED_ROWS = 4096
+MAX_SUBSCRIBER_QUEUED_BYTES = 8 * MAX_PAYLOAD_BYTES
+MAX_BROKER_QUEUED_BYTES = 256 * 1024 * 1024  # per stream kind, over all subscribers

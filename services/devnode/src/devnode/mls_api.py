@@ -12,9 +12,10 @@ from google.protobuf import empty_pb2
 from google.protobuf.message import Message
 from sqlalchemy.exc import SQLAlchemyError
 from xmtp_core.protos.mls.api.v1 import mls_pb2, mls_pb2_grpc
+from xmtp_core.untrusted import clean
 
 from devnode import convert
-from devnode.broker import Broker, RowT
+from devnode.broker import Broker, RowT, SubscriptionRefused
 from devnode.errors import InvalidInput
 from devnode.identity_validation import check_key_package_upload
 from devnode.limits import (
@@ -23,6 +24,8 @@ from devnode.limits import (
     MAX_PAYLOAD_BYTES,
     MAX_REQUEST_BYTES,
     MAX_RESPONSE_BYTES,
+    MAX_TOPIC_BYTES,
+    MAX_TOPICS_PER_SUBSCRIPTION,
 )
 from devnode.mls_checks import group_message_header, key_package_inbox_id, verify_key_package
 from devnode.models import (
@@ -34,7 +37,7 @@ from devnode.models import (
     WelcomeKind,
 )
 from devnode.node import Node
-from devnode.streams import Replay, stream_rows
+from devnode.streams import Replay, SubscriberTooSlow, stream_rows
 
 log = logging.getLogger(__name__)
 Req = TypeVar("Req", bound=Message)
@@ -142,10 +145,14 @@ def distinct_ids(values: Sequence[bytes], what: str) -> list[bytes]:
 
 
 def _cursors(filters: list[tuple[bytes, int]], what: str) -> dict[bytes, int]:
+    if len(filters) > MAX_TOPICS_PER_SUBSCRIPTION:
+        raise InvalidInput(f"filters has {len(filters)} entries; the limit is {MAX_TOPICS_PER_SUBSCRIPTION}")
     cursors: dict[bytes, int] = {}
     for index, (topic, cursor) in enumerate(filters):
         if not topic:
             raise InvalidInput(f"filters[{index}].{what} is empty")
+        if len(topic) > MAX_TOPIC_BYTES:
+            raise InvalidInput(f"filters[{index}].{what} is {len(topic)} bytes; the limit is {MAX_TOPIC_BYTES}")
         # A topic listed twice replays from the smaller cursor; the high-water mark prevents duplicates.
         cursor = min(cursor, convert.MAX_ID)
         cursors[topic] = min(cursor, cursors.get(topic, cursor))
@@ -184,15 +191,26 @@ async def _subscribe(
     replay: Replay[RowT],
     to_proto: Callable[[RowT], Resp],
 ) -> AsyncIterator[Resp]:
-    """A subscription stream: bad filters abort with INVALID_ARGUMENT before the `subscribed` header is sent."""
+    """A subscription stream: bad filters abort with INVALID_ARGUMENT and a full node with RESOURCE_EXHAUSTED,
+    both before the `subscribed` header is sent; a reader that falls too far behind is cut off with
+    RESOURCE_EXHAUSTED (it resubscribes from its last id)."""
     try:
         cursors = _cursors(filters, what)
+        sub = broker.subscribe(cursors.keys(), context.peer())
     except InvalidInput as exc:
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-    await context.send_initial_metadata((("subscribed", "true"),))
-    async for batch in stream_rows(broker, cursors, replay):
-        for row in batch:
-            yield to_proto(row)
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, clean(str(exc)))
+    except SubscriptionRefused as exc:
+        await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+    try:
+        await context.send_initial_metadata((("subscribed", "true"),))
+        async for batch in stream_rows(sub, cursors, replay):
+            for row in batch:
+                yield to_proto(row)
+    except SubscriberTooSlow as exc:
+        log.info("%s subscriber %s cut off: %s", what, clean(context.peer()), exc)
+        await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+    finally:
+        sub.close()  # also when the stream never started (the client left during send_initial_metadata)
 
 
 class MlsApi(mls_pb2_grpc.MlsApiServicer):
