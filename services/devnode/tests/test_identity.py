@@ -295,7 +295,7 @@ async def test_smart_contract_wallet_verification_rpc_answers_invalid(identity: 
             ),
             "malformed_update:",
         ),
-        (assoc.IdentityUpdate(), "inbox_id is empty"),
+        (assoc.IdentityUpdate(), "identity_update.inbox_id '' is not 64 lowercase hex"),
     ],
 )
 async def test_malformed_updates_are_refused(identity: IdentityApiStub, upd: assoc.IdentityUpdate, reason: str) -> None:

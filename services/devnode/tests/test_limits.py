@@ -9,6 +9,9 @@ import grpc
 import pytest
 from devnode.main import RunningNode
 from devnode_testkit import private_message, send_request, welcome_v1
+from xmtp_core.protos.identity.api.v1 import identity_pb2
+from xmtp_core.protos.identity.api.v1.identity_pb2_grpc import IdentityApiStub
+from xmtp_core.protos.identity.associations import association_pb2 as assoc
 from xmtp_core.protos.identity.associations import signature_pb2
 from xmtp_core.protos.mls.api.v1 import mls_pb2
 from xmtp_core.protos.mls.api.v1.mls_pb2_grpc import MlsApiStub
@@ -150,3 +153,48 @@ async def test_a_subscriber_that_does_not_read_is_cut_off(mls: MlsApiStub, node:
     assert peak <= 8 * MIB  # never more than the subscriber's queue bound
     assert await first_status(call) == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert broker.queued_bytes == 0
+
+
+@pytest.mark.parametrize("bad", ["A" * 64, "a" * 63, "a" * 63 + "\x00", "a\n" * 32, "x" * 100_000])
+async def test_identity_updates_with_malformed_inbox_ids_are_refused_with_a_clean_reason(
+    identity: IdentityApiStub, bad: str
+) -> None:
+    update = assoc.IdentityUpdate(
+        inbox_id=bad, actions=[assoc.IdentityAction(create_inbox=assoc.CreateInbox(initial_identifier="0x12"))]
+    )
+    request = identity_pb2.PublishIdentityUpdateRequest(identity_update=update)
+    details = await expect_code(
+        identity.PublishIdentityUpdate(request), grpc.StatusCode.INVALID_ARGUMENT, "is not 64 lowercase hex"
+    )
+    assert "\x00" not in details and "\n" not in details and len(details) <= 500
+    lookup = identity_pb2.GetIdentityUpdatesRequest(
+        requests=[identity_pb2.GetIdentityUpdatesRequest.Request(inbox_id=bad)]
+    )
+    await expect_code(identity.GetIdentityUpdates(lookup), grpc.StatusCode.INVALID_ARGUMENT, "requests[0].inbox_id")
+
+
+async def test_identity_and_key_package_lookups_are_bounded(mls: MlsApiStub, identity: IdentityApiStub) -> None:
+    Req = identity_pb2.GetIdentityUpdatesRequest.Request
+    many = identity_pb2.GetIdentityUpdatesRequest(requests=[Req(inbox_id="a" * 64) for _ in range(1001)])
+    await expect_code(identity.GetIdentityUpdates(many), grpc.StatusCode.INVALID_ARGUMENT, "limit is 1000")
+    Lookup = identity_pb2.GetInboxIdsRequest.Request
+    lookups = identity_pb2.GetInboxIdsRequest(requests=[Lookup(identifier=f"0x{i:040x}") for i in range(1001)])
+    await expect_code(identity.GetInboxIds(lookups), grpc.StatusCode.INVALID_ARGUMENT, "limit is 1000")
+    long_id = identity_pb2.GetInboxIdsRequest(requests=[Lookup(identifier="0x" + "a" * 1000)])
+    await expect_code(identity.GetInboxIds(long_id), grpc.StatusCode.INVALID_ARGUMENT, "limit is 256")
+    keys = mls_pb2.FetchKeyPackagesRequest(installation_keys=[b"%d" % i for i in range(1001)])
+    await expect_code(mls.FetchKeyPackages(keys), grpc.StatusCode.INVALID_ARGUMENT, "limit is 1000")
+
+
+async def test_small_fields_and_topics_are_bounded(mls: MlsApiStub) -> None:
+    hmac = mls_pb2.GroupMessageInput(
+        v1=mls_pb2.GroupMessageInput.V1(data=private_message(b"g"), sender_hmac=bytes(MIB // 2))
+    )
+    request = mls_pb2.SendGroupMessagesRequest(messages=[hmac])
+    await expect_code(mls.SendGroupMessages(request), grpc.StatusCode.INVALID_ARGUMENT, "sender_hmac")
+    key = mls_pb2.SendWelcomeMessagesRequest(messages=[welcome_v1(b"k" * 257, b"w")])
+    await expect_code(mls.SendWelcomeMessages(key), grpc.StatusCode.INVALID_ARGUMENT, "installation_key")
+    meta = mls_pb2.SendWelcomeMessagesRequest(messages=[welcome_v1(b"k" * 32, b"w", metadata=bytes(5000))])
+    await expect_code(mls.SendWelcomeMessages(meta), grpc.StatusCode.INVALID_ARGUMENT, "welcome_metadata")
+    query = mls_pb2.QueryGroupMessagesRequest(group_id=b"g" * 257)
+    await expect_code(mls.QueryGroupMessages(query), grpc.StatusCode.INVALID_ARGUMENT, "group_id")

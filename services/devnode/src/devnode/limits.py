@@ -22,6 +22,7 @@ MAX_IDS_PER_REQUEST = 1000
 # Streams: every topic of a subscription is an index entry and every subscription a queue, held as long as
 # the client keeps the stream open. A subscriber further behind than its queue holds is cut off.
 MAX_TOPIC_BYTES = 256  # a group id, installation key or inbox id in a filter or query (real ones: 32-64)
+MAX_SMALL_FIELD_BYTES = 4096  # a sender_hmac, HPKE public key (X-Wing: 1216) or welcome metadata
 MAX_TOPICS_PER_SUBSCRIPTION = 10_000
 MAX_SUBSCRIPTIONS_PER_PEER = 64  # per client connection (gRPC peer), per stream kind
 MAX_SUBSCRIPTIONS = 1024  # per stream kind, over all clients

@@ -24,6 +24,7 @@ from devnode.limits import (
     MAX_PAYLOAD_BYTES,
     MAX_REQUEST_BYTES,
     MAX_RESPONSE_BYTES,
+    MAX_SMALL_FIELD_BYTES,
     MAX_TOPIC_BYTES,
     MAX_TOPICS_PER_SUBSCRIPTION,
 )
@@ -42,6 +43,7 @@ from devnode.streams import Replay, SubscriberTooSlow, stream_rows
 log = logging.getLogger(__name__)
 Req = TypeVar("Req", bound=Message)
 Resp = TypeVar("Resp", bound=Message)
+REASON_LIMIT = 500  # characters of an INVALID_ARGUMENT reason
 Handler = Callable[[Any, Req, grpc.aio.ServicerContext[Any, Any]], Awaitable[Resp]]
 
 
@@ -55,9 +57,11 @@ def invalid_argument(fn: Handler[Req, Resp]) -> Handler[Req, Resp]:
             check_request_size(request)
             return await fn(self, request, context)
         except InvalidInput as exc:
+            # Reasons quote request fields: cleaned and cut once more here, whatever built them.
+            reason = clean(str(exc), REASON_LIMIT)
             # Logged because a rejected client call is the first thing to look for in interop failures.
-            log.info("%s rejected: %s", fn.__name__, exc)
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            log.info("%s rejected: %s", fn.__name__, reason)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, reason)
             raise  # abort() raises; this keeps type checkers happy
         except (SQLAlchemyError, OSError) as exc:
             log.exception("%s failed on the database", fn.__name__)
@@ -81,6 +85,18 @@ def _payload(data: bytes, what: str) -> bytes:
     return data
 
 
+def _small(data: bytes, what: str, limit: int = MAX_SMALL_FIELD_BYTES) -> bytes:
+    if len(data) > limit:
+        raise InvalidInput(f"{what} is {len(data)} bytes; the limit is {limit}")
+    return data
+
+
+def _topic(data: bytes, what: str) -> bytes:
+    if not data:
+        raise InvalidInput(f"{what} is empty")
+    return _small(data, what, MAX_TOPIC_BYTES)
+
+
 def _group_input(index: int, message: mls_pb2.GroupMessageInput) -> NewGroupMessage:
     if message.WhichOneof("version") != "v1":
         raise InvalidInput(f"messages[{index}]: no v1 message")
@@ -92,7 +108,7 @@ def _group_input(index: int, message: mls_pb2.GroupMessageInput) -> NewGroupMess
     return NewGroupMessage(
         group_id=header.group_id,
         data=data,
-        sender_hmac=message.v1.sender_hmac,
+        sender_hmac=_small(message.v1.sender_hmac, f"messages[{index}].sender_hmac"),
         should_push=message.v1.should_push,
         is_commit=header.is_commit,
     )
@@ -103,25 +119,21 @@ def _welcome_input(index: int, message: mls_pb2.WelcomeMessageInput) -> NewWelco
     what = f"messages[{index}]"
     if version == "v1":
         v1 = message.v1
-        if not v1.installation_key:
-            raise InvalidInput(f"{what}.installation_key is empty")
         return NewWelcome(
-            installation_key=v1.installation_key,
+            installation_key=_topic(v1.installation_key, f"{what}.installation_key"),
             kind=WelcomeKind.V1,
             data=_payload(v1.data, f"{what}.data"),
-            hpke_public_key=v1.hpke_public_key,
+            hpke_public_key=_small(v1.hpke_public_key, f"{what}.hpke_public_key"),
             wrapper_algorithm=v1.wrapper_algorithm,
-            welcome_metadata=v1.welcome_metadata,
+            welcome_metadata=_small(v1.welcome_metadata, f"{what}.welcome_metadata"),
         )
     if version == "welcome_pointer":
         ptr = message.welcome_pointer
-        if not ptr.installation_key:
-            raise InvalidInput(f"{what}.installation_key is empty")
         return NewWelcome(
-            installation_key=ptr.installation_key,
+            installation_key=_topic(ptr.installation_key, f"{what}.installation_key"),
             kind=WelcomeKind.POINTER,
             data=_payload(ptr.welcome_pointer, f"{what}.welcome_pointer"),
-            hpke_public_key=ptr.hpke_public_key,
+            hpke_public_key=_small(ptr.hpke_public_key, f"{what}.hpke_public_key"),
             wrapper_algorithm=ptr.wrapper_algorithm,
             welcome_metadata=b"",
         )
@@ -136,8 +148,7 @@ def distinct_ids(values: Sequence[bytes], what: str) -> list[bytes]:
         raise InvalidInput(f"{what} has {len(values)} entries; the limit is {MAX_IDS_PER_REQUEST}")
     seen: dict[bytes, int] = {}
     for index, value in enumerate(values):
-        if not value:
-            raise InvalidInput(f"{what}[{index}] is empty")
+        _topic(value, f"{what}[{index}]")
         first = seen.setdefault(value, index)
         if first != index:
             raise InvalidInput(f"{what}[{index}] repeats {what}[{first}]")
@@ -149,10 +160,7 @@ def _cursors(filters: list[tuple[bytes, int]], what: str) -> dict[bytes, int]:
         raise InvalidInput(f"filters has {len(filters)} entries; the limit is {MAX_TOPICS_PER_SUBSCRIPTION}")
     cursors: dict[bytes, int] = {}
     for index, (topic, cursor) in enumerate(filters):
-        if not topic:
-            raise InvalidInput(f"filters[{index}].{what} is empty")
-        if len(topic) > MAX_TOPIC_BYTES:
-            raise InvalidInput(f"filters[{index}].{what} is {len(topic)} bytes; the limit is {MAX_TOPIC_BYTES}")
+        _topic(topic, f"filters[{index}].{what}")
         # A topic listed twice replays from the smaller cursor; the high-water mark prevents duplicates.
         cursor = min(cursor, convert.MAX_ID)
         cursors[topic] = min(cursor, cursors.get(topic, cursor))
@@ -176,8 +184,7 @@ async def _query_page(
     to_proto: Callable[[RowT], Resp],
 ) -> tuple[list[Resp], mls_pb2.PagingInfo]:
     """One page of a topic's rows as protos, cut to the response size limit, and the next-page paging info."""
-    if not topic:
-        raise InvalidInput(f"{what} is empty")
+    _topic(topic, what)
     paging = convert.paging_from(paging_info)
     rows, truncated = _trim_to_response_size(await query(topic, paging))
     return [to_proto(r) for r in rows], convert.paging_reply(paging, [r.id for r in rows], truncated)
@@ -198,7 +205,7 @@ async def _subscribe(
         cursors = _cursors(filters, what)
         sub = broker.subscribe(cursors.keys(), context.peer())
     except InvalidInput as exc:
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, clean(str(exc)))
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, clean(str(exc), REASON_LIMIT))
     except SubscriptionRefused as exc:
         await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
     try:
@@ -271,6 +278,10 @@ class MlsApi(mls_pb2_grpc.MlsApiServicer):
     ) -> mls_pb2.FetchKeyPackagesResponse:
         # One entry per requested key, in request order; an unknown key gets an empty entry (node-go
         # leaves a nil element, which goes on the wire as an empty message).
+        if len(request.installation_keys) > MAX_IDS_PER_REQUEST:
+            raise InvalidInput(
+                f"installation_keys has {len(request.installation_keys)} entries; the limit is {MAX_IDS_PER_REQUEST}"
+            )
         found = await self.node.store.fetch_key_packages(list(request.installation_keys))
         Entry = mls_pb2.FetchKeyPackagesResponse.KeyPackage
         return mls_pb2.FetchKeyPackagesResponse(
@@ -344,8 +355,7 @@ class MlsApi(mls_pb2_grpc.MlsApiServicer):
     ) -> empty_pb2.Empty:
         entries = []
         for i, entry in enumerate(request.requests):
-            if not entry.group_id:
-                raise InvalidInput(f"requests[{i}].group_id is empty")
+            _topic(entry.group_id, f"requests[{i}].group_id")
             if not entry.HasField("signature"):
                 raise InvalidInput(f"requests[{i}].signature is missing")
             data = _payload(entry.serialized_commit_log_entry, f"requests[{i}].serialized_commit_log_entry")
@@ -361,8 +371,7 @@ class MlsApi(mls_pb2_grpc.MlsApiServicer):
         if len(request.requests) > MAX_IDS_PER_REQUEST:
             raise InvalidInput(f"requests has {len(request.requests)} entries; the limit is {MAX_IDS_PER_REQUEST}")
         for i, query in enumerate(request.requests):
-            if not query.group_id:
-                raise InvalidInput(f"requests[{i}].group_id is empty")
+            _topic(query.group_id, f"requests[{i}].group_id")
             if query.paging_info.direction == convert.DESC:
                 raise InvalidInput(f"requests[{i}]: descending direction is not supported for the commit log")
         # One byte budget for the whole answer: each page is cut where the budget runs out and carries a

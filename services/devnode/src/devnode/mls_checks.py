@@ -4,10 +4,10 @@ inbox id) and a group message's cleartext routing header. Every failure is an `I
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 
+from xmtp_core.identity import InvalidInboxIdError, require_inbox_id
 from xmtp_core.mls.cipher_suite import get_cipher_suite, supported_cipher_suites
 from xmtp_core.mls.errors import MLSError
 from xmtp_core.mls.extensions import Lifetime
@@ -20,7 +20,6 @@ from devnode.errors import InvalidInput
 
 # libxmtp back-dates not_before by an hour and clocks differ, so a slightly future not_before is accepted.
 _CLOCK_SKEW_S = 3600
-_INBOX_ID = re.compile(r"[0-9a-f]{64}")
 
 
 def group_message_header(data: bytes) -> GroupMessageHeader:
@@ -82,9 +81,6 @@ def _check_lifetime(kp: KeyPackage, now: int) -> Lifetime:
 def key_package_inbox_id(kp: KeyPackage) -> str:
     """The inbox a key package claims: its Basic credential's identity is `xmtp.identity.MlsCredential`."""
     try:
-        inbox_id = inbox_id_from_credential(kp.leaf_node.credential)
-    except CredentialError as exc:
+        return require_inbox_id(inbox_id_from_credential(kp.leaf_node.credential), "credential inbox_id")
+    except (CredentialError, InvalidInboxIdError) as exc:
         raise InvalidInput(f"key package: {exc}") from exc
-    if not _INBOX_ID.fullmatch(inbox_id):
-        raise InvalidInput(f"key package: credential inbox_id {inbox_id!r} is not 64 lowercase hex characters")
-    return inbox_id
