@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -103,20 +104,16 @@ def asyncapi(
 @app.command()
 def run(
     listen: str = typer.Option("127.0.0.1:5556", help="HOST:PORT for devnode"),
+    app_spec: str = typer.Option("examples.echo:agent", "--app", help="the agent to run, as module:attribute"),
+    agent: str = typer.Option("echo", help="the agent's name on the bus"),
+    state_dir: str = typer.Option(".run", help="where the private Postgres keeps its data between runs"),
+    env_file: str = typer.Option(".env", help="where the agent's keys are kept when the env does not give them"),
 ) -> None:
-    """Start everything the local stack needs (NATS and Postgres if not given by env), then devnode."""
-    from devnode.main import serve
+    """The local stack: NATS and Postgres (unless NATS_URL / DATABASE_URL name them), devnode, ingest, crypto,
+    publisher and the router with the agent; keys from the env or a generated `.env`. Ctrl-C stops it all."""
+    from switchboard.stack import run_stack
 
-    from switchboard.devservices import dev_services
-
-    with dev_services() as svc:
-        os.environ.setdefault("NATS_URL", svc.nats_url)
-        typer.echo(f"NATS      {svc.nats_url}")
-        typer.echo(f"Postgres  {svc.database_url}")
-        try:
-            asyncio.run(serve(listen, svc.database_url, announce=True))
-        except KeyboardInterrupt:
-            typer.echo("stopping")
+    run_stack(listen, app_spec, agent, Path(state_dir), Path(env_file), typer.echo)
 
 
 if __name__ == "__main__":

@@ -122,6 +122,11 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return cmd
 
 
+def _initdb(pgbin: Path, data: Path) -> None:
+    cmd = [str(pgbin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]
+    subprocess.run(_as_postgres(cmd), check=True, stdout=subprocess.DEVNULL)
+
+
 def _start_system_pg(pgbin: Path, workdir: Path, svc: DevServices) -> str:
     port = free_port()
     data = workdir / "pgdata"
@@ -135,23 +140,8 @@ def _start_system_pg(pgbin: Path, workdir: Path, svc: DevServices) -> str:
         for parent in [workdir, *workdir.parents]:
             with contextlib.suppress(PermissionError):
                 parent.chmod(parent.stat().st_mode | 0o011)
-    subprocess.run(
-        _as_postgres(
-            [
-                str(pgbin / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ]
-        ),
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    if not (data / "PG_VERSION").exists():  # a kept data directory (state_dir) is started as it is
+        _initdb(pgbin, data)
     proc = subprocess.Popen(
         _as_postgres(
             [
@@ -210,9 +200,17 @@ def _start_embedded_pg(workdir: Path, svc: DevServices) -> str:
 
 
 @contextlib.contextmanager
-def dev_services(need_nats: bool = True, need_postgres: bool = True) -> Iterator[DevServices]:
-    """Yield URLs for NATS and Postgres, starting private servers for whichever env does not name."""
-    workdir = Path(tempfile.mkdtemp(prefix="switchboard-dev-"))
+def dev_services(
+    need_nats: bool = True, need_postgres: bool = True, *, state_dir: Path | None = None
+) -> Iterator[DevServices]:
+    """Yield URLs for NATS and Postgres, starting private servers for whichever env does not name.
+
+    ``state_dir`` keeps the private Postgres's data there between runs (`make run`: a restart keeps the agent's
+    installation); JetStream's store is started empty every time (stale redeliveries of an old run would
+    replay), which costs nothing: ingest re-reads from the node and crypto skips what it processed."""
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-dev-")) if state_dir is None else state_dir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(workdir / "nats-js", ignore_errors=True)
     svc = DevServices(nats_url=os.environ.get("NATS_URL", ""), database_url=os.environ.get("DATABASE_URL", ""))
     try:
         if need_nats and not svc.nats_url:
@@ -230,4 +228,5 @@ def dev_services(need_nats: bool = True, need_postgres: bool = True) -> Iterator
         for server in svc._cleanups:
             with contextlib.suppress(Exception):
                 server.cleanup()  # type: ignore[attr-defined]
-        shutil.rmtree(workdir, ignore_errors=True)
+        if state_dir is None:
+            shutil.rmtree(workdir, ignore_errors=True)

@@ -1,8 +1,11 @@
-"""`switchboard run` (what `make run` calls) on a machine without NATS_URL/DATABASE_URL: it starts its own NATS and
-Postgres, serves devnode, and on Ctrl-C stops everything it started, leaving no process behind."""
+"""`switchboard run` (what `make run` calls) on a machine without NATS_URL/DATABASE_URL and without keys: it starts
+its own NATS and Postgres, devnode, the four services and the echo agent, prints the agent's address and the
+node's URL, answers `ping` with `pong`, stops everything it started on Ctrl-C, and comes back after a restart
+with the same installation (keys in the generated env file, Postgres data in the state dir)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -11,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import grpc
 import pytest
 
 from switchboard.devservices import free_port
@@ -55,57 +57,89 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def test_run_starts_everything_and_ctrl_c_leaves_nothing_behind() -> None:
-    from xmtp_core.protos.identity.api.v1 import identity_pb2, identity_pb2_grpc
-
-    env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
-    port = free_port()
+def _start(port: int, tmp: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    drop = ("NATS_URL", "DATABASE_URL", "XMTP_WALLET_KEY", "XMTP_DB_ENCRYPTION_KEY", "XMTP_ENV", "XMTP_API_URL")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     exe = Path(sys.executable).parent / "switchboard"
+    cmd = [str(exe), "run", "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp / "state")]
     proc = subprocess.Popen(
-        [str(exe), "run", "--listen", f"127.0.0.1:{port}"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+        [*cmd, "--env-file", str(tmp / "agent.env")],
+        cwd=Path(__file__).resolve().parents[2], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    printed: dict[str, str] = {}
     lines: list[str] = []
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and "Ctrl-C" not in "".join(lines[-1:]):
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        name, sep, value = line.partition(": ")
+        if sep:
+            printed[name.strip()] = value.strip()
+    out = "".join(lines)
+    assert printed.get("node") == f"http://127.0.0.1:{port}", out
+    assert re.fullmatch(r"0x[0-9a-f]{40}", printed.get("agent address", "")), out
+    return proc, printed
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    started = _children(proc.pid)
+    names = " ".join(_cmdline(p) for p in started)
+    for wanted in ("nats-server", "postgres", "switchboard devnode", "switchboard crypto", "switchboard router"):
+        assert wanted in names, names
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does to the foreground group
+    assert proc.wait(timeout=60) is not None
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(p) for p in started):
+        time.sleep(0.2)
+    left = [f"{p}: {_cmdline(p)}" for p in started if _alive(p)]
+    assert not left, left
+
+
+async def _ping(node_url: str, agent_address: str, database_url: str) -> str:
+    """A Python XMTP client on the stack's node: DM the agent by address, say ping, read the answer."""
+    from xmtp_core.engine import MessageReceived
+    from xmtp_core.identity import LocalWalletSigner
+    from xmtp_core.node import NodeClient
+    from xmtp_core.runtime import Runtime
+    from xmtp_core.store import EncryptionKey, KeyRing, Store
+
+    async with NodeClient.for_url(node_url) as node:
+        store = await Store.open(database_url, KeyRing(EncryptionKey.generate()))
+        try:
+            me = await Runtime.register(node, store, LocalWalletSigner.generate())
+            inbox = (await node.get_inbox_ids([agent_address]))[agent_address]
+            assert inbox is not None
+            dm = await me.create_dm(inbox)
+            await me.send(dm, "ping")
+            for _ in range(100):
+                answers = [e for e in await me.sync_group(dm) if isinstance(e, MessageReceived)]
+                if answers:
+                    return str(answers[0].content.value)
+                await asyncio.sleep(0.3)
+            raise AssertionError("no answer from the agent")
+        finally:
+            await store.close()
+
+
+def test_run_starts_everything_answers_and_ctrl_c_leaves_nothing_behind(tmp_path: Path, database_url: str) -> None:
+    port = free_port()
+    proc, printed = _start(port, tmp_path)
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "devnode listening" in line:
-                break
-        out = "".join(lines)
-        assert re.search(rf"devnode listening on 127\.0\.0\.1:{port}", out), out
-        assert re.search(r"NATS\s+nats://127\.0\.0\.1:\d+", out), out
-        assert re.search(r"Postgres\s+postgresql://", out), out
-
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = identity_pb2_grpc.IdentityApiStub(channel)
-            req = identity_pb2.GetInboxIdsRequest(
-                requests=[identity_pb2.GetInboxIdsRequest.Request(identifier="0x" + "ab" * 20, identifier_kind=1)]
-            )
-            resp = stub.GetInboxIds(req, timeout=10)
-            assert len(resp.responses) == 1
-            assert not resp.responses[0].HasField("inbox_id")
-
-        started = _children(proc.pid)
-        names = " ".join(_cmdline(p) for p in started)
-        assert "nats-server" in names, names
-        assert "postgres" in names, names
-
-        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does to the foreground group
-        assert proc.wait(timeout=60) is not None
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and any(_alive(p) for p in started):
-            time.sleep(0.2)
-        left = [f"{p}: {_cmdline(p)}" for p in started if _alive(p)]
-        assert not left, left
+        assert asyncio.run(_ping(printed["node"], printed["agent address"], database_url)) == "pong"
+        _stop(proc)
+        again, reprinted = _start(port, tmp_path)  # a restart keeps the installation
+        try:
+            assert reprinted["agent address"] == printed["agent address"]
+            assert reprinted["agent inbox id"] == printed["agent inbox id"]
+            _stop(again)
+        finally:
+            if again.poll() is None:
+                os.killpg(again.pid, signal.SIGKILL)
+                again.wait()
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
