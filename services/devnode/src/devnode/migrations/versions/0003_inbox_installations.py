@@ -11,10 +11,8 @@ import logging
 
 import sqlalchemy as sa
 from alembic import op
-from xmtp_core.identity import AssociationState, IdentityError, apply_update_sync, diff
-from xmtp_core.protos.identity.associations import association_pb2
-from xmtp_core.xmtp_mls.credential import inbox_id_from_identity
-from xmtp_core.xmtp_mls.errors import CredentialError
+
+from devnode.migrations.backfill import credential_inbox_id_v1, installation_changes_v1
 
 revision = "0003"
 down_revision = "0002"
@@ -43,9 +41,8 @@ def upgrade() -> None:
 def _backfill_key_package_inboxes(conn: sa.Connection) -> None:
     rows = conn.execute(sa.text("SELECT installation_key, credential_identity FROM key_packages")).all()
     for key, identity in rows:
-        try:
-            inbox_id = inbox_id_from_identity(identity)
-        except CredentialError:
+        inbox_id = credential_inbox_id_v1(identity)
+        if inbox_id is None:
             continue  # stays NULL: never served
         conn.execute(
             sa.text("UPDATE key_packages SET inbox_id = :inbox WHERE installation_key = :key"),
@@ -63,27 +60,17 @@ def _backfill_installations(conn: sa.Connection) -> None:
             sa.text("SELECT sequence_id, identity_update FROM inbox_log WHERE inbox_id = :i ORDER BY sequence_id"),
             {"i": inbox_id},
         ).all()
-        state: AssociationState | None = None
-        changes: list[tuple[int, bytes, bool]] = []
-        try:
-            for sequence_id, raw in rows:
-                after = apply_update_sync(state, association_pb2.IdentityUpdate.FromString(raw))
-                step = diff(state, after)
-                changes += [(sequence_id, key, True) for key in step.new_installations]
-                changes += [(sequence_id, key, False) for key in step.removed_installations]
-                state = after
-        except (IdentityError, ValueError) as exc:
-            log.warning("inbox %s: stored identity log does not verify (%s); not indexed", inbox_id, exc)
-            continue
-        if state is None:
+        history = installation_changes_v1([(sequence_id, raw) for sequence_id, raw in rows])
+        if history is None:
+            log.warning("inbox %s: stored identity log does not verify; not indexed", inbox_id)
             continue
         conn.execute(
             sa.text(
                 "INSERT INTO inbox_state (inbox_id, sequence_id, state) VALUES (:i, :s, :st) ON CONFLICT DO NOTHING"
             ),
-            {"i": inbox_id, "s": rows[-1][0], "st": state.to_proto().SerializeToString()},
+            {"i": inbox_id, "s": history.final_sequence_id, "st": history.final_state},
         )
-        for sequence_id, key, added in changes:
+        for sequence_id, key, added in history.changes:
             conn.execute(_ADD if added else _REVOKE, {"k": key, "i": inbox_id, "s": sequence_id})
 
 
