@@ -6,14 +6,6 @@ import enum
 from dataclasses import dataclass
 
 
-class Direction(enum.IntEnum):
-    """Mirrors xmtp.mls.api.v1.SortDirection; UNSPECIFIED means descending, as in xmtp-node-go."""
-
-    UNSPECIFIED = 0
-    ASCENDING = 1
-    DESCENDING = 2
-
-
 class WelcomeKind(enum.IntEnum):
     """Which WelcomeMessage variant a stored row is returned as."""
 
