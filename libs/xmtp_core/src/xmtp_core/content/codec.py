@@ -24,16 +24,19 @@ class ContentCodec(ABC, Generic[T]):
     push: ClassVar[bool] = True
 
     @abstractmethod
-    def encode(self, value: T) -> EncodedContent: ...
+    def encode(self, value: T) -> EncodedContent:
+        """The value as an EncodedContent of this codec's content type (`ContentEncodeError` if it cannot be)."""
 
     @abstractmethod
-    def decode(self, encoded: EncodedContent) -> T: ...
+    def decode(self, encoded: EncodedContent) -> T:
+        """The value a received EncodedContent carries; `ContentDecodeError` when it is malformed."""
 
     def fallback(self, value: T) -> str | None:
         """Text shown by clients that don't know this content type."""
         return None
 
     def should_push(self, value: T) -> bool:
+        """Whether sending `value` should trigger a push notification (`GroupMessageInput.V1.should_push`)."""
         return self.push
 
     def handles(self, type_id: ContentTypeId) -> bool:

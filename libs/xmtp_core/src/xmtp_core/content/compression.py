@@ -28,6 +28,7 @@ class DecompressionLimitError(ContentDecodeError):
 
 def compress(data: bytes, method: Compression) -> bytes:
     # One compressobj for both formats keeps gzip output deterministic (no mtime / file name header).
+    """`data` compressed as one zlib (DEFLATE) or gzip stream, deterministically."""
     compressor = zlib.compressobj(level=6, wbits=_WBITS[method])
     return compressor.compress(data) + compressor.flush()
 

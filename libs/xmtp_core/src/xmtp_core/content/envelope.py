@@ -38,6 +38,7 @@ def new_idempotency_key() -> str:
 
 
 def encode_plaintext_envelope(content: bytes, idempotency_key: str) -> bytes:
+    """The PlaintextEnvelope V1 bytes an MLS application message carries."""
     try:
         v1 = content_pb2.PlaintextEnvelope.V1(content=content, idempotency_key=idempotency_key)
     except ValueError as exc:  # an idempotency key that is not valid UTF-8 text
@@ -46,6 +47,7 @@ def encode_plaintext_envelope(content: bytes, idempotency_key: str) -> bytes:
 
 
 def decode_plaintext_envelope(data: bytes) -> PlaintextEnvelope | DeviceSyncEnvelope:
+    """A received PlaintextEnvelope: content and idempotency key, or a device-sync payload (V2)."""
     msg = parse_proto(content_pb2.PlaintextEnvelope(), data, "plaintext envelope")
     which = msg.WhichOneof("content")
     if which == "v1":

@@ -46,6 +46,7 @@ class UnknownContent:
 
     @property
     def fallback(self) -> str | None:
+        """The sender's fallback text, to show instead of content we cannot decode."""
         return self.encoded.fallback
 
 
@@ -100,12 +101,14 @@ class ContentRegistry:
             self._by_value_type[codec.value_type] = codec
 
     def codec_for(self, type_id: ContentTypeId) -> ContentCodec[Any] | None:
+        """The codec for `type_id`: an exact match first, else one whose `handles` accepts it."""
         exact = [c for c in self._codecs if c.content_type == type_id]
         if exact:
             return exact[0]
         return next((c for c in self._codecs if c.handles(type_id)), None)
 
     def codec_for_value(self, value: object) -> ContentCodec[Any]:
+        """The codec registered for the value's type (or a base class of it)."""
         for cls in type(value).__mro__:
             codec = self._by_value_type.get(cls)
             if codec is not None:
@@ -121,6 +124,7 @@ class ContentRegistry:
         return codec
 
     def encode(self, value: object, *, content_type: ContentTypeId | None = None) -> EncodedContent:
+        """`value` as an EncodedContent, by its type or by an explicit `content_type`."""
         return _encode_with(self._encoding_codec(value, content_type), value)
 
     def prepare(

@@ -43,6 +43,8 @@ class RemoteAttachmentError(ContentDecodeError):
 
 @dataclass(frozen=True)
 class EncryptedAttachment:
+    """An attachment encrypted for upload, with the key material the RemoteAttachment carries."""
+
     ciphertext: bytes
     content_digest: str
     secret: bytes
@@ -87,10 +89,12 @@ def decrypt_payload(ciphertext: bytes, remote: RemoteAttachment) -> bytes:
 
 
 def encrypt_attachment(attachment: Attachment, **key_material: bytes) -> EncryptedAttachment:
+    """Encrypt an Attachment for upload (fresh key material unless given)."""
     return encrypt_payload(AttachmentCodec().encode(attachment).to_bytes(), **key_material)
 
 
 def decrypt_attachment(ciphertext: bytes, remote: RemoteAttachment) -> Attachment:
+    """The Attachment in downloaded `ciphertext`, checked against the RemoteAttachment's digest and keys."""
     encoded = EncodedContent.from_bytes(decrypt_payload(ciphertext, remote))
     if not encoded.type.same_type(ATTACHMENT):
         raise RemoteAttachmentError(f"remote attachment holds {quoted(str(encoded.type))}, not an attachment")

@@ -61,6 +61,7 @@ class ContentTypeId:
 
     @classmethod
     def parse(cls, text: str) -> ContentTypeId:
+        """Parse `authority/type:major.minor` (our own constants and configuration, not received data)."""
         match = _TYPE_ID_RE.match(text)
         if match is None:
             raise ValueError(f"not a content type id (want 'authority/type:major.minor'): {text!r}")
@@ -74,6 +75,7 @@ class ContentTypeId:
         return self.authority_id == other.authority_id and self.type_id == other.type_id
 
     def to_proto(self) -> content_pb2.ContentTypeId:
+        """The `ContentTypeId` protobuf."""
         return content_pb2.ContentTypeId(
             authority_id=self.authority_id,
             type_id=self.type_id,
@@ -103,6 +105,7 @@ class EncodedContent:
     compression: Compression | None = None
 
     def to_proto(self) -> content_pb2.EncodedContent:
+        """The `EncodedContent` protobuf."""
         msg = content_pb2.EncodedContent(
             type=self.type.to_proto(), parameters=dict(self.parameters), content=self.content
         )
@@ -133,6 +136,7 @@ class EncodedContent:
 
     @classmethod
     def from_proto(cls, msg: content_pb2.EncodedContent) -> EncodedContent:
+        """A received `EncodedContent` protobuf as a dataclass; content type fields are bounded."""
         compression: Compression | None = None
         if msg.HasField("compression"):
             try:
@@ -149,6 +153,7 @@ class EncodedContent:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> EncodedContent:
+        """Parse a serialized EncodedContent; `ContentDecodeError` when it is not one."""
         msg = content_pb2.EncodedContent()
         try:
             msg.ParseFromString(data)

@@ -267,6 +267,7 @@ class Appended:
 
     @property
     def diff(self) -> AssociationStateDiff:
+        """The members added and removed by the update."""
         return diff(self.previous, self.state)
 
 
@@ -297,10 +298,12 @@ class IdentityUpdateLogEntry(Protocol):
     """Shape of `GetIdentityUpdatesResponse.IdentityUpdateLog` (or a stored row with the same fields)."""
 
     @property
-    def sequence_id(self) -> int: ...
+    def sequence_id(self) -> int:
+        """The node's sequence id of the entry."""
 
     @property
-    def update(self) -> pb.IdentityUpdate: ...
+    def update(self) -> pb.IdentityUpdate:
+        """The identity update."""
 
 
 async def verify_log_entries(

@@ -68,6 +68,7 @@ class UpdateBuilder:
     _steps: list[_Step] = field(default_factory=list)
 
     def create_inbox(self, owner: Signer, nonce: int) -> Self:
+        """Add a CreateInbox action for `owner` and `nonce`, signed by the owner."""
         identifier = _root(owner.identifier)
         self._steps.append(_Step(UnsignedCreateInbox(identifier, nonce), (owner,)))
         return self
@@ -78,10 +79,12 @@ class UpdateBuilder:
         return self
 
     def revoke(self, recovery: Signer, member: MemberIdentifier) -> Self:
+        """Add a RevokeAssociation of `member`, signed by the recovery identifier."""
         self._steps.append(_Step(UnsignedRevokeAssociation(member), (recovery,)))
         return self
 
     def change_recovery(self, recovery: Signer, new_recovery: RootIdentifier) -> Self:
+        """Add a ChangeRecoveryAddress to `new_recovery`, signed by the current recovery identifier."""
         self._steps.append(_Step(UnsignedChangeRecoveryAddress(new_recovery), (recovery,)))
         return self
 
@@ -96,6 +99,7 @@ class UpdateBuilder:
         return signature_text(self.inbox_id, self.timestamp_ns(), [step.action for step in self._steps])
 
     async def build(self) -> pb.IdentityUpdate:
+        """Sign every action over the update's signature text and return the IdentityUpdate protobuf."""
         if not self._steps:
             raise ValueError("an identity update needs at least one action")
         text = self.text()
@@ -181,22 +185,26 @@ async def build_add_installation(
 async def build_revoke_installation(
     inbox: str, recovery: Signer, public_key: bytes, *, client_timestamp_ns: int | None = None
 ) -> pb.IdentityUpdate:
+    """An update that revokes the installation `public_key`, signed by the recovery identifier."""
     return await UpdateBuilder(inbox, client_timestamp_ns).revoke(recovery, installation_key(public_key)).build()
 
 
 async def build_link_wallet(
     inbox: str, existing: Signer, new_wallet: Signer, *, client_timestamp_ns: int | None = None
 ) -> pb.IdentityUpdate:
+    """An update that links `new_wallet` to the inbox, signed by an existing member."""
     return await UpdateBuilder(inbox, client_timestamp_ns).add_association(existing, new_wallet).build()
 
 
 async def build_unlink_wallet(
     inbox: str, recovery: Signer, address: str, *, client_timestamp_ns: int | None = None
 ) -> pb.IdentityUpdate:
+    """An update that unlinks the wallet `address`, signed by the recovery identifier."""
     return await UpdateBuilder(inbox, client_timestamp_ns).revoke(recovery, ethereum_address(address)).build()
 
 
 async def build_change_recovery(
     inbox: str, recovery: Signer, new_recovery: RootIdentifier, *, client_timestamp_ns: int | None = None
 ) -> pb.IdentityUpdate:
+    """An update that makes `new_recovery` the inbox's recovery identifier."""
     return await UpdateBuilder(inbox, client_timestamp_ns).change_recovery(recovery, new_recovery).build()

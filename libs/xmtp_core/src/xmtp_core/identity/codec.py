@@ -42,12 +42,16 @@ _HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
 
 @dataclass(frozen=True)
 class SignedCreateInbox:
+    """A decoded CreateInbox action and its signature (not yet verified)."""
+
     unsigned: UnsignedCreateInbox
     signature: WireSignature
 
 
 @dataclass(frozen=True)
 class SignedAddAssociation:
+    """A decoded AddAssociation action and its two signatures (not yet verified)."""
+
     unsigned: UnsignedAddAssociation
     existing_member_signature: WireSignature
     new_member_signature: WireSignature
@@ -55,12 +59,16 @@ class SignedAddAssociation:
 
 @dataclass(frozen=True)
 class SignedRevokeAssociation:
+    """A decoded RevokeAssociation action and its recovery signature (not yet verified)."""
+
     unsigned: UnsignedRevokeAssociation
     recovery_signature: WireSignature
 
 
 @dataclass(frozen=True)
 class SignedChangeRecoveryAddress:
+    """A decoded ChangeRecoveryAddress action and its recovery signature (not yet verified)."""
+
     unsigned: UnsignedChangeRecoveryAddress
     recovery_signature: WireSignature
 
@@ -89,6 +97,7 @@ def _malformed(detail: str) -> AssociationError:
 
 
 def decode_member_identifier(proto: pb.MemberIdentifier) -> MemberIdentifier:
+    """A `MemberIdentifier` protobuf as an identifier; `AssociationError(MALFORMED_UPDATE)` if empty."""
     match proto.WhichOneof("kind"):
         case "ethereum_address":
             return EthereumAddress(proto.ethereum_address)
@@ -113,6 +122,7 @@ def decode_root_identifier(text: str, kind: int, relying_party: str | None) -> R
 
 
 def decode_signature(proto: sig_pb.Signature, has_field: bool = True) -> WireSignature:
+    """A `Signature` protobuf as a wire signature; `AssociationError(MALFORMED_UPDATE)` if malformed."""
     if not has_field:
         raise _malformed("signature missing")
     match proto.WhichOneof("signature"):
@@ -198,6 +208,7 @@ def decode_update(proto: pb.IdentityUpdate) -> DecodedUpdate:
 
 
 def encode_member_identifier(identifier: MemberIdentifier) -> pb.MemberIdentifier:
+    """The `MemberIdentifier` protobuf of an identifier."""
     match identifier:
         case EthereumAddress(address=address):
             return pb.MemberIdentifier(ethereum_address=address)
@@ -215,6 +226,7 @@ def encode_root_identifier(identifier: RootIdentifier) -> tuple[str, pb.Identifi
 
 
 def encode_signature(signature: WireSignature) -> sig_pb.Signature:
+    """The `Signature` protobuf of a wire signature."""
     match signature:
         case Erc191Signature(signature=raw):
             return sig_pb.Signature(erc_191=sig_pb.RecoverableEcdsaSignature(bytes=raw))
@@ -280,6 +292,7 @@ def _encode_action(action: SignedAction) -> pb.IdentityAction:
 
 
 def encode_update(update: DecodedUpdate) -> pb.IdentityUpdate:
+    """The `IdentityUpdate` protobuf of a decoded update (inverse of `decode_update`)."""
     return pb.IdentityUpdate(
         actions=[_encode_action(action) for action in update.actions],
         client_timestamp_ns=update.client_timestamp_ns,

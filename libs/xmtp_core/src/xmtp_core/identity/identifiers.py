@@ -33,6 +33,7 @@ class EthereumAddress:
 
     @property
     def kind(self) -> MemberKind:
+        """Always `MemberKind.ETHEREUM`."""
         return MemberKind.ETHEREUM
 
     def text(self) -> str:
@@ -56,9 +57,11 @@ class InstallationKey:
 
     @property
     def kind(self) -> MemberKind:
+        """Always `MemberKind.INSTALLATION`."""
         return MemberKind.INSTALLATION
 
     def text(self) -> str:
+        """The key in lowercase hex, as signature texts write it."""
         return self.public_key.hex()
 
 
@@ -71,9 +74,11 @@ class Passkey:
 
     @property
     def kind(self) -> MemberKind:
+        """Always `MemberKind.PASSKEY`."""
         return MemberKind.PASSKEY
 
     def text(self) -> str:
+        """The public key in lowercase hex, as signature texts write it."""
         return self.key.hex()
 
 

@@ -18,7 +18,8 @@ class VerifySmartContractWalletSignaturesCall(Protocol):
 
     def VerifySmartContractWalletSignatures(
         self, request: identity_pb2.VerifySmartContractWalletSignaturesRequest, /
-    ) -> Awaitable[identity_pb2.VerifySmartContractWalletSignaturesResponse]: ...
+    ) -> Awaitable[identity_pb2.VerifySmartContractWalletSignaturesResponse]:
+        """The IdentityApi RPC (a gRPC stub method)."""
 
 
 class IdentityApiScwVerifier:

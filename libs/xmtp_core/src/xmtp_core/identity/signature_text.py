@@ -21,22 +21,30 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class UnsignedCreateInbox:
+    """What a CreateInbox action says, before signing."""
+
     identifier: RootIdentifier
     nonce: int
 
 
 @dataclass(frozen=True)
 class UnsignedAddAssociation:
+    """What an AddAssociation action says, before signing."""
+
     new_member: MemberIdentifier
 
 
 @dataclass(frozen=True)
 class UnsignedRevokeAssociation:
+    """What a RevokeAssociation action says, before signing."""
+
     member: MemberIdentifier
 
 
 @dataclass(frozen=True)
 class UnsignedChangeRecoveryAddress:
+    """What a ChangeRecoveryAddress action says, before signing."""
+
     new_recovery: RootIdentifier
 
 

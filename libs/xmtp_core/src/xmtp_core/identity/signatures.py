@@ -59,6 +59,8 @@ _ACCOUNT = re.compile(r"[-.%a-zA-Z0-9]{1,128}")
 
 
 class SignatureKind(StrEnum):
+    """The signature schemes an identity update may carry."""
+
     ERC191 = "erc-191"
     ERC1271 = "erc-1271"
     INSTALLATION_KEY = "installation-key"
@@ -149,6 +151,7 @@ class SmartContractWalletVerifier(Protocol):
 
 
 def keccak256(data: bytes) -> bytes:
+    """Keccak-256 (Ethereum's hash, not SHA3-256) of `data`."""
     return keccak.new(digest_bits=256, data=data).digest()
 
 
@@ -168,6 +171,7 @@ def address_from_public_key(public_key: bytes) -> EthereumAddress:
 
 
 def address_from_private_key(private_key: bytes) -> EthereumAddress:
+    """The lowercase 0x address of a secp256k1 private key."""
     return address_from_public_key(_secp256k1_key(private_key).public_key.format(compressed=False))
 
 
@@ -234,6 +238,7 @@ def _ed25519_private(seed: bytes) -> ECC.EccKey:
 
 
 def ed25519_public_key(seed: bytes) -> bytes:
+    """The raw 32-byte Ed25519 public key of a 32-byte seed."""
     return bytes(_ed25519_private(seed).public_key().export_key(format="raw"))
 
 
@@ -255,6 +260,7 @@ def verify_ed25519ph(public_key: bytes, text: str, signature: bytes, context: by
 
 
 def verify_installation_signature(text: str, signature: InstallationKeySignature) -> VerifiedSignature:
+    """Check an installation's Ed25519ph signature over `text`; the signer is the installation key."""
     verify_ed25519ph(signature.public_key, text, signature.signature)
     return VerifiedSignature(InstallationKey(signature.public_key), SignatureKind.INSTALLATION_KEY, signature.signature)
 
@@ -412,6 +418,7 @@ class AccountId:
 
     @classmethod
     def parse(cls, account_id: str) -> AccountId:
+        """Parse a CAIP-10 account id `eip155:<chain>:<address>`."""
         parts = account_id.split(":")
         if len(parts) != 3:
             raise InvalidIdentifierError(f"account id {account_id!r} must have 3 ':'-separated parts")
@@ -422,6 +429,7 @@ class AccountId:
 
     @property
     def chain_id(self) -> int:
+        """The EVM chain id of the account."""
         prefix, _, number = self.chain.partition(":")
         if prefix != "eip155" or not number.isdigit() or int(number) >= 2**64:
             raise InvalidIdentifierError(f"chain {self.chain!r} is not eip155:<u64>")

@@ -29,9 +29,11 @@ class Signer(Protocol):
     """Anything that can sign identity-update text for one member identifier."""
 
     @property
-    def identifier(self) -> MemberIdentifier: ...
+    def identifier(self) -> MemberIdentifier:
+        """Who signs: the member identifier the signature must recover to."""
 
-    async def sign(self, text: str) -> bytes: ...
+    async def sign(self, text: str) -> bytes:
+        """The signature bytes over `text` in this signer's scheme."""
 
 
 @runtime_checkable
@@ -39,10 +41,12 @@ class SmartContractWalletSigner(Signer, Protocol):
     """A smart-contract wallet signer: its signatures are ERC-1271/6492 and are checked on `chain_id`."""
 
     @property
-    def chain_id(self) -> int: ...
+    def chain_id(self) -> int:
+        """The chain the wallet contract lives on."""
 
     @property
-    def block_number(self) -> int: ...
+    def block_number(self) -> int:
+        """The block at which the signature is to be checked."""
 
 
 def _parse_hex_key(text: str, source: str) -> bytes:
@@ -93,9 +97,11 @@ class LocalWalletSigner:
 
     @property
     def identifier(self) -> EthereumAddress:
+        """The wallet's Ethereum address."""
         return self._address
 
     async def sign(self, text: str) -> bytes:
+        """An EIP-191 personal_sign signature over `text` (65 bytes, v = 27/28)."""
         return sign_eip191(self._key, text)
 
     def __repr__(self) -> str:
@@ -114,14 +120,17 @@ class InstallationKeySigner:
 
     @classmethod
     def generate(cls) -> InstallationKeySigner:
+        """A signer for a fresh random Ed25519 key."""
         return cls(secrets.token_bytes(32))
 
     @property
     def identifier(self) -> InstallationKey:
+        """The installation key this signer signs as."""
         return InstallationKey(self._public)
 
     @property
     def public_key(self) -> bytes:
+        """The raw 32-byte Ed25519 public key."""
         return self._public
 
     @property
@@ -130,9 +139,11 @@ class InstallationKeySigner:
         return self._seed
 
     def sign_sync(self, text: str) -> bytes:
+        """An Ed25519ph signature over `text` with XMTP's identity-update context."""
         return sign_ed25519ph(self._seed, text)
 
     async def sign(self, text: str) -> bytes:
+        """`sign_sync`, for the async `Signer` protocol."""
         return self.sign_sync(text)
 
     def __repr__(self) -> str:

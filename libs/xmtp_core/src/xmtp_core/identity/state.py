@@ -38,6 +38,7 @@ class Member:
 
     @property
     def kind(self) -> MemberKind:
+        """What kind of identifier the member is."""
         return self.identifier.kind
 
 
@@ -51,13 +52,16 @@ class AssociationState:
     seen_signatures: frozenset[bytes] = field(default_factory=frozenset)
 
     def get(self, identifier: MemberIdentifier) -> Member | None:
+        """The member with this identifier, or None."""
         return self.members.get(identifier)
 
     def has_seen(self, signature: bytes) -> bool:
+        """Whether an earlier update of the log already used this signature (replay)."""
         return signature in self.seen_signatures
 
     def members_by_kind(self, kind: MemberKind) -> list[Member]:
         # Oldest first, creator (no timestamp) last, as libxmtp orders them.
+        """The members of one kind, oldest first (the creator last), as libxmtp orders them."""
         chosen = [m for m in self.members.values() if m.kind == kind]
         return sorted(chosen, key=lambda m: m.client_timestamp_ns if m.client_timestamp_ns is not None else 2**64)
 
@@ -128,10 +132,12 @@ class AssociationStateDiff:
 
     @property
     def new_installations(self) -> list[bytes]:
+        """Public keys of the installations that joined."""
         return [m.public_key for m in self.new_members if isinstance(m, InstallationKey)]
 
     @property
     def removed_installations(self) -> list[bytes]:
+        """Public keys of the installations that left."""
         return [m.public_key for m in self.removed_members if isinstance(m, InstallationKey)]
 
     @property
@@ -141,9 +147,11 @@ class AssociationStateDiff:
 
     @property
     def removed_identifiers(self) -> list[RootIdentifier]:
+        """Wallets and passkeys that left (what a node's identifier index must revoke)."""
         return [m for m in self.removed_members if isinstance(m, EthereumAddress | Passkey)]
 
     def to_proto(self) -> pb.AssociationStateDiff:
+        """The `AssociationStateDiff` protobuf."""
         return pb.AssociationStateDiff(
             new_members=[encode_member_identifier(m) for m in self.new_members],
             removed_members=[encode_member_identifier(m) for m in self.removed_members],

@@ -35,12 +35,16 @@ from xmtp_core.identity.signatures import (
 
 @dataclass(frozen=True)
 class VerifiedCreateInbox:
+    """A CreateInbox whose signature verified, with the recovered signer."""
+
     unsigned: UnsignedCreateInbox
     signature: VerifiedSignature
 
 
 @dataclass(frozen=True)
 class VerifiedAddAssociation:
+    """An AddAssociation whose two signatures verified, with the recovered signers."""
+
     unsigned: UnsignedAddAssociation
     existing_member_signature: VerifiedSignature
     new_member_signature: VerifiedSignature
@@ -48,12 +52,16 @@ class VerifiedAddAssociation:
 
 @dataclass(frozen=True)
 class VerifiedRevokeAssociation:
+    """A RevokeAssociation whose recovery signature verified."""
+
     unsigned: UnsignedRevokeAssociation
     recovery_signature: VerifiedSignature
 
 
 @dataclass(frozen=True)
 class VerifiedChangeRecoveryAddress:
+    """A ChangeRecoveryAddress whose recovery signature verified."""
+
     unsigned: UnsignedChangeRecoveryAddress
     recovery_signature: VerifiedSignature
 
@@ -72,6 +80,7 @@ class VerifiedUpdate:
     actions: tuple[VerifiedAction, ...]
 
     def signatures(self) -> list[bytes]:
+        """The replay keys of every signature in the update (what `seen_signatures` records)."""
         return [sig.raw_bytes for action in self.actions for sig in _action_signatures(action)]
 
 

@@ -25,6 +25,7 @@ def quoted(value: object) -> str:
 
 
 def utf8(data: bytes, what: str) -> str:
+    """`data` decoded as UTF-8, or `ContentDecodeError` naming `what`."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -32,6 +33,7 @@ def utf8(data: bytes, what: str) -> str:
 
 
 def to_utf8(text: str, what: str) -> bytes:
+    """`text` encoded as UTF-8, or `ContentEncodeError` naming `what` (lone surrogates)."""
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -39,6 +41,7 @@ def to_utf8(text: str, what: str) -> bytes:
 
 
 def parse_json_object(data: bytes, what: str) -> JsonObject:
+    """`data` parsed as a JSON object, or `ContentDecodeError` naming `what`."""
     try:
         value = json.loads(utf8(data, what))
     except (ValueError, RecursionError) as exc:
@@ -57,6 +60,7 @@ def dump_json(value: JsonValue, what: str) -> bytes:
 
 
 def get_str(obj: Mapping[str, JsonValue], key: str, what: str, *aliases: str) -> str:
+    """The required string field `key` (or one of its aliases) of a JSON object."""
     value = get_optional_str(obj, key, what, *aliases)
     if value is None:
         raise ContentDecodeError(f"{what}: missing string field {key!r}")
@@ -64,6 +68,7 @@ def get_str(obj: Mapping[str, JsonValue], key: str, what: str, *aliases: str) ->
 
 
 def get_optional_str(obj: Mapping[str, JsonValue], key: str, what: str, *aliases: str) -> str | None:
+    """The string field `key` (or one of its aliases), None when absent; other types are refused."""
     value = _lookup(obj, key, aliases)
     if value is None:
         return None
@@ -73,6 +78,7 @@ def get_optional_str(obj: Mapping[str, JsonValue], key: str, what: str, *aliases
 
 
 def get_object(obj: Mapping[str, JsonValue], key: str, what: str, *aliases: str) -> JsonObject | None:
+    """The optional JSON-object field `key`, None when absent."""
     value = _lookup(obj, key, aliases)
     if value is None:
         return None
@@ -82,6 +88,7 @@ def get_object(obj: Mapping[str, JsonValue], key: str, what: str, *aliases: str)
 
 
 def get_list(obj: Mapping[str, JsonValue], key: str, what: str) -> list[JsonValue]:
+    """The optional JSON-array field `key`, None when absent."""
     value = obj.get(key)
     if not isinstance(value, list):
         raise ContentDecodeError(f"{what}: field {key!r} must be an array")
@@ -89,6 +96,7 @@ def get_list(obj: Mapping[str, JsonValue], key: str, what: str) -> list[JsonValu
 
 
 def get_number(obj: Mapping[str, JsonValue], key: str, what: str) -> float:
+    """The optional finite number field `key`, None when absent."""
     value = obj.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ContentDecodeError(f"{what}: field {key!r} must be a number")
@@ -99,6 +107,7 @@ def get_number(obj: Mapping[str, JsonValue], key: str, what: str) -> float:
 
 
 def get_uint(obj: Mapping[str, JsonValue], key: str, what: str, bits: int = 32) -> int:
+    """The optional unsigned integer field `key` of at most `bits` bits, None when absent."""
     value = obj.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**bits:
         raise ContentDecodeError(f"{what}: field {key!r} must be an unsigned {bits}-bit integer")
@@ -106,6 +115,7 @@ def get_uint(obj: Mapping[str, JsonValue], key: str, what: str, bits: int = 32) 
 
 
 def string_map(value: JsonValue, what: str) -> dict[str, str]:
+    """A JSON object whose values are all strings, as a dict."""
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise ContentDecodeError(f"{what} must be an object of strings")
     return {k: v for k, v in value.items() if isinstance(v, str)}
@@ -119,6 +129,7 @@ def _lookup(obj: Mapping[str, JsonValue], key: str, aliases: tuple[str, ...]) ->
 
 
 def parse_proto(message: M, data: bytes, what: str) -> M:
+    """`data` parsed into the protobuf message `msg`, or `ContentDecodeError` naming `what`."""
     try:
         message.ParseFromString(data)
     except (ProtoDecodeError, ValueError, RecursionError) as exc:
@@ -127,6 +138,7 @@ def parse_proto(message: M, data: bytes, what: str) -> M:
 
 
 def serialize_proto(message: Message, what: str) -> bytes:
+    """`msg` serialized, or `ContentEncodeError` naming `what`."""
     try:
         return message.SerializeToString(deterministic=True)
     except (ValueError, TypeError) as exc:
@@ -134,6 +146,7 @@ def serialize_proto(message: Message, what: str) -> bytes:
 
 
 def hex_bytes(text: str, what: str) -> bytes:
+    """`text` decoded from hex, or `ContentDecodeError` naming `what`."""
     try:
         return bytes.fromhex(text)
     except ValueError as exc:

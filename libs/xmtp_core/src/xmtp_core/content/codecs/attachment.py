@@ -44,6 +44,8 @@ class RemoteAttachment:
 
 @dataclass(frozen=True)
 class MultiRemoteAttachment:
+    """Several remote attachments sent as one message."""
+
     attachments: tuple[RemoteAttachment, ...]
 
 
@@ -52,19 +54,24 @@ def _cant_display(filename: str | None, what: str) -> str:
 
 
 class AttachmentCodec(ContentCodec[Attachment]):
+    """xmtp.org/attachment:1.0: a file sent inline (filename and MIME type in the parameters)."""
+
     content_type = ATTACHMENT
     value_type = Attachment
 
     def fallback(self, value: Attachment) -> str | None:
+        """Text shown by clients that do not know this content type."""
         return _cant_display(value.filename, "attachments")
 
     def encode(self, value: Attachment) -> EncodedContent:
+        """The value as an EncodedContent of this codec's content type."""
         params = {"mimeType": value.mime_type}
         if value.filename is not None:
             params["filename"] = value.filename
         return self._encoded(value, value.data, params)
 
     def decode(self, encoded: EncodedContent) -> Attachment:
+        """The value a received EncodedContent carries; `ContentDecodeError` when it is malformed."""
         mime_type = encoded.parameters.get("mimeType")
         if mime_type is None:
             raise ContentDecodeError("attachment: missing 'mimeType' parameter")
@@ -83,13 +90,17 @@ def _check_length(length: int | None) -> None:
 
 
 class RemoteAttachmentCodec(ContentCodec[RemoteAttachment]):
+    """xmtp.org/remoteStaticAttachment:1.0: an encrypted file stored at an https URL."""
+
     content_type = REMOTE_ATTACHMENT
     value_type = RemoteAttachment
 
     def fallback(self, value: RemoteAttachment) -> str | None:
+        """Text shown by clients that do not know this content type."""
         return _cant_display(value.filename, "remote attachments")
 
     def encode(self, value: RemoteAttachment) -> EncodedContent:
+        """The value as an EncodedContent of this codec's content type."""
         if not value.url.startswith("https"):
             raise ContentEncodeError("remote attachment URL must use https")
         _check_length(value.content_length)
@@ -107,6 +118,7 @@ class RemoteAttachmentCodec(ContentCodec[RemoteAttachment]):
         return self._encoded(value, to_utf8(value.url, "remote attachment URL"), params)
 
     def decode(self, encoded: EncodedContent) -> RemoteAttachment:
+        """The value a received EncodedContent carries; `ContentDecodeError` when it is malformed."""
         params = encoded.parameters
         missing = [k for k in ("contentDigest", "salt", "nonce", "secret", "scheme") if k not in params]
         if missing:
@@ -126,13 +138,17 @@ class RemoteAttachmentCodec(ContentCodec[RemoteAttachment]):
 
 
 class MultiRemoteAttachmentCodec(ContentCodec[MultiRemoteAttachment]):
+    """xmtp.org/multiRemoteStaticAttachment:1.0: several remote attachments in one message."""
+
     content_type = MULTI_REMOTE_ATTACHMENT
     value_type = MultiRemoteAttachment
 
     def fallback(self, value: MultiRemoteAttachment) -> str | None:
+        """Text shown by clients that do not know this content type."""
         return "Can't display this content. This app doesn't support multiple remote attachments."
 
     def encode(self, value: MultiRemoteAttachment) -> EncodedContent:
+        """The value as an EncodedContent of this codec's content type."""
         msg = mra_pb2.MultiRemoteAttachment()
         for item in value.attachments:
             _check_length(item.content_length)
@@ -151,6 +167,7 @@ class MultiRemoteAttachmentCodec(ContentCodec[MultiRemoteAttachment]):
         return self._encoded(value, serialize_proto(msg, "multi remote attachment"))
 
     def decode(self, encoded: EncodedContent) -> MultiRemoteAttachment:
+        """The value a received EncodedContent carries; `ContentDecodeError` when it is malformed."""
         msg = parse_proto(mra_pb2.MultiRemoteAttachment(), encoded.content, "multi remote attachment")
         return MultiRemoteAttachment(
             tuple(

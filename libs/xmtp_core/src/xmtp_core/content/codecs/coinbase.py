@@ -29,6 +29,8 @@ MAX_INTENT_METADATA_BYTES = 10 * 1024
 
 
 class ActionStyle(enum.StrEnum):
+    """How a client should render an action button (Coinbase actions content type)."""
+
     PRIMARY = "primary"
     SECONDARY = "secondary"
     DANGER = "danger"
@@ -36,6 +38,8 @@ class ActionStyle(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Action:
+    """One button of an Actions message."""
+
     id: str
     label: str
     image_url: str | None = None
@@ -62,6 +66,7 @@ def format_timestamp(value: datetime) -> str:
 
 
 def parse_timestamp(text: str) -> datetime:
+    """An RFC 3339 timestamp with an offset, as `format_timestamp` writes it."""
     try:
         value = datetime.fromisoformat(text)
     except ValueError as exc:
@@ -103,14 +108,18 @@ def _parse_action(item: JsonValue) -> Action:
 
 
 class ActionsCodec(ContentCodec[Actions]):
+    """coinbase.com/actions:1.0: a message offering buttons (JSON)."""
+
     content_type = ACTIONS
     value_type = Actions
 
     def fallback(self, value: Actions) -> str | None:
+        """Text shown by clients that do not know this content type."""
         listing = "\n".join(f"[{i}] {a.label}" for i, a in enumerate(value.actions, start=1))
         return f"{value.description}\n\n{listing}\n\nReply with the number to select"
 
     def encode(self, value: Actions) -> EncodedContent:
+        """The value as an EncodedContent of this codec's content type."""
         if not 1 <= len(value.actions) <= MAX_ACTIONS:
             raise ContentEncodeError(f"actions: need 1 to {MAX_ACTIONS} actions, got {len(value.actions)}")
         if len({a.id for a in value.actions}) != len(value.actions):
@@ -125,6 +134,7 @@ class ActionsCodec(ContentCodec[Actions]):
         return self._encoded(value, dump_json(body, "actions"))
 
     def decode(self, encoded: EncodedContent) -> Actions:
+        """The value a received EncodedContent carries; `ContentDecodeError` when it is malformed."""
         obj = parse_json_object(encoded.content, "actions")
         return Actions(
             id=get_str(obj, "id", "actions"),
@@ -144,13 +154,17 @@ class Intent:
 
 
 class IntentCodec(ContentCodec[Intent]):
+    """coinbase.com/intent:1.0: the button a user chose from an Actions message (JSON)."""
+
     content_type = INTENT
     value_type = Intent
 
     def fallback(self, value: Intent) -> str | None:
+        """Text shown by clients that do not know this content type."""
         return f"User selected action: {value.action_id}"
 
     def encode(self, value: Intent) -> EncodedContent:
+        """The value as an EncodedContent of this codec's content type."""
         body: JsonObject = {"id": value.id, "actionId": value.action_id}
         if value.metadata is not None:
             metadata = dict(value.metadata)
@@ -160,6 +174,7 @@ class IntentCodec(ContentCodec[Intent]):
         return self._encoded(value, dump_json(body, "intent"))
 
     def decode(self, encoded: EncodedContent) -> Intent:
+        """The value a received EncodedContent carries; `ContentDecodeError` when it is malformed."""
         obj = parse_json_object(encoded.content, "intent")
         return Intent(
             id=get_str(obj, "id", "intent"),

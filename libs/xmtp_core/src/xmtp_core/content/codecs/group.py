@@ -20,6 +20,8 @@ DELETE_MESSAGE = ContentTypeId("xmtp.org", "deleteMessage", 1, 0)
 
 @dataclass(frozen=True)
 class MetadataFieldChange:
+    """One group-metadata field that a commit changed (old and new value)."""
+
     field_name: str
     old_value: str | None = None
     new_value: str | None = None
@@ -52,11 +54,14 @@ _INBOX_LISTS = (
 
 
 class GroupUpdatedCodec(ContentCodec[GroupUpdated]):
+    """xmtp.org/group_updated:1.0: what a commit changed (members, metadata), as libxmtp reports it."""
+
     content_type = GROUP_UPDATED
     value_type = GroupUpdated
     push = False
 
     def encode(self, value: GroupUpdated) -> EncodedContent:
+        """The value as an EncodedContent of this codec's content type."""
         msg = tm_pb2.GroupUpdated(initiated_by_inbox_id=value.initiated_by_inbox_id)
         for name in _INBOX_LISTS:
             target = getattr(msg, name)
@@ -71,6 +76,7 @@ class GroupUpdatedCodec(ContentCodec[GroupUpdated]):
         return self._encoded(value, serialize_proto(msg, "group updated"))
 
     def decode(self, encoded: EncodedContent) -> GroupUpdated:
+        """The value a received EncodedContent carries; `ContentDecodeError` when it is malformed."""
         msg = parse_proto(tm_pb2.GroupUpdated(), encoded.content, "group updated")
         lists = {name: tuple(inbox.inbox_id for inbox in getattr(msg, name)) for name in _INBOX_LISTS}
         changes = tuple(
@@ -86,6 +92,8 @@ class GroupUpdatedCodec(ContentCodec[GroupUpdated]):
 
 @dataclass(frozen=True)
 class MembershipChange:
+    """One member added to or removed from a group (legacy membership-change content)."""
+
     installation_ids: tuple[bytes, ...]
     account_address: str
     initiated_by_account_address: str
@@ -105,11 +113,14 @@ _CHANGE_LISTS = ("members_added", "members_removed", "installations_added", "ins
 
 
 class GroupMembershipChangeCodec(ContentCodec[GroupMembershipChanges]):
+    """xmtp.org/group_membership_change:1.0: the legacy membership-change content."""
+
     content_type = GROUP_MEMBERSHIP_CHANGE
     value_type = GroupMembershipChanges
     push = False
 
     def encode(self, value: GroupMembershipChanges) -> EncodedContent:
+        """The value as an EncodedContent of this codec's content type."""
         msg = tm_pb2.GroupMembershipChanges()
         for name in _CHANGE_LISTS:
             target = getattr(msg, name)
@@ -122,6 +133,7 @@ class GroupMembershipChangeCodec(ContentCodec[GroupMembershipChanges]):
         return self._encoded(value, serialize_proto(msg, "group membership changes"))
 
     def decode(self, encoded: EncodedContent) -> GroupMembershipChanges:
+        """The value a received EncodedContent carries; `ContentDecodeError` when it is malformed."""
         msg = parse_proto(tm_pb2.GroupMembershipChanges(), encoded.content, "group membership changes")
         lists = {
             name: tuple(
@@ -141,17 +153,21 @@ class LeaveRequest:
 
 
 class LeaveRequestCodec(ContentCodec[LeaveRequest]):
+    """xmtp.org/leave_request:1.0: a member asks to be removed from the group."""
+
     content_type = LEAVE_REQUEST
     value_type = LeaveRequest
     push = False
 
     def encode(self, value: LeaveRequest) -> EncodedContent:
+        """The value as an EncodedContent of this codec's content type."""
         msg = leave_request_pb2.LeaveRequest()
         if value.authenticated_note is not None:
             msg.authenticated_note = value.authenticated_note
         return self._encoded(value, serialize_proto(msg, "leave request"))
 
     def decode(self, encoded: EncodedContent) -> LeaveRequest:
+        """The value a received EncodedContent carries; `ContentDecodeError` when it is malformed."""
         msg = parse_proto(leave_request_pb2.LeaveRequest(), encoded.content, "leave request")
         return LeaveRequest(msg.authenticated_note if msg.HasField("authenticated_note") else None)
 
@@ -164,14 +180,18 @@ class DeleteMessage:
 
 
 class DeleteMessageCodec(ContentCodec[DeleteMessage]):
+    """xmtp.org/deleteMessage:1.0: the sender withdraws an earlier message."""
+
     content_type = DELETE_MESSAGE
     value_type = DeleteMessage
     push = False
 
     def encode(self, value: DeleteMessage) -> EncodedContent:
+        """The value as an EncodedContent of this codec's content type."""
         msg = delete_message_pb2.DeleteMessage(message_id=value.message_id)
         return self._encoded(value, serialize_proto(msg, "delete message"))
 
     def decode(self, encoded: EncodedContent) -> DeleteMessage:
+        """The value a received EncodedContent carries; `ContentDecodeError` when it is malformed."""
         msg = parse_proto(delete_message_pb2.DeleteMessage(), encoded.content, "delete message")
         return DeleteMessage(msg.message_id)

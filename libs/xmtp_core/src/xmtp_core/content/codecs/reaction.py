@@ -29,12 +29,16 @@ REACTION_V2 = ContentTypeId("xmtp.org", "reaction", 2, 0)
 
 
 class ReactionAction(enum.StrEnum):
+    """Whether a reaction is added or removed."""
+
     ADDED = "added"
     REMOVED = "removed"
     UNKNOWN = "unknown"  # v2 UNSPECIFIED or a value from a newer peer
 
 
 class ReactionSchema(enum.StrEnum):
+    """How a reaction's content is to be read (unicode emoji, shortcode or custom)."""
+
     UNICODE = "unicode"
     SHORTCODE = "shortcode"
     CUSTOM = "custom"
@@ -65,14 +69,18 @@ def _known(enum_type: type[ReactionAction] | type[ReactionSchema], text: str, wh
 
 
 class ReactionV1Codec(ContentCodec[Reaction]):
+    """xmtp.org/reaction:1.0: a reaction as JSON."""
+
     content_type = REACTION_V1
     value_type = Reaction
     push = False
 
     def fallback(self, value: Reaction) -> str | None:
+        """Text shown by clients that do not know this content type."""
         return _reaction_fallback(value)
 
     def encode(self, value: Reaction) -> EncodedContent:
+        """The value as an EncodedContent of this codec's content type."""
         if value.action is ReactionAction.UNKNOWN or value.schema is ReactionSchema.UNKNOWN:
             raise ContentEncodeError("reaction v1 cannot carry an unknown action or schema")
         # Key order matches libxmtp's serde struct order so encodings are byte-identical.
@@ -84,6 +92,7 @@ class ReactionV1Codec(ContentCodec[Reaction]):
         return self._encoded(value, dump_json(body, "reaction"))
 
     def decode(self, encoded: EncodedContent) -> Reaction:
+        """The value a received EncodedContent carries; `ContentDecodeError` when it is malformed."""
         params = encoded.parameters
         if "reference" in params and "action" in params:
             # The oldest form: everything in parameters, the emoji itself as the content bytes.
@@ -120,17 +129,22 @@ _SCHEMA_FROM_PROTO = {int(v): k for k, v in _SCHEMA_TO_PROTO.items()}
 
 
 class ReactionV2Codec(ContentCodec[Reaction]):
+    """xmtp.org/reaction:2.0: a reaction as protobuf (libxmtp's default)."""
+
     content_type = REACTION_V2
     value_type = Reaction
     push = False
 
     def fallback(self, value: Reaction) -> str | None:
+        """Text shown by clients that do not know this content type."""
         return _reaction_fallback(value)
 
     def handles(self, type_id: ContentTypeId) -> bool:
+        """Reaction ids of major version 2 or later (later versions are read as 2)."""
         return type_id.same_type(self.content_type) and type_id.version_major >= 2
 
     def encode(self, value: Reaction) -> EncodedContent:
+        """The value as an EncodedContent of this codec's content type."""
         msg = reaction_pb2.ReactionV2(
             reference=value.reference,
             reference_inbox_id=value.reference_inbox_id or "",
@@ -141,6 +155,7 @@ class ReactionV2Codec(ContentCodec[Reaction]):
         return self._encoded(value, serialize_proto(msg, "reaction"))
 
     def decode(self, encoded: EncodedContent) -> Reaction:
+        """The value a received EncodedContent carries; `ContentDecodeError` when it is malformed."""
         msg = parse_proto(reaction_pb2.ReactionV2(), encoded.content, "reaction")
         return Reaction(
             reference=msg.reference,

@@ -16,13 +16,17 @@ class ReadReceipt:
 
 
 class ReadReceiptCodec(ContentCodec[ReadReceipt]):
+    """xmtp.org/readReceipt:1.0: the recipient has read the conversation (no push)."""
+
     content_type = READ_RECEIPT
     value_type = ReadReceipt
     push = False
 
     def encode(self, value: ReadReceipt) -> EncodedContent:
+        """The value as an EncodedContent of this codec's content type."""
         return self._encoded(value, b"")
 
     def decode(self, encoded: EncodedContent) -> ReadReceipt:
         # Content is defined as empty; anything there is ignored, as other clients do.
+        """The value a received EncodedContent carries; `ContentDecodeError` when it is malformed."""
         return ReadReceipt()

@@ -25,10 +25,13 @@ class Reply:
 
 
 class ReplyCodec(ContentCodec[Reply]):
+    """xmtp.org/reply:1.0: content that answers an earlier message by id."""
+
     content_type = REPLY
     value_type = Reply
 
     def fallback(self, value: Reply) -> str | None:
+        """Text shown by clients that do not know this content type."""
         inner = value.content
         if inner.type.same_type(TEXT) and inner.compression is None:
             try:
@@ -39,12 +42,14 @@ class ReplyCodec(ContentCodec[Reply]):
         return "Replied to an earlier message"
 
     def encode(self, value: Reply) -> EncodedContent:
+        """The value as an EncodedContent of this codec's content type."""
         params = {"reference": value.reference, "contentType": str(value.content.type)}
         if value.reference_inbox_id is not None:
             params["referenceInboxId"] = value.reference_inbox_id
         return self._encoded(value, value.content.to_bytes(), params)
 
     def decode(self, encoded: EncodedContent) -> Reply:
+        """The value a received EncodedContent carries; `ContentDecodeError` when it is malformed."""
         reference = encoded.parameters.get("reference")
         if reference is None:
             raise ContentDecodeError("reply: missing 'reference' parameter")

@@ -31,22 +31,30 @@ def _decode_utf8_param(parameters: Mapping[str, str], content: bytes, what: str)
 
 
 class TextCodec(ContentCodec[str]):
+    """xmtp.org/text:1.0: UTF-8 text."""
+
     content_type = TEXT
     value_type = str
 
     def encode(self, value: str) -> EncodedContent:
+        """The value as an EncodedContent of this codec's content type."""
         return self._encoded(value, to_utf8(value, "text"), _ENCODING)
 
     def decode(self, encoded: EncodedContent) -> str:
+        """The value a received EncodedContent carries; `ContentDecodeError` when it is malformed."""
         return _decode_utf8_param(encoded.parameters, encoded.content, "text")
 
 
 class MarkdownCodec(ContentCodec[Markdown]):
+    """xmtp.org/markdown:1.0: UTF-8 Markdown text."""
+
     content_type = MARKDOWN
     value_type = Markdown
 
     def encode(self, value: Markdown) -> EncodedContent:
+        """The value as an EncodedContent of this codec's content type."""
         return self._encoded(value, to_utf8(value.text, "markdown"), _ENCODING)
 
     def decode(self, encoded: EncodedContent) -> Markdown:
+        """The value a received EncodedContent carries; `ContentDecodeError` when it is malformed."""
         return Markdown(_decode_utf8_param(encoded.parameters, encoded.content, "markdown"))

@@ -31,6 +31,8 @@ WALLET_SEND_CALLS = ContentTypeId("xmtp.org", "walletSendCalls", 1, 0)
 
 @dataclass(frozen=True)
 class TransactionMetadata:
+    """Optional details of an on-chain transaction a TransactionReference points at."""
+
     transaction_type: str
     currency: str
     amount: float
@@ -50,10 +52,13 @@ class TransactionReference:
 
 
 class TransactionReferenceCodec(ContentCodec[TransactionReference]):
+    """xmtp.org/transactionReference:1.0: a pointer to an on-chain transaction (JSON)."""
+
     content_type = TRANSACTION_REFERENCE
     value_type = TransactionReference
 
     def fallback(self, value: TransactionReference) -> str | None:
+        """Text shown by clients that do not know this content type."""
         if value.reference:
             return (
                 "[Crypto transaction] Use a blockchain explorer to learn more using the transaction hash: "
@@ -62,6 +67,7 @@ class TransactionReferenceCodec(ContentCodec[TransactionReference]):
         return "Crypto transaction"
 
     def encode(self, value: TransactionReference) -> EncodedContent:
+        """The value as an EncodedContent of this codec's content type."""
         if isinstance(value.network_id, bool):
             raise ContentEncodeError("transaction reference: networkId must be a string or integer")
         body: JsonObject = {}
@@ -84,6 +90,7 @@ class TransactionReferenceCodec(ContentCodec[TransactionReference]):
         return self._encoded(value, dump_json(body, "transaction reference"))
 
     def decode(self, encoded: EncodedContent) -> TransactionReference:
+        """The value a received EncodedContent carries; `ContentDecodeError` when it is malformed."""
         what = "transaction reference"
         obj = parse_json_object(encoded.content, what)
         meta = get_object(obj, "metadata", what)
@@ -115,6 +122,8 @@ def _network_id(value: JsonValue) -> str | int:
 
 @dataclass(frozen=True)
 class WalletCallMetadata:
+    """Description of one call of a WalletSendCalls request."""
+
     description: str
     transaction_type: str
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -122,6 +131,8 @@ class WalletCallMetadata:
 
 @dataclass(frozen=True)
 class WalletCall:
+    """One contract call of a WalletSendCalls request (EIP-5792)."""
+
     to: str | None = None
     data: str | None = None
     value: str | None = None
@@ -131,6 +142,8 @@ class WalletCall:
 
 @dataclass(frozen=True)
 class WalletSendCalls:
+    """A request that the recipient's wallet send a batch of calls (EIP-5792 `wallet_sendCalls`)."""
+
     version: str
     chain_id: str  # hex, e.g. "0x1"
     from_address: str
@@ -195,10 +208,13 @@ def _parse_call(item: JsonValue) -> WalletCall:
 
 
 class WalletSendCallsCodec(ContentCodec[WalletSendCalls]):
+    """xmtp.org/walletSendCalls:1.0: an EIP-5792 wallet_sendCalls request (JSON)."""
+
     content_type = WALLET_SEND_CALLS
     value_type = WalletSendCalls
 
     def fallback(self, value: WalletSendCalls) -> str | None:
+        """Text shown by clients that do not know this content type."""
         try:
             body = utf8(_wallet_json(value), "wallet send calls")
         except (ContentEncodeError, ContentDecodeError):
@@ -206,9 +222,11 @@ class WalletSendCallsCodec(ContentCodec[WalletSendCalls]):
         return f"[Transaction request generated]: {body}"
 
     def encode(self, value: WalletSendCalls) -> EncodedContent:
+        """The value as an EncodedContent of this codec's content type."""
         return self._encoded(value, _wallet_json(value))
 
     def decode(self, encoded: EncodedContent) -> WalletSendCalls:
+        """The value a received EncodedContent carries; `ContentDecodeError` when it is malformed."""
         what = "wallet send calls"
         obj = parse_json_object(encoded.content, what)
         capabilities = obj.get("capabilities")
