@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from xmtp_core.store import (
     EncryptionKey,
@@ -20,7 +21,8 @@ from xmtp_core.store import (
     make_engine,
     migrate,
 )
-from xmtp_core.store.schema import ENCRYPTED_COLUMNS
+from xmtp_core.store.cipher import FieldRef
+from xmtp_core.store.schema import ENCRYPTED_COLUMNS, store_secrets
 
 
 @pytest.fixture
@@ -111,11 +113,20 @@ async def fill_everything(store: Store, session: AsyncSession) -> Filled:
         "group_states.state": gs.state,
         "intents.payload": payload,
         "messages.content": msg.content,
+        "messages.message_id": msg.id,
         "outbox.payload": event.payload,
+        "store_secrets.value": await _index_key(store, session),
     }
     # If a new encrypted column is added, this helper (and so the canary and rotation tests) must cover it.
     assert set(secrets) == {f"{spec.table.name}.{c}" for spec in ENCRYPTED_COLUMNS for c in spec.columns}
     return Filled(inst, kp, gs, intent.id, payload, msg, event, secrets)
+
+
+async def _index_key(store: Store, session: AsyncSession) -> bytes:
+    """The blind-index key the store made when the message went in: a secret like the others."""
+    async with session.begin():
+        row = (await session.execute(sa.select(store_secrets.c.name, store_secrets.c.value))).one()
+    return store.cipher.decrypt(FieldRef("store_secrets", "value", (row.name,)), row.value)
 
 
 @pytest.fixture

@@ -51,10 +51,10 @@ async def test_message_copied_to_another_row_fails(store: Store, session: AsyncS
         await store.messages.insert(session, b)
     await _copy(
         session,
-        "SELECT content FROM messages WHERE id = :a",
-        "UPDATE messages SET content = :blob WHERE id = :b",
-        a=a.id,
-        b=b.id,
+        "SELECT content FROM messages WHERE sent_ns = :a",  # rows are keyed by a blind index: find them by time
+        "UPDATE messages SET content = :blob WHERE sent_ns = :b",
+        a=a.sent_ns,
+        b=b.sent_ns,
     )
     async with session.begin():
         assert await store.messages.get(session, a.id) == a

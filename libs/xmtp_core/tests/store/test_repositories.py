@@ -200,3 +200,31 @@ async def test_mark_rolled_back_with_effects(store: Store, session: AsyncSession
     async with session.begin():
         assert not await store.envelopes.is_processed(session, "t", 9)
         assert await store.envelopes.mark(session, "t", 9)
+
+
+async def test_a_message_row_is_no_oracle_of_its_content(store: Store, migrated_url: str) -> None:
+    """XMTP's message id is SHA-256(group id, idempotency key, content): a reader of the table who guesses a short
+    message and its key must not be able to confirm it, so neither the id nor anything computable from it
+    without the key is stored in clear (it is found again through the keyed index)."""
+    import asyncpg
+    from xmtp_core.content.envelope import message_id as xmtp_message_id
+    from xmtp_core.store import StoredMessage
+
+    group = os.urandom(16)
+    guessable = xmtp_message_id(group, "1764650000000000000", b"yes")
+    msg = StoredMessage(guessable, group, "inbox", b"k", 1, "xmtp.org/text:1.0", b"yes")
+    async with store.transaction() as s:
+        assert await store.messages.insert(s, msg)
+        assert not await store.messages.insert(s, msg)  # still idempotent on the id
+    conn = await asyncpg.connect(migrated_url)
+    try:
+        raw = await conn.fetch("SELECT * FROM messages")
+    finally:
+        await conn.close()
+    assert len(raw) == 1
+    assert all(guessable not in bytes(v) for v in raw[0].values() if isinstance(v, bytes | memoryview))
+    async with store.transaction() as s:
+        assert await store.messages.get(s, guessable) == msg
+        await store.messages.set_delivery_status(s, guessable, DeliveryStatus.FAILED)
+        listed = await store.messages.list_for_group(s, group)
+    assert [m.id for m in listed] == [guessable] and listed[0].delivery_status is DeliveryStatus.FAILED

@@ -1,4 +1,9 @@
-"""Decrypted application messages, with content encrypted at rest; inserts are idempotent on the message id."""
+"""Decrypted application messages, with content encrypted at rest; inserts are idempotent on the message id.
+
+XMTP's message id is SHA-256 of the group id, the idempotency key and the content, so stored in clear it would
+let a database reader confirm a guessed message; the row is keyed by a blind index of it (`blind_index`) and
+the id itself is an encrypted column. Rows from before migration 0004 are keyed by the clear id: look-ups
+still find them."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xmtp_core.store.blind_index import BlindIndex
 from xmtp_core.store.cipher import FieldCipher, FieldRef
 from xmtp_core.store.errors import NotFoundError
 from xmtp_core.store.schema import messages as t
@@ -35,26 +41,33 @@ class StoredMessage:
         return f"StoredMessage(id={self.id.hex()}, content_type={self.content_type!r}, content=<hidden>)"
 
 
-def _ref(message_id: bytes) -> FieldRef:
-    return FieldRef(t.name, "content", (message_id,))
+def _ref(row_key: bytes, column: str = "content") -> FieldRef:
+    return FieldRef(t.name, column, (row_key,))
 
 
 class Messages:
     def __init__(self, cipher: FieldCipher) -> None:
         self._cipher = cipher
+        self._index = BlindIndex(cipher, "messages.id")
+
+    async def _keys(self, session: AsyncSession, message_id: bytes) -> list[bytes]:
+        """The row keys a message id may be stored under: its blind index, or itself on a pre-0004 row."""
+        return [await self._index.of(session, message_id), message_id]
 
     async def insert(self, session: AsyncSession, msg: StoredMessage) -> bool:
         """Store a message once; a redelivery of the same id returns False and leaves the stored row alone."""
+        row_key = await self._index.of(session, msg.id)
         stmt = (
             insert(t)
             .values(
-                id=msg.id,
+                id=row_key,
+                message_id=self._cipher.encrypt(_ref(row_key, "message_id"), msg.id),
                 group_id=msg.group_id,
                 sender_inbox_id=msg.sender_inbox_id,
                 sender_installation_key=msg.sender_installation_key,
                 sent_ns=msg.sent_ns,
                 content_type=msg.content_type,
-                content=self._cipher.encrypt(_ref(msg.id), msg.content),
+                content=self._cipher.encrypt(_ref(row_key), msg.content),
                 delivery_status=msg.delivery_status.value,
             )
             .on_conflict_do_nothing()
@@ -63,7 +76,8 @@ class Messages:
         return (await session.execute(stmt)).first() is not None
 
     async def get(self, session: AsyncSession, message_id: bytes) -> StoredMessage | None:
-        row = (await session.execute(sa.select(t).where(t.c.id == message_id))).one_or_none()
+        keys = await self._keys(session, message_id)
+        row = (await session.execute(sa.select(t).where(t.c.id.in_(keys)))).first()
         return None if row is None else self._from_row(row)
 
     async def list_for_group(
@@ -76,19 +90,22 @@ class Messages:
         return [self._from_row(r) for r in await session.execute(stmt)]
 
     async def set_delivery_status(self, session: AsyncSession, message_id: bytes, status: DeliveryStatus) -> None:
-        result = await session.execute(sa.update(t).where(t.c.id == message_id).values(delivery_status=status.value))
+        keys = await self._keys(session, message_id)
+        result = await session.execute(sa.update(t).where(t.c.id.in_(keys)).values(delivery_status=status.value))
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise NotFoundError(f"no message {message_id.hex()}")
 
     def _from_row(self, row: sa.Row[tuple[object, ...]]) -> StoredMessage:
         m = row._mapping
+        row_key = m["id"]
+        stored_id = m["message_id"]
         return StoredMessage(
-            id=m["id"],
+            id=row_key if stored_id is None else self._cipher.decrypt(_ref(row_key, "message_id"), stored_id),
             group_id=m["group_id"],
             sender_inbox_id=m["sender_inbox_id"],
             sender_installation_key=m["sender_installation_key"],
             sent_ns=m["sent_ns"],
             content_type=m["content_type"],
-            content=self._cipher.decrypt(_ref(m["id"]), m["content"]),
+            content=self._cipher.decrypt(_ref(row_key), m["content"]),
             delivery_status=DeliveryStatus(m["delivery_status"]),
         )

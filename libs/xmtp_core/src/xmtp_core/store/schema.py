@@ -108,6 +108,8 @@ intents = sa.Table(
 messages = sa.Table(
     "messages",
     metadata,
+    # A keyed blind index of XMTP's message id (HMAC under `store_secrets`' index key), not the id itself: the id
+    # is SHA-256 of group id, idempotency key and content, so in clear it would confirm a guessed message.
     sa.Column("id", sa.LargeBinary, primary_key=True),
     sa.Column("group_id", sa.LargeBinary, nullable=False),
     sa.Column("sender_inbox_id", sa.Text, nullable=False),
@@ -116,6 +118,16 @@ messages = sa.Table(
     sa.Column("content_type", sa.Text, nullable=False),
     sa.Column("content", sa.LargeBinary, nullable=False),  # encrypted
     sa.Column("delivery_status", sa.Text, nullable=False),
+    sa.Column("message_id", sa.LargeBinary, nullable=True),  # encrypted: XMTP's id (NULL on rows from before 0004)
+)
+
+# Secrets the store itself generates (the blind-index key), encrypted under the key ring like any column, so a
+# key rotation re-encrypts them and the index they key stays valid.
+store_secrets = sa.Table(
+    "store_secrets",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("value", sa.LargeBinary, nullable=False),  # encrypted
 )
 
 processed_envelopes = sa.Table(
@@ -177,6 +189,7 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumns, ...] = (
     EncryptedColumns(key_packages, ("init_private_key", "encryption_private_key", "welcome_wrapper_private_key")),
     EncryptedColumns(group_states, ("state",)),
     EncryptedColumns(intents, ("payload",)),
-    EncryptedColumns(messages, ("content",)),
+    EncryptedColumns(messages, ("content", "message_id")),
+    EncryptedColumns(store_secrets, ("value",)),
     EncryptedColumns(outbox, ("payload",)),
 )
