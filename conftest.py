@@ -1,15 +1,19 @@
-"""Fixtures every test directory shares: real NATS and Postgres (from env, or private servers) and fresh databases."""
+"""Fixtures every test directory shares: real NATS and Postgres (from env, or private servers), fresh databases,
+and a devnode on the test's database with a node client for it."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from switchboard.devservices import DevServices, dev_services
+
+NewDatabase = Callable[[], Awaitable[str]]
 
 
 @pytest.fixture(scope="session")
@@ -24,22 +28,62 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
-@pytest.fixture
-async def database_url(services: DevServices) -> AsyncIterator[str]:
-    """A brand-new empty Postgres database for one test, dropped afterwards (`postgresql://` form)."""
+async def _admin(services: DevServices, statement: str) -> None:
     import asyncpg
     from xmtp_core.config import plain_pg_url
 
+    conn = await asyncpg.connect(plain_pg_url(services.database_url))
+    try:
+        await asyncio.wait_for(conn.execute(statement), 30)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def new_database(services: DevServices) -> AsyncIterator[NewDatabase]:
+    """A factory of brand-new empty Postgres databases on the session's server (`postgresql://` URLs); every
+    database it made is dropped after the test."""
+    from xmtp_core.config import plain_pg_url
+
     admin_url = plain_pg_url(services.database_url)
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    conn = await asyncpg.connect(admin_url)
+    names: list[str] = []
+
+    async def make() -> str:
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        await _admin(services, f'CREATE DATABASE "{name}"')
+        names.append(name)
+        return _with_database(admin_url, name)
+
+    yield make
+    for name in reversed(names):
+        await _admin(services, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def database_url(new_database: NewDatabase) -> str:
+    """A brand-new empty Postgres database for one test, dropped afterwards (`postgresql://` form)."""
+    return await new_database()
+
+
+@pytest.fixture
+async def devnode(database_url: str) -> AsyncIterator[Any]:
+    """A devnode (`devnode.main.RunningNode`) serving on 127.0.0.1:<free port> over the test's database."""
+    from devnode.main import start
+
+    running = await start("127.0.0.1:0", database_url)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        yield running
     finally:
-        await conn.close()
-    yield _with_database(admin_url, name)
-    conn = await asyncpg.connect(admin_url)
+        await running.stop(grace=1.0)
+
+
+@pytest.fixture
+async def devnode_client(devnode: Any) -> AsyncIterator[Any]:
+    """A `xmtp_core.node.NodeClient` on the test's devnode (default channel options)."""
+    from xmtp_core.node import NodeClient
+
+    client = NodeClient.for_url(f"http://127.0.0.1:{devnode.port}")
     try:
-        await asyncio.wait_for(conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), 30)
+        yield client
     finally:
-        await conn.close()
+        await client.close()
