@@ -1,4 +1,4 @@
-"""Fixtures for devnode tests: a running node on a fresh database and gRPC stubs talking to it."""
+"""Fixtures for devnode tests: gRPC stubs talking to the root conftest's devnode (on a fresh database)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # for devnode_testkit under --import-mode=importlib
 
-from devnode.main import RunningNode, start
+from devnode.main import RunningNode
 from xmtp_core.protos.identity.api.v1 import identity_pb2_grpc
 from xmtp_core.protos.mls.api.v1 import mls_pb2_grpc
 
 
 @pytest.fixture
-async def node(database_url: str) -> AsyncIterator[RunningNode]:
-    running = await start("127.0.0.1:0", database_url)
-    try:
-        yield running
-    finally:
-        await running.stop(grace=1.0)
+def node(devnode: RunningNode) -> RunningNode:
+    """The root conftest's devnode, by the name these tests use."""
+    return devnode
 
 
 @pytest.fixture
