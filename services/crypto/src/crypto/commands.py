@@ -24,9 +24,8 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
-from nats.js.kv import KeyValue
-from xmtp_core.bus import kv as bus_kv
 from xmtp_core.bus import subjects
+from xmtp_core.bus.client import answer_command, command_reply_to
 from xmtp_core.bus.schemas import (
     AttachmentCommand,
     CommandResult,
@@ -99,7 +98,6 @@ class Commands:
         self,
         nc: NATS,
         js: JetStreamContext,
-        results: KeyValue,
         agents: Mapping[str, Agent],
         resolve: Resolve,
         *,
@@ -107,7 +105,6 @@ class Commands:
     ) -> None:
         self.nc = nc
         self.js = js
-        self.results = results
         self.agents = agents
         self.resolve = resolve
         self.ack_wait_s = ack_wait_s
@@ -161,7 +158,7 @@ class Commands:
                 await msg.in_progress()
 
     async def handle(self, msg: Msg) -> None:
-        reply_to = (msg.headers or {}).get(subjects.REPLY_TO_HEADER)
+        reply_to = command_reply_to(msg.headers)  # a hostile reply subject (sb.*, $*, wildcards) is ignored
         try:
             cmd = parse(OutboundCommand, msg.data)
         except SchemaError as exc:
@@ -211,12 +208,10 @@ class Commands:
         )
 
     async def _answer(self, reply_to: str | None, agent: str | None, key: str | None, result: CommandResult) -> None:
-        if agent is not None and key is not None:
-            with contextlib.suppress(Exception):
-                await self.results.put(bus_kv.command_result_key(agent, key), dump(result))
-        if reply_to:
-            with contextlib.suppress(Exception):
-                await self.nc.publish(reply_to, dump(result))
+        try:
+            await answer_command(self.nc, agent or "", key if agent else None, reply_to, result)
+        except Exception as exc:  # the result is also what a repeat of the command gets: log, do not fail it
+            log.warning("command result not delivered: %s", clean_error(exc))
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
         md = msg.metadata

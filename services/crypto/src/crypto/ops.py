@@ -1,20 +1,21 @@
-"""Conversation operations as core-NATS request/reply on `sb.ops.<agent>` (queue group `crypto`, so one replica
-answers each): create a DM or group, members, metadata, admins, look-ups, history. Each runs on the agent's
-runtime and settles (a commit is answered once merged); the answer is an `OpResponse`, never an exception."""
+"""Conversation operations as core-NATS request/reply on `sb.ops.<agent>` (`bus.client.serve_ops`: queue group
+`crypto`, so one replica answers each): create a DM or group, members, metadata, admins, look-ups. Each runs on
+the agent's runtime and settles (a commit is answered once merged); the answer is an `OpResponse`, never an
+exception."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
 from xmtp_core.bus import kv as bus_kv
 from xmtp_core.bus import schemas, subjects
-from xmtp_core.bus.schemas import OpRequest, OpResponse, SchemaError, dump, parse
+from xmtp_core.bus.client import serve_ops
+from xmtp_core.bus.schemas import OpResponse
 from xmtp_core.engine import AdminAction, EngineError
 from xmtp_core.identity.inbox_id import is_inbox_id
 from xmtp_core.node import NodeError
@@ -26,8 +27,6 @@ from crypto.commands import CommandError
 from crypto.events import conversation_info
 
 log = logging.getLogger(__name__)
-
-QUEUE = "crypto"
 
 
 async def resolve(agent: Agent, conversation_id: str | None, inbox_id: str | None, address: str | None) -> bytes:
@@ -55,46 +54,27 @@ class Ops:
         self.nc = nc
         self.agents = agents
         self.topics = topics
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
-        subs = [await self.nc.subscribe(subjects.ops(name), queue=QUEUE, cb=self._on_request) for name in self.agents]
+        subs = [await serve_ops(self.nc, name, self._handler(agent)) for name, agent in self.agents.items()]
         try:
             await asyncio.Event().wait()
         finally:
             for sub in subs:
                 await sub.unsubscribe()
 
-    async def _on_request(self, msg: Msg) -> None:
-        task = asyncio.create_task(self._answer(msg))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _handler(self, agent: Agent) -> Callable[[Any], Awaitable[OpResponse]]:
+        async def handle(req: Any) -> OpResponse:
+            try:
+                return await self._run(agent, req)
+            except CommandError as exc:
+                return OpResponse(op=req.op, ok=False, error=exc.reason, detail=exc.detail)
+            except (EngineError, LookupError) as exc:
+                return OpResponse(op=req.op, ok=False, error="refused", detail=clean_error(exc))
+            except NodeError as exc:
+                return OpResponse(op=req.op, ok=False, error="unavailable", detail=clean_error(exc))
 
-    async def _answer(self, msg: Msg) -> None:
-        try:
-            response = await self.handle(msg.subject, msg.data)
-        except Exception as exc:  # never leave a requester hanging on a bug
-            log.error("op failed: %s", clean_error(exc))
-            response = OpResponse(op="unknown", ok=False, error="internal", detail=clean_error(exc))
-        if msg.reply:
-            await msg.respond(dump(response))
-
-    async def handle(self, subject: str, data: bytes) -> OpResponse:
-        try:
-            req = parse(OpRequest, data)
-        except SchemaError as exc:
-            return OpResponse(op="unknown", ok=False, error="invalid_request", detail=exc.reason)
-        agent = self.agents.get(req.agent)
-        if agent is None or subject != subjects.ops(req.agent):
-            return OpResponse(op=req.op, ok=False, error="unknown_agent")
-        try:
-            return await self._run(agent, req)
-        except CommandError as exc:
-            return OpResponse(op=req.op, ok=False, error=exc.reason, detail=exc.detail)
-        except (EngineError, LookupError) as exc:
-            return OpResponse(op=req.op, ok=False, error="refused", detail=clean_error(exc))
-        except NodeError as exc:
-            return OpResponse(op=req.op, ok=False, error="unavailable", detail=clean_error(exc))
+        return handle
 
     async def _conversation(self, agent: Agent, op: str, group_id: bytes) -> OpResponse:
         info = await agent.runtime.conversation(group_id)

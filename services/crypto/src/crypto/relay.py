@@ -18,9 +18,8 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 from sqlalchemy.ext.asyncio import AsyncSession
 from xmtp_core.bus import kv as bus_kv
-from xmtp_core.bus import subjects
-from xmtp_core.bus.schemas import JoinedEvent, dump
-from xmtp_core.bus.streams import EV
+from xmtp_core.bus.client import publish_event
+from xmtp_core.bus.schemas import JoinedEvent
 from xmtp_core.engine import ConversationJoined
 from xmtp_core.runtime.outbox import from_outbox
 from xmtp_core.untrusted import clean_error
@@ -72,9 +71,7 @@ class OutboxRelay:
             for row in rows:
                 delivered = from_outbox(row, runtime.registry)
                 conv, event = bus_event(self.agent.name, row.event_id, delivered.event, self.agent.inbox_id)
-                subject = subjects.event(self.agent.name, conv, event.kind)
-                headers = {subjects.MSG_ID_HEADER: event.event_id}
-                await self.js.publish(subject, dump(event), stream=EV.name, headers=headers)
+                await publish_event(self.js, event)
                 if isinstance(event, JoinedEvent) and isinstance(delivered.event, ConversationJoined):
                     # Ingest follows the group from the Welcome's cursor (what is older predates us).
                     await bus_kv.put_topic(self.topics, self.agent.name, conv, delivered.event.message_cursor)

@@ -75,8 +75,7 @@ class Crypto:
     async def run(self, buckets: Mapping[str, KeyValue]) -> None:
         topics = buckets[subjects.KV_TOPICS]
         relays = [OutboxRelay(a, self.js, topics) for a in self.agents.values()]
-        results = buckets[subjects.KV_COMMAND_RESULTS]
-        commands = Commands(self.nc, self.js, results, self.agents, resolve, ack_wait_s=self.settings.ack_wait_s * 2)
+        commands = Commands(self.nc, self.js, self.agents, resolve, ack_wait_s=self.settings.ack_wait_s * 2)
         ops = Ops(self.nc, self.agents, topics)
         async with asyncio.TaskGroup() as group:
             for agent in self.agents.values():

@@ -7,18 +7,15 @@ the send's position in the handler, so a handler re-run after a crash sends noth
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any, Protocol
 
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError
 from pydantic import BaseModel
-from xmtp_core.bus import kv as bus_kv
 from xmtp_core.bus import subjects
-from xmtp_core.bus.schemas import CommandResult, OpRequest, OpResponse, dump, parse
-from xmtp_core.bus.streams import OUT
+from xmtp_core.bus.client import request_op, send_command
+from xmtp_core.bus.schemas import CommandResult, OpRequest, OpResponse, parse
 
 COMMAND_TIMEOUT_S = 60.0
 OP_TIMEOUT_S = 120.0
@@ -46,41 +43,11 @@ class NatsTransport:
         self.js = js
 
     async def command(self, command: BaseModel) -> CommandResult:
-        key: str = command.idempotency_key  # type: ignore[attr-defined]  # every command model has one
-        inbox = self.nc.new_inbox()
-        sub = await self.nc.subscribe(inbox, max_msgs=1)
-        try:
-            headers = {
-                subjects.MSG_ID_HEADER: subjects.outbound_msg_id(self.agent, key),
-                subjects.REPLY_TO_HEADER: inbox,
-            }
-            ack = await self.js.publish(subjects.outbound(self.agent), dump(command), stream=OUT.name, headers=headers)
-            if ack.duplicate:
-                return await self._stored_result(key)
-            msg = await sub.next_msg(timeout=COMMAND_TIMEOUT_S)
-        finally:
-            await sub.unsubscribe()
-        result: CommandResult = parse(CommandResult, msg.data)
-        return result
-
-    async def _stored_result(self, key: str) -> CommandResult:
-        """The result of a command sent before (its copy was dropped as a duplicate)."""
-        kv = await self.js.key_value(subjects.KV_COMMAND_RESULTS)
-        for _ in range(int(COMMAND_TIMEOUT_S * 10)):
-            try:
-                entry = await kv.get(bus_kv.command_result_key(self.agent, key))
-            except KeyNotFoundError:
-                await asyncio.sleep(0.1)  # the first copy is still being carried out
-                continue
-            if entry.value is not None:
-                result: CommandResult = parse(CommandResult, entry.value)
-                return result
-        raise AgentError("timeout", "no result for a command sent before")
+        return await send_command(self.nc, command, wait_s=COMMAND_TIMEOUT_S)
 
     async def op(self, request: dict[str, Any]) -> OpResponse:
         body = parse(OpRequest, json.dumps({"v": 1, "agent": self.agent, **request}))
-        reply = await self.nc.request(subjects.ops(self.agent), dump(body), timeout=OP_TIMEOUT_S)
-        response: OpResponse = parse(OpResponse, reply.data)
+        response = await request_op(self.nc, body, wait_s=OP_TIMEOUT_S)
         if not response.ok:
             raise AgentError(response.error or "failed", response.detail)
         return response
