@@ -30,7 +30,7 @@ def _with_database(url: str, name: str) -> str:
 
 async def _admin(services: DevServices, statement: str) -> None:
     import asyncpg
-    from xmtp_core.config import plain_pg_url
+    from xmtp_core.pg_url import plain_pg_url
 
     conn = await asyncpg.connect(plain_pg_url(services.database_url))
     try:
@@ -43,7 +43,7 @@ async def _admin(services: DevServices, statement: str) -> None:
 async def new_database(services: DevServices) -> AsyncIterator[NewDatabase]:
     """A factory of brand-new empty Postgres databases on the session's server (`postgresql://` URLs); every
     database it made is dropped after the test."""
-    from xmtp_core.config import plain_pg_url
+    from xmtp_core.pg_url import plain_pg_url
 
     admin_url = plain_pg_url(services.database_url)
     names: list[str] = []

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import grpc
-from xmtp_core.config import plain_pg_url
+from xmtp_core.pg_url import plain_pg_url
 from xmtp_core.protos.mls.api.v1 import mls_pb2, mls_pb2_grpc
 
 from switchboard.devservices import dev_services, free_port

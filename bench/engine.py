@@ -25,7 +25,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from sqlalchemy import event
-from xmtp_core.config import plain_pg_url
 from xmtp_core.content.codecs.text import TextCodec
 from xmtp_core.content.envelope import encode_plaintext_envelope, new_idempotency_key
 from xmtp_core.engine import InstallationKeys, new_key_package
@@ -40,6 +39,7 @@ from xmtp_core.node import (
     WelcomeKind,
     WelcomeMessage,
 )
+from xmtp_core.pg_url import plain_pg_url
 from xmtp_core.runtime import Runtime
 from xmtp_core.store import EncryptionKey, KeyRing, Store
 

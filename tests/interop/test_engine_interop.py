@@ -16,7 +16,6 @@ from typing import Any
 import asyncpg
 import pytest
 from peer import LibxmtpPeer
-from xmtp_core.config import plain_pg_url
 from xmtp_core.engine import (
     ConversationJoined,
     ConversationKind,
@@ -26,6 +25,7 @@ from xmtp_core.engine import (
 )
 from xmtp_core.identity import LocalWalletSigner
 from xmtp_core.node import NodeClient
+from xmtp_core.pg_url import plain_pg_url
 from xmtp_core.runtime import Runtime
 from xmtp_core.store import DeliveryStatus, EncryptionKey, IntentState, KeyRing, Store
 

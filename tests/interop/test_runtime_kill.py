@@ -23,10 +23,10 @@ from typing import Any
 import asyncpg
 import pytest
 from peer import LibxmtpPeer
-from xmtp_core.config import plain_pg_url
 from xmtp_core.engine import MessageReceived
 from xmtp_core.identity import LocalWalletSigner
 from xmtp_core.node import NodeClient
+from xmtp_core.pg_url import plain_pg_url
 from xmtp_core.runtime import Runtime, group_topic
 from xmtp_core.store import EncryptionKey, Intent, IntentState, KeyRing, Store
 

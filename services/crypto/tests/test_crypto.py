@@ -24,9 +24,9 @@ from xmtp_core.bus import subjects
 from xmtp_core.bus.schemas import CommandResult, Event, OpResponse, TextCommand, dump, parse
 from xmtp_core.bus.settings import BusSettings
 from xmtp_core.bus.streams import ensure_buckets
-from xmtp_core.config import plain_pg_url
 from xmtp_core.identity import LocalWalletSigner
 from xmtp_core.node import NodeClient
+from xmtp_core.pg_url import plain_pg_url
 from xmtp_core.runtime import Runtime
 from xmtp_core.store import EncryptionKey, KeyRing, Store
 

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import asyncpg
-from xmtp_core.config import plain_pg_url
+from xmtp_core.pg_url import plain_pg_url
 
 BENCH = Path(__file__).resolve().parents[4] / "bench" / "engine.py"
 

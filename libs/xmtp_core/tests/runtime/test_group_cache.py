@@ -9,10 +9,10 @@ from typing import Any
 
 import asyncpg
 import pytest
-from xmtp_core.config import plain_pg_url
 from xmtp_core.engine import EnvelopeRejected, MessageReceived
 from xmtp_core.identity import LocalWalletSigner
 from xmtp_core.node import NodeClient
+from xmtp_core.pg_url import plain_pg_url
 from xmtp_core.runtime import Runtime
 from xmtp_core.store import EncryptionKey, KeyRing, Store
 

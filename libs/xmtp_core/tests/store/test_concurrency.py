@@ -54,7 +54,7 @@ async def _race(
         async with a.begin():
             a_result = await first(a)
             b_task = asyncio.create_task(in_b())
-            await _wait_until_waiting(store.engine, b_pid)
+            await _wait_until_waiting(store.db, b_pid)
             assert not b_task.done()
         return a_result, await asyncio.wait_for(b_task, 30)
 

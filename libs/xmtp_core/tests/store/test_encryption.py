@@ -112,7 +112,7 @@ async def test_wrong_key_cannot_read_anything(
     store: Store, session: AsyncSession, migrated_url: str, fill: Callable[..., Any]
 ) -> None:
     filled = await fill(store, session)
-    intruder = Store(store.engine, KeyRing(EncryptionKey.generate()))
+    intruder = Store(store.db, KeyRing(EncryptionKey.generate()))
     async with intruder.session() as s, s.begin():
         loads = [
             intruder.installations.load(s, filled.installation.installation_key),

@@ -66,7 +66,7 @@ async def test_lock_serialises_two_connections(store: Store, other_engine: Async
         async with conversation_lock(a, gid):
             seen_by_a = await _read(store, a)
             b_task = asyncio.create_task(_increment_under_lock(store, b, gid, log, "B"))
-            await _wait_until_blocked(store.engine, b_pid, gid)
+            await _wait_until_blocked(store.db, b_pid, gid)
             assert log == [] and not b_task.done()
             await store.cursors.advance(a, TOPIC, seen_by_a + 1)
             log.append("A")
@@ -96,7 +96,7 @@ async def test_lock_inside_caller_transaction_lasts_until_commit(store: Store, o
                 log.append("A locked")
             b_task = asyncio.create_task(_increment_under_lock(store, b, gid, log, "B"))
             # The block is over but the transaction is not, so B must still wait.
-            await _wait_until_blocked(store.engine, b_pid, gid)
+            await _wait_until_blocked(store.db, b_pid, gid)
             log.append("A commits")
         await asyncio.wait_for(b_task, 30)
     assert log == ["A locked", "A commits", "B"]

@@ -47,10 +47,10 @@ async def test_rotation_reencrypts_everything(
     assert (report.values_seen, report.values_reencrypted) == (N_SECRETS, N_SECRETS)
     assert await _key_ids_at_rest(session) == {new.key_id}
 
-    only_new = Store(store.engine, KeyRing(new))
+    only_new = Store(store.db, KeyRing(new))
     async with only_new.session() as s:
         await filled.check_readable(only_new, s)
-    only_old = Store(store.engine, KeyRing(key))
+    only_old = Store(store.db, KeyRing(key))
     async with only_old.session() as s, s.begin():
         with pytest.raises(DecryptionError, match="unknown key id"):
             await only_old.messages.get(s, filled.message.id)
@@ -74,7 +74,7 @@ async def test_rotation_pages_through_large_tables(
     async with session.begin():
         report = await rotate_keys(session, [key], new)
     assert report.values_reencrypted == 7 * 2 + 1  # content and message id of each, and the index key
-    rotated = Store(store.engine, KeyRing(new))
+    rotated = Store(store.db, KeyRing(new))
     async with rotated.session() as s, s.begin():
         got = await rotated.messages.list_for_group(s, gid)
     assert got == msgs
@@ -124,7 +124,7 @@ async def test_cli_rotates_from_env_without_printing_keys(
     for output in (result.stdout, result.stderr):
         assert key.hex() not in output and new.hex() not in output
     assert await _key_ids_at_rest(session) == {new.key_id}
-    rotated = Store(store.engine, KeyRing(new))
+    rotated = Store(store.db, KeyRing(new))
     async with rotated.session() as s:
         await filled.check_readable(rotated, s)
 

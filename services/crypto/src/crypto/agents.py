@@ -14,11 +14,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 from xmtp_core.bus import subjects
-from xmtp_core.config import plain_pg_url
 from xmtp_core.engine import ConversationKind
 from xmtp_core.identity import LocalWalletSigner
 from xmtp_core.identity.errors import SignerConfigurationError
 from xmtp_core.node import NodeClient
+from xmtp_core.pg_url import plain_pg_url
 from xmtp_core.runtime import Runtime
 from xmtp_core.runtime.core import EnvelopeSender
 from xmtp_core.runtime.installation import load_installation

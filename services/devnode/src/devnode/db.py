@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from xmtp_core.config import asyncpg_url
+from xmtp_core.pg_url import asyncpg_url
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # Several devnodes may start against one empty database; only one may run DDL at a time.

@@ -93,10 +93,6 @@ class KeyRing:
     def find(self, key_id: bytes) -> EncryptionKey | None:
         return self._by_id.get(key_id)
 
-    @property
-    def key_ids(self) -> list[bytes]:
-        return list(self._by_id)
-
     def __repr__(self) -> str:
         ids = ", ".join(key_id.hex() for key_id in self._by_id)
         return f"KeyRing(current={self.current.key_id.hex()}, known=[{ids}])"

@@ -1,4 +1,5 @@
-"""`Store`: one object bundling the engine, the key ring and every repository, for the crypto service."""
+"""`Store`: one object bundling the database connection pool (`db`, SQLAlchemy's AsyncEngine), the key ring and
+every repository, for the crypto service."""
 
 from __future__ import annotations
 
@@ -26,10 +27,10 @@ from xmtp_core.store.rejections import Rejections
 class Store:
     """Repositories share one cipher; every method takes the session so callers decide transaction bounds."""
 
-    def __init__(self, engine: AsyncEngine, keys: KeyRing, *, max_past_epochs: int = DEFAULT_MAX_PAST_EPOCHS) -> None:
-        self.engine = engine
+    def __init__(self, db: AsyncEngine, keys: KeyRing, *, max_past_epochs: int = DEFAULT_MAX_PAST_EPOCHS) -> None:
+        self.db = db  # SQLAlchemy's engine: the pool of connections (not the XMTP conversation engine)
         self.cipher = FieldCipher(keys)
-        self.sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
+        self.sessions: async_sessionmaker[AsyncSession] = session_factory(db)
         self.installations = Installations(self.cipher)
         self.key_packages = KeyPackages(self.cipher)
         self.identity = IdentityCache()
@@ -66,4 +67,4 @@ class Store:
             yield session
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        await self.db.dispose()

@@ -1,4 +1,5 @@
-"""Settings shared by every service, read from the environment (pydantic-settings), and URL helpers."""
+"""Postgres URLs in the two forms the code needs: SQLAlchemy's `postgresql+asyncpg://` and asyncpg's own
+`postgresql://` (settings live with their users: `bus.settings`, `node.settings`, `store.keys`)."""
 
 from __future__ import annotations
 
