@@ -1,5 +1,5 @@
 """Bus fixtures shared by the bus, ingest and publisher tests: a JetStream context on the session's NATS with the
-bus's streams and buckets fresh per test, and (for the services) a devnode with a node client on it.
+bus's streams and buckets fresh per test, and (for the services) a node client on the root conftest's devnode.
 Import them into a conftest: `from busfixtures import js, nc, settings`."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ async def js(nc: Client, settings: BusSettings) -> AsyncIterator[JetStreamContex
 
 
 def _node_conftest() -> ModuleType:
-    # The node client tests' fixtures (devnode on a fresh database, a client on it), loaded under its own name.
+    # The node client tests' client fixture (on the root conftest's devnode), loaded under its own name.
     spec = importlib.util.spec_from_file_location("_node_conftest", Path(__file__).parents[1] / "node" / "conftest.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -54,7 +54,6 @@ def _node_conftest() -> ModuleType:
 
 
 _NODE = _node_conftest()
-devnode = _NODE.devnode
 client = _NODE.client
 
 

@@ -10,12 +10,14 @@ from collections.abc import Awaitable, Callable
 
 import nats
 import pytest
+from nats.aio.client import ServerVersion
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from xmtp_core.bus import subjects
 from xmtp_core.bus.runner import Meta, PartitionedConsumer, Poison, Transient
 from xmtp_core.bus.schemas import DeadLetter, GroupEnvelope, InboundEnvelope, dump, parse
 from xmtp_core.bus.settings import BusSettings
-from xmtp_core.bus.streams import IN
+from xmtp_core.bus.streams import IN, check_server
 
 pytestmark = pytest.mark.integration
 AGENT = "agent1"
@@ -245,3 +247,37 @@ async def test_poison_is_dead_lettered_at_once(js: JetStreamContext, settings: B
     assert calls == [1, 2]
     [letter] = await dead_letters(js)
     assert letter.reason == "Poison: contradicts its subject" and letter.deliveries == 1
+
+
+async def test_a_nats_error_mid_message_does_not_stop_the_runner(
+    js: JetStreamContext, settings: BusSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ack lost to a connection error: the partition pulls on, and the message comes back after ack_wait."""
+    deliveries: list[int] = []
+    real_ack = Msg.ack
+    failed = []
+
+    async def flaky_ack(self: Msg) -> None:
+        if not failed:
+            failed.append(True)
+            raise nats.errors.ConnectionClosedError
+        await real_ack(self)
+
+    monkeypatch.setattr(Msg, "ack", flaky_ack)
+
+    async def handle(env: GroupEnvelope, meta: Meta) -> None:
+        deliveries.append(meta.num_delivered)
+
+    await publish(js, envelope(1, 1))
+    await consume_until(settings, handle, lambda r: r.handled == 1)
+    assert deliveries == [1, 2]
+
+
+def test_old_servers_are_refused() -> None:
+    class Old:
+        connected_server_version = ServerVersion("2.9.10")
+
+    with pytest.raises(RuntimeError, match="too old"):
+        check_server(Old())  # type: ignore[arg-type]
+    Old.connected_server_version = ServerVersion("2.15.1")
+    check_server(Old())  # type: ignore[arg-type]

