@@ -68,6 +68,7 @@ bench: setup
 	$(PY) bench/devnode.py
 	$(PY) bench/mls.py
 	$(PY) bench/engine.py
+	$(PY) bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(INTEROP)/node_modules $(BINDINGS)/.venv .pytest_cache .mypy_cache .ruff_cache
