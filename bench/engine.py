@@ -130,8 +130,8 @@ class RoundTrips:
         def commit(*_: object) -> None:
             self.transactions += 1
 
-        event.listen(store.engine.sync_engine, "before_cursor_execute", statement)
-        event.listen(store.engine.sync_engine, "commit", commit)
+        event.listen(store.db.sync_engine, "before_cursor_execute", statement)
+        event.listen(store.db.sync_engine, "commit", commit)
 
     def snapshot(self) -> tuple[int, int]:
         return self.statements, self.transactions

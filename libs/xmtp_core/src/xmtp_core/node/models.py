@@ -88,6 +88,8 @@ class CommitLogPublish:
 
 @dataclass(frozen=True)
 class CommitLogEntry:
+    """One entry of a group's commit log as the node returns it."""
+
     sequence_id: int
     serialized_entry: bytes
     signature: signature_pb2.RecoverableEd25519Signature
@@ -99,6 +101,8 @@ class CommitLogEntry:
 
 @dataclass(frozen=True)
 class CommitLogPage:
+    """A page of commit-log entries and the cursor to ask for the next."""
+
     group_id: bytes
     entries: list[CommitLogEntry]
     next_cursor: int | None

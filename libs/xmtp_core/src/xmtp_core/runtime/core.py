@@ -28,10 +28,12 @@ MAX_MERGED_KEPT = 8  # post-commit groups kept in memory for their echo (normall
 
 
 def group_topic(group_id: bytes) -> str:
+    """The store's topic name of a group's envelopes (cursors, dedup marks, rejections)."""
     return f"group:{group_id.hex()}"
 
 
 def welcome_topic(installation_key: bytes) -> str:
+    """The store's topic name of an installation's Welcomes."""
     return f"welcome:{installation_key.hex()}"
 
 

@@ -8,6 +8,9 @@ from xmtp_core.node import IdentityUpdateLog, NodeClient
 
 
 class NodeIdentityResolver:
+    """The engine's identity look-ups from the node's identity logs, verified locally and cached per inbox and
+    sequence id."""
+
     def __init__(self, node: NodeClient) -> None:
         self._node = node
         self._logs: dict[str, list[IdentityUpdateLog]] = {}

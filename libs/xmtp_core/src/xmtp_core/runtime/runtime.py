@@ -69,12 +69,17 @@ __all__ = ["Runtime", "SendResult", "group_topic", "welcome_topic"]
 
 @dataclass(frozen=True)
 class SendResult:
+    """What a send produced: the message id and its intent (none when the same message was sent before)."""
+
     message_id: bytes
     intent_id: int  # 0 when ``duplicate``
     duplicate: bool = False  # this message (same idempotency key and content) was sent before
 
 
 class Runtime:
+    """One installation driven in one process: its parts (installation, inbound, outbound, sync) over one node
+    client and store."""
+
     def __init__(
         self,
         node: NodeClient,

@@ -16,12 +16,16 @@ from xmtp_core.store.schema import conversations as t
 
 
 class ConversationState(enum.StrEnum):
+    """Whether we are still a member of a conversation."""
+
     ACTIVE = "active"
     LEFT = "left"
 
 
 @dataclass(frozen=True)
 class Conversation:
+    """A DM or group this installation is (or was) a member of."""
+
     group_id: bytes
     kind: ConversationKind
     created_ns: int
@@ -34,6 +38,8 @@ class Conversation:
 
 
 class Conversations:
+    """Repository of conversations and their member inboxes."""
+
     async def save(self, session: AsyncSession, conv: Conversation) -> bool:
         """Record a conversation; returns False (and changes nothing) when it is already known."""
         stmt = (

@@ -10,6 +10,8 @@ from xmtp_core.store.schema import cursors as t
 
 
 class Cursors:
+    """Repository of per-topic cursors: the last envelope id processed, never moving back but on a re-join."""
+
     async def get(self, session: AsyncSession, topic: str) -> int:
         """The last processed id on a topic, 0 if nothing was processed yet."""
         value = (await session.execute(sa.select(t.c.last_id).where(t.c.topic == topic))).scalar_one_or_none()

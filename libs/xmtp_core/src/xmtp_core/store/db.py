@@ -24,6 +24,7 @@ def make_engine(database_url: str, pool_size: int = 5) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # Repositories return dataclasses, so nothing depends on ORM expiry; keep it off.
+    """An async session maker over the pool (no expiry on commit: repositories return dataclasses)."""
     return async_sessionmaker(engine, expire_on_commit=False)
 
 

@@ -11,6 +11,8 @@ from xmtp_core.store.schema import processed_envelopes as t
 
 
 class ProcessedEnvelopes:
+    """Repository of processed-envelope marks, which make at-least-once delivery idempotent."""
+
     async def mark(
         self, session: AsyncSession, topic: str, envelope_id: int, envelope_hash: bytes | None = None
     ) -> bool:

@@ -20,6 +20,8 @@ DEFAULT_MAX_PAST_EPOCHS = 3  # libxmtp's MAX_PAST_EPOCHS
 
 @dataclass(frozen=True)
 class GroupState:
+    """A group's serialised MLS state at one epoch (encrypted at rest)."""
+
     group_id: bytes
     epoch: int
     state: bytes
@@ -33,6 +35,8 @@ def _ref(group_id: bytes, epoch: int) -> FieldRef:
 
 
 class GroupStates:
+    """Repository of group states: the current epoch and a few past ones for late messages."""
+
     def __init__(self, cipher: FieldCipher, max_past_epochs: int = DEFAULT_MAX_PAST_EPOCHS) -> None:
         if max_past_epochs < 0:
             raise ValueError("max_past_epochs must be >= 0")

@@ -18,6 +18,8 @@ from xmtp_core.store.schema import identity_snapshots as snapshots_t
 
 @dataclass(frozen=True)
 class CachedUpdate:
+    """One identity update of an inbox, kept at its sequence id."""
+
     inbox_id: str
     sequence_id: int
     update: bytes
@@ -34,6 +36,8 @@ class IdentitySnapshot:
 
 
 class IdentityCache:
+    """Repository of identity updates and verified identity snapshots per inbox."""
+
     async def add_updates(self, session: AsyncSession, updates: list[CachedUpdate]) -> None:
         """Cache updates; ones already cached (same inbox and sequence id) are left as they are."""
         if not updates:

@@ -14,6 +14,8 @@ from xmtp_core.store.schema import installations as t
 
 @dataclass(frozen=True)
 class Installation:
+    """This store's installation: inbox id, installation key, its private signing key (hidden) and credential."""
+
     inbox_id: str
     installation_key: bytes
     private_signing_key: bytes
@@ -32,6 +34,8 @@ def _ref(installation_key: bytes) -> FieldRef:
 
 
 class Installations:
+    """Repository of the (one) local installation."""
+
     def __init__(self, cipher: FieldCipher) -> None:
         self._cipher = cipher
 

@@ -24,6 +24,8 @@ from xmtp_core.store.schema import intents as t
 
 
 class IntentState(enum.StrEnum):
+    """The states an intent moves through (see `ALLOWED_TRANSITIONS`)."""
+
     TO_PUBLISH = "ToPublish"
     PUBLISHED = "Published"
     COMMITTED = "Committed"
@@ -44,6 +46,9 @@ ALLOWED_TRANSITIONS: dict[IntentState, frozenset[IntentState]] = {
 
 @dataclass(frozen=True)
 class Intent:
+    """Outgoing work (a message or a commit) and where it stands: ToPublish, Published, Committed, Processed or
+    Error."""
+
     id: int
     group_id: bytes
     kind: str
@@ -65,6 +70,8 @@ def _ref(intent_id: int) -> FieldRef:
 
 
 class Intents:
+    """Repository of intents; transitions are row-locked so racing workers serialise."""
+
     def __init__(self, cipher: FieldCipher) -> None:
         self._cipher = cipher
 

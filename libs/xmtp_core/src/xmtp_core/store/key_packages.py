@@ -17,6 +17,8 @@ _SECRET_COLUMNS = ("init_private_key", "encryption_private_key", "welcome_wrappe
 
 @dataclass(frozen=True)
 class StoredKeyPackage:
+    """A key package we published, with its private keys (hidden)."""
+
     ref: bytes
     installation_key: bytes
     key_package: bytes
@@ -33,6 +35,8 @@ class StoredKeyPackage:
 
 
 class KeyPackages:
+    """Repository of our key packages and their private keys (encrypted)."""
+
     def __init__(self, cipher: FieldCipher) -> None:
         self._cipher = cipher
 

@@ -21,6 +21,8 @@ from xmtp_core.store.schema import messages as t
 
 
 class DeliveryStatus(enum.StrEnum):
+    """Where a message we sent stands: not yet on the node, on it, or failed."""
+
     UNPUBLISHED = "unpublished"
     PUBLISHED = "published"
     FAILED = "failed"
@@ -28,6 +30,8 @@ class DeliveryStatus(enum.StrEnum):
 
 @dataclass(frozen=True)
 class StoredMessage:
+    """A decrypted message as stored (content hidden from reprs)."""
+
     id: bytes
     group_id: bytes
     sender_inbox_id: str
@@ -46,6 +50,8 @@ def _ref(row_key: bytes, column: str = "content") -> FieldRef:
 
 
 class Messages:
+    """Repository of decrypted messages, keyed by a blind index of XMTP's message id."""
+
     def __init__(self, cipher: FieldCipher) -> None:
         self._cipher = cipher
         self._index = BlindIndex(cipher, "messages.id")

@@ -23,6 +23,8 @@ from xmtp_core.store.schema import outbox as t
 
 @dataclass(frozen=True)
 class OutboxEvent:
+    """One event owed to the application: its stable id, conversation, kind and (encrypted) payload."""
+
     event_id: str
     conversation: bytes
     kind: str
@@ -38,6 +40,8 @@ def _ref(event_id: str) -> FieldRef:
 
 
 class Outbox:
+    """Repository of the outbox: events written with their envelope, claimed and marked delivered."""
+
     def __init__(self, cipher: FieldCipher) -> None:
         self._cipher = cipher
 

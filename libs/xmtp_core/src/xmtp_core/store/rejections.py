@@ -17,6 +17,8 @@ from xmtp_core.store.schema import rejected_envelopes as t
 
 @dataclass(frozen=True)
 class Rejection:
+    """An envelope the engine refused: topic, envelope id, reason code and a cleaned detail."""
+
     topic: str
     envelope_id: int
     reason: str
@@ -25,6 +27,8 @@ class Rejection:
 
 
 class Rejections:
+    """Repository of refused envelopes, recorded once each."""
+
     async def record(self, session: AsyncSession, rejection: Rejection) -> bool:
         """Record once per envelope; False when it was already recorded."""
         stmt = (

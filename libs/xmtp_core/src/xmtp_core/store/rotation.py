@@ -22,6 +22,8 @@ _BATCH = 500
 
 @dataclass
 class RotationReport:
+    """How many encrypted values a key rotation saw and re-encrypted."""
+
     values_seen: int = 0
     values_reencrypted: int = 0
 
