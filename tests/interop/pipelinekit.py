@@ -40,6 +40,7 @@ class Stack:
     procs: dict[str, list[subprocess.Popen[bytes]]] = field(default_factory=dict)
     agent_inbox_id: str = ""
     agent_address: str = ""
+    inbox_ids: dict[str, str] = field(default_factory=dict)  # every agent's, by name
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -54,19 +55,24 @@ class Stack:
         replicas: dict[str, int] | None = None,
         partitions: int = 4,
         extra_env: dict[str, str] | None = None,
+        more_agents: dict[str, str] | None = None,
     ) -> AsyncIterator[Stack]:
+        """``more_agents``: further agents of the same deployment (name -> app), each with its own keys and a
+        router of its own."""
         await _fresh_bus(nats_url, partitions)
+        others = more_agents or {}
         env = {
             **os.environ,
             "NATS_URL": nats_url,
             "DATABASE_URL": database_url,
             "XMTP_ENV": "local",
             "XMTP_API_URL": api_url,
-            "SB_AGENTS": agent,
+            "SB_AGENTS": ",".join([agent, *others]),
             "SB_PARTITIONS": str(partitions),
             "XMTP_WALLET_KEY": "0x" + secrets.token_hex(32),
             "XMTP_DB_ENCRYPTION_KEY": secrets.token_hex(32),
             "LOG_LEVEL": "INFO",
+            **{f"XMTP_WALLET_KEY_{name.upper()}": "0x" + secrets.token_hex(32) for name in others},
             **(extra_env or {}),
         }
         logs = Path(tempfile.mkdtemp(prefix="sb-stack-"))
@@ -77,10 +83,14 @@ class Stack:
                 for i in range(counts[service]):
                     stack.spawn(service, i)
             await stack._wait_agent(nats_url)
+            for name in others:
+                stack.inbox_ids[name] = (await _agent_record(nats_url, name, stack))[0]
             for i in range(counts["ingest"]):
                 stack.spawn("ingest", i)
             for i in range(counts["router"]):
                 stack.spawn("router", i, "--app", app)
+            for n, other_app in enumerate(others.values()):
+                stack.spawn("router", 100 + n, "--app", other_app)
             await asyncio.sleep(1.0)  # consumers bound, subscriptions open
             stack.check_alive()
             yield stack
@@ -135,24 +145,29 @@ class Stack:
                         os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(timeout=5)
 
-    async def _wait_agent(self, nats_url: str, within: float = 90.0) -> None:
-        nc = await nats.connect(nats_url)
-        try:
-            kv = await nc.jetstream().key_value(subjects.KV_AGENTS)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + within
-            while loop.time() < deadline:
-                self.check_alive()
-                with contextlib.suppress(KeyNotFoundError):
-                    entry = await kv.get(self.agent)
-                    if entry.value:
-                        record = parse(bus_kv.AgentRecord, entry.value)
-                        self.agent_inbox_id, self.agent_address = record.inbox_id, record.address or ""
-                        return
-                await asyncio.sleep(0.2)
-        finally:
-            await nc.close()
-        raise TimeoutError(f"the agent did not register in {within}s\n{self.tail()}")
+    async def _wait_agent(self, nats_url: str) -> None:
+        self.agent_inbox_id, self.agent_address = await _agent_record(nats_url, self.agent, self)
+        self.inbox_ids[self.agent] = self.agent_inbox_id
+
+
+async def _agent_record(nats_url: str, agent: str, stack: Stack, within: float = 90.0) -> tuple[str, str]:
+    """(inbox id, address) of an agent once crypto registered it (KV `sb_agents`)."""
+    nc = await nats.connect(nats_url)
+    try:
+        kv = await nc.jetstream().key_value(subjects.KV_AGENTS)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            stack.check_alive()
+            with contextlib.suppress(KeyNotFoundError):
+                entry = await kv.get(agent)
+                if entry.value:
+                    record = parse(bus_kv.AgentRecord, entry.value)
+                    return record.inbox_id, record.address or ""
+            await asyncio.sleep(0.2)
+    finally:
+        await nc.close()
+    raise TimeoutError(f"agent {agent} did not register in {within}s\n{stack.tail()}")
 
 
 async def _fresh_bus(nats_url: str, partitions: int) -> None:

@@ -152,3 +152,19 @@ async def test_an_outbound_command_from_plain_nats_reaches_libxmtp_once(
 
     bad = await _command(services.nats_url, {"v": 1, "type": "text", "agent": "echo", "text": "no key"}, "bad-1")
     assert not bad["ok"] and bad["error"] == "invalid_command"
+
+
+async def test_two_agents_in_one_deployment_keep_their_own_keys_and_handlers(
+    peer: LibxmtpPeer, devnode_url: str, database_url: str, services: DevServices
+) -> None:
+    more = {"second": "tests.interop.apps.second:agent"}
+    async with Stack.start(devnode_url, database_url, services.nats_url, more_agents=more) as stack:
+        echo, second = stack.inbox_ids["echo"], stack.inbox_ids["second"]
+        assert echo != second
+        await peer.create("alice", devnode_url)
+        to_echo = (await peer.create_dm("alice", echo))["id"]
+        to_second = (await peer.create_dm("alice", second))["id"]
+        await peer.send_text("alice", to_echo, "hi")
+        await peer.send_text("alice", to_second, "hi")
+        assert [m["content"] for m in await _answers(peer, "alice", to_echo, echo, 1)] == ["echo: hi"]
+        assert [m["content"] for m in await _answers(peer, "alice", to_second, second, 1)] == ["second: hi"]
