@@ -6,9 +6,19 @@ Event names are the Agent SDK's: the content events (`text`, `markdown`, `reply`
 specific event; `conversation`, `dm`, `group` when the agent joins one; `start`, `stop`, `unhandled_error`.
 
 A handler is `async def f(ctx)`, or takes any of `ctx`, `message`, `conversation`, `agent`, `args`, `match` by
-name. Filters (`router.filters`) narrow it. The first handler of an event whose filters pass handles it. A
-handler's exception goes to the `unhandled_error` handlers (or the log) and never stops the worker. Messages
-the agent sent itself are not dispatched unless a handler asks for them with `own=True`."""
+name. Filters (`router.filters`) narrow it. The first handler of an event whose filters pass handles it.
+Messages the agent sent itself are not dispatched unless a handler asks for them with `own=True`.
+
+Middleware has the Agent SDK's semantics, but every step is awaited (the TS SDK's emit drops async errors):
+- outer (`agent.use(mw)`): `await mw(ctx, next)` for every message, in registration order, before any filter;
+  `await next()` continues, returning without it stops the chain (no event fires), raising runs the error chain.
+- inner (`router.use_inner(mw)`): `await mw(ctx, next)` around each handler of that router (and of routers it
+  includes) whose filters passed; `next()` runs the handler, returning without it skips the handler.
+- error (`agent.errors.use(emw)`): `await emw(error, ctx, next)`; `await next()` recovers (the main chain
+  resumes with the middleware after the one that raised, or with `message` after a handler), `await
+  next(other)` passes `other` on, returning stops, raising passes the raised error on. The last, default step
+  calls the `unhandled_error` handlers (`error` by name) or logs. A handler's exception never stops the
+  worker."""
 
 from __future__ import annotations
 
@@ -22,7 +32,7 @@ from xmtp_core.untrusted import clean_error
 
 from router.context import Conversation, ConversationContext, MessageContext
 from router.filters import Filter, as_filter
-from router.transport import Transport
+from router.transport import AgentError, Transport
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +58,12 @@ LIFECYCLE_EVENTS = frozenset({"start", "stop", "unhandled_error"})
 EVENTS = MESSAGE_EVENTS | CONVERSATION_EVENTS | LIFECYCLE_EVENTS
 
 HandlerFn = Callable[..., Awaitable[Any]]
+Next = Callable[[], Awaitable[Any]]
+Middleware = Callable[[Any, Next], Awaitable[Any]]
+ErrorNext = Callable[..., Awaitable[None]]
+ErrorMiddleware = Callable[[Exception, Any, ErrorNext], Awaitable[Any]]
+Chain = tuple[Middleware, ...]
+_UNSET: Any = object()
 
 
 def event_for_content_type(content_type: str) -> str:
@@ -91,6 +107,11 @@ class Router:
     name: str = "router"
     handlers: list[Handler] = field(default_factory=list)
     routers: list[Router] = field(default_factory=list)
+    inner: list[Middleware] = field(default_factory=list)
+
+    def use_inner(self, *middleware: Middleware | list[Middleware]) -> None:
+        """Inner middleware: `await mw(ctx, next)` around each matched handler of this router and its children."""
+        self.inner.extend(_flat(middleware))
 
     def on(
         self, event: str, *filters: Filter | Callable[[Any], Any], own: bool = False
@@ -118,7 +139,35 @@ class Router:
         return out
 
     def handlers_for(self, event: str) -> list[Handler]:
-        return [h for r in self.all_routers() for h in r.handlers if h.event == event]
+        return [h for h, _ in self.chains_for(event)]
+
+    def chains_for(self, event: str, above: Chain = ()) -> list[tuple[Handler, Chain]]:
+        """The event's handlers in order, each with the inner middleware that wraps it (outermost first)."""
+        chain = above + tuple(self.inner)
+        out = [(h, chain) for h in self.handlers if h.event == event]
+        for r in self.routers:
+            out.extend(r.chains_for(event, chain))
+        return out
+
+
+class ErrorChain:
+    """The error middleware, in registration order (`agent.errors.use`)."""
+
+    def __init__(self) -> None:
+        self.middleware: list[ErrorMiddleware] = []
+
+    def use(self, *middleware: ErrorMiddleware | list[ErrorMiddleware]) -> None:
+        self.middleware.extend(_flat(middleware))
+
+
+def _flat(items: tuple[Any, ...]) -> list[Any]:
+    out: list[Any] = []
+    for item in items:
+        out.extend(item if isinstance(item, list | tuple) else [item])
+    for fn in out:
+        if not callable(fn):
+            raise TypeError("middleware is an async callable")
+    return out
 
 
 class Agent(Router):
@@ -129,9 +178,15 @@ class Agent(Router):
 
     def __init__(self, name: str = "agent") -> None:
         super().__init__(name)
+        self.outer: list[Middleware] = []
+        self.errors = ErrorChain()
         self.transport: Transport | None = None
         self.inbox_id: str = ""
         self.address: str = ""
+
+    def use(self, *middleware: Middleware | list[Middleware]) -> None:
+        """Outer middleware: `await mw(ctx, next)` for every message, before filters (the Agent SDK's `use`)."""
+        self.outer.extend(_flat(middleware))
 
     def _transport(self) -> Transport:
         if self.transport is None:
@@ -161,15 +216,44 @@ class Agent(Router):
     # ---- dispatch (used by the worker) ---------------------------------------------------------------------
 
     async def dispatch_message(self, ctx: MessageContext) -> bool:
-        """The message's specific event, then `message`; True when a handler ran."""
+        """The outer middleware, then the message's specific event and `message`; True when a handler ran."""
         ran = False
-        for event in (event_for_content_type(ctx.message.content_type), "message"):
-            ran = await self._first(event, ctx) or ran
+
+        async def events() -> None:
+            nonlocal ran
+            for event in (event_for_content_type(ctx.message.content_type), "message"):
+                handled, stop = await self._first(event, ctx)
+                ran = ran or handled
+                if stop:
+                    return
+
+        async def step(i: int) -> None:
+            if i == len(self.outer):
+                await events()
+                return
+            called = False
+
+            async def next_() -> None:
+                nonlocal called
+                if called:
+                    return  # a middleware calling next twice does not dispatch twice
+                called = True
+                await step(i + 1)
+
+            try:
+                await self.outer[i](ctx, next_)
+            except Exception as exc:  # next_ never raises: this came from the middleware itself
+                if await self.handle_error(exc, ctx) and not called:
+                    await step(i + 1)
+
+        await step(0)
         return ran
 
     async def dispatch_conversation(self, ctx: ConversationContext) -> bool:
-        ran = await self._first("dm" if ctx.conversation.is_dm else "group", ctx)
-        return await self._first("conversation", ctx) or ran
+        ran, stop = await self._first("dm" if ctx.conversation.is_dm else "group", ctx)
+        if stop:
+            return ran
+        return (await self._first("conversation", ctx))[0] or ran
 
     async def lifecycle(self, event: str) -> None:
         for handler in self.handlers_for(event):
@@ -178,27 +262,79 @@ class Agent(Router):
             except Exception as exc:
                 log.error("%s handler failed: %s", event, clean_error(exc))
 
-    async def _first(self, event: str, ctx: Any) -> bool:
-        for handler in self.handlers_for(event):
+    async def _first(self, event: str, ctx: Any) -> tuple[bool, bool]:
+        """Run the first matching handler: (one ran, its error was not recovered)."""
+        for handler, inner in self.chains_for(event):
             try:
                 if not await handler.matches(ctx):
                     continue
-                await handler.call(ctx)
+                await _wrapped(handler, inner, ctx)
             except Exception as exc:
-                await self._unhandled(exc, ctx, event)
-            return True
-        return False
+                return True, not await self.handle_error(exc, ctx)
+            return True, False
+        return False, False
 
-    async def _unhandled(self, exc: Exception, ctx: Any, event: str) -> None:
+    async def handle_error(self, error: Exception, ctx: Any) -> bool:
+        """The error chain for ``error``; True when a middleware recovered (called `next()` with no error)."""
+        chain = self.errors.middleware
+
+        async def step(i: int, err: Exception) -> bool:
+            if i == len(chain):
+                await self._unhandled(err, ctx)
+                return False
+            outcome: bool | None = None
+
+            async def next_(passed: Exception = _UNSET) -> None:
+                nonlocal outcome
+                if outcome is not None:
+                    return
+                if passed is _UNSET:
+                    outcome = True
+                elif not isinstance(passed, Exception):
+                    outcome = await step(i + 1, AgentError("non_error", f"next() got a {type(passed).__name__}"))
+                else:
+                    outcome = await step(i + 1, passed)
+
+            try:
+                await chain[i](err, ctx, next_)
+            except Exception as thrown:
+                if outcome is None:
+                    return await step(i + 1, thrown)
+                log.error("error middleware raised after next(): %s", clean_error(thrown))
+            return bool(outcome)
+
+        return await step(0, error)
+
+    async def _unhandled(self, exc: Exception, ctx: Any) -> None:
         handlers = self.handlers_for("unhandled_error")
         if not handlers:
-            log.error("%s handler raised: %s", event, clean_error(exc))
+            log.error("unhandled error in a handler or middleware: %s", clean_error(exc))
             return
         for handler in handlers:
             try:
                 await handler.call(ctx, error=exc)
             except Exception as again:
                 log.error("unhandled_error handler raised: %s", clean_error(again))
+
+
+async def _wrapped(handler: Handler, inner: tuple[Middleware, ...], ctx: Any) -> None:
+    """The handler inside its inner middleware; each `next()` runs the rest once."""
+
+    async def step(i: int) -> Any:
+        if i == len(inner):
+            return await handler.call(ctx)
+        done = False
+
+        async def next_() -> Any:
+            nonlocal done
+            if done:
+                return None
+            done = True
+            return await step(i + 1)
+
+        return await inner[i](ctx, next_)
+
+    await step(0)
 
 
 def _takes_one(fn: HandlerFn) -> bool:
