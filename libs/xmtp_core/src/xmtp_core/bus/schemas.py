@@ -28,7 +28,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
 from xmtp_core.bus import subjects
-from xmtp_core.node.models import (
+from xmtp_core.envelopes import (
     GroupMessage,
     NewGroupMessage,
     NewWelcome,
