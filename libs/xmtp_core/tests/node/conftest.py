@@ -1,4 +1,4 @@
-"""Fixtures for node-client tests: a devnode on a fresh database and a `NodeClient` pointed at it."""
+"""Fixtures for node-client tests: a `NodeClient` with fast reconnects on the root conftest's devnode."""
 
 from __future__ import annotations
 
@@ -10,18 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # for nodekit under --import-mode=importlib
 
-from devnode.main import RunningNode, start
+from devnode.main import RunningNode
 from nodekit import FAST_CHANNEL
 from xmtp_core.node import NodeClient
-
-
-@pytest.fixture
-async def devnode(database_url: str) -> AsyncIterator[RunningNode]:
-    running = await start("127.0.0.1:0", database_url)
-    try:
-        yield running
-    finally:
-        await running.stop(grace=1.0)
 
 
 @pytest.fixture
