@@ -7,18 +7,19 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import nats
 import pytest
-from ingest.service import Ingest
+from ingest.service import AgentIngest, Ingest
 from nats.js import JetStreamContext
 from nodekit import FAST_BACKOFF, group_message
 from xmtp_core.bus import kv as bus_kv
-from xmtp_core.bus import subjects
+from xmtp_core.bus import schemas, subjects
 from xmtp_core.bus.schemas import GroupEnvelope, InboundEnvelope, WelcomeEnvelope, parse
 from xmtp_core.bus.settings import BusSettings
-from xmtp_core.bus.streams import IN, ensure_buckets
-from xmtp_core.node import NewWelcome, NodeClient
+from xmtp_core.bus.streams import DLQ, IN, ensure_buckets
+from xmtp_core.node import GroupMessage, NewWelcome, NodeClient
 
 pytestmark = pytest.mark.integration
 AGENT = "alice"
@@ -58,9 +59,11 @@ async def running_ingest(node: NodeClient, settings: BusSettings) -> AsyncIterat
         await conn.close()
 
 
+@pytest.mark.parametrize("in_flight", [64, 1])  # 1: every publish waits at the bound (backpressure), nothing lost
 async def test_envelopes_in_order_restart_and_new_topic(
-    js: JetStreamContext, node: NodeClient, settings: BusSettings
+    js: JetStreamContext, node: NodeClient, settings: BusSettings, in_flight: int
 ) -> None:
+    settings = settings.model_copy(update={"max_in_flight": in_flight})
     buckets = await ensure_buckets(js, settings)
     installation, g1, g2 = os.urandom(32), os.urandom(16), os.urandom(16)
     await bus_kv.put_agent(
@@ -119,3 +122,21 @@ async def _at_least(js: JetStreamContext, n: int) -> bool:
 async def _published_at_least(ingest: Ingest, n: int) -> bool:
     worker = ingest.agents.get(AGENT)
     return worker is not None and worker.published >= n
+
+
+async def test_an_envelope_over_the_caps_is_dead_lettered_and_passed(
+    js: JetStreamContext, settings: BusSettings
+) -> None:
+    buckets = await ensure_buckets(js, settings)
+    worker = AgentIngest(AGENT, os.urandom(32), None, js, buckets[subjects.KV_INGEST_CURSORS], settings)  # type: ignore[arg-type]
+    group_id = os.urandom(16)
+    conv = subjects.group_conv(group_id)
+    big = GroupMessage(5, 1, group_id, b"\x00" * (schemas.MAX_ENVELOPE_BYTES + 1), b"", True, False)
+    window: asyncio.Queue[Any] = asyncio.Queue()
+    await worker._send(window, conv, big)
+    await (await window.get()).ack
+    assert await count(js) == 0
+    msg = await js.get_last_msg(DLQ.name, "sb.dlq.ingest")
+    letter = parse(schemas.DeadLetter, msg.data)
+    assert letter.hop == "ingest" and letter.msg_id == subjects.inbound_msg_id(conv, 5) and "over" in letter.reason
+    assert letter.payload_size == schemas.MAX_ENVELOPE_BYTES + 1 and len(letter.payload) == schemas.MAX_DEAD_PAYLOAD
