@@ -6,6 +6,19 @@ subjects, headers and message ids themselves.
   `sb_command_results`; a command whose PubAck says `duplicate` (same idempotency key) gets the stored result.
 - Operations (`sb.ops.<agent>`, core NATS): `request_op` and `serve_ops` (crypto; queue group `crypto`).
 - Events (`sb.ev.<agent>.<conv>.<kind>`, stream SB_EV): `event_subject`, `publish_event` (msg id = event id).
+
+A command with plain nats-py (what another team writes; JSON as in `schemas.TextCommand`)::
+
+    nc = await nats.connect(NATS_URL)
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox, max_msgs=1)
+    command = {"v": 1, "type": "text", "agent": "echo", "idempotency_key": "order-42", "to_inbox_id": ID, "text": "hi"}
+    ack = await nc.jetstream().publish(
+        "sb.out.echo", json.dumps(command).encode(), stream="SB_OUT",
+        headers={"Nats-Msg-Id": "out:echo:order-42", "Sb-Reply-To": inbox},
+    )
+    # ack.duplicate: the key was used before; its result is in KV sb_command_results (see `stored_result`)
+    result = json.loads((await sub.next_msg(timeout=30)).data)  # {"ok": true, "message_id": "...", ...}
 """
 
 from __future__ import annotations
