@@ -328,3 +328,48 @@ async def test_a_send_with_a_known_idempotency_key_sends_nothing_new(make_runtim
     again = await bob.send(dm, "exactly once", idempotency_key="inbound-42:0")
     assert not first.duplicate and again.duplicate and again.message_id == first.message_id
     assert _texts(await alice.sync_group(dm)) == ["exactly once"]
+
+
+def _hostile_contents() -> Any:
+    """EncodedContent bytes a real member may send: garbage, hostile type ids (NUL, newlines, 300 characters),
+    bad compression, oversize declared parameters."""
+    from hypothesis import strategies as st
+    from xmtp_core.content.types import Compression, ContentTypeId, EncodedContent
+
+    text = st.text(st.characters(codec="utf-8"), max_size=300)
+    typed = st.builds(
+        lambda a, t, c, p, comp: EncodedContent(ContentTypeId(a, t, 1, 0), c, p, None, comp).to_bytes(),
+        st.sampled_from(["xmtp.org", "evil\x00", "a\nb", "x" * 300]) | text,
+        st.sampled_from(["text", "reply", "reaction", "remoteStaticAttachment", "group_updated"]) | text,
+        st.binary(max_size=2048),
+        st.dictionaries(text, text, max_size=4),
+        st.sampled_from([None, Compression.DEFLATE, Compression.GZIP]),
+    )
+    return st.one_of(st.binary(max_size=4096), typed)
+
+
+async def test_hostile_contents_from_a_real_member_never_stop_the_next_genuine_message(make_runtime: Any) -> None:
+    """Hypothesis through the runtime with a real Postgres and devnode: whatever a member's validly encrypted
+    message carries, the receiver's sync ends normally and the genuine text sent after it is delivered."""
+    from hypothesis import HealthCheck, given, settings
+    from xmtp_core.engine import send_message_intent
+
+    alice, bob, dm = await _dm_pair(make_runtime)
+    loop = asyncio.get_running_loop()
+    rounds = {"n": 0}
+
+    async def exchange(hostile: bytes) -> list[Any]:
+        rounds["n"] += 1
+        await alice.run_intent(dm, send_message_intent(hostile, f"hostile-{rounds['n']}"))
+        await alice.send(dm, f"genuine {rounds['n']}")
+        return _texts(await bob.sync_group(dm))  # must not raise
+
+    # Hypothesis drives a plain function; it runs in a worker thread and hands each example to this loop.
+    @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(_hostile_contents())
+    def one(hostile: bytes) -> None:
+        texts = asyncio.run_coroutine_threadsafe(exchange(hostile), loop).result(timeout=120)
+        assert texts[-1:] == [f"genuine {rounds['n']}"]
+
+    await asyncio.to_thread(one)
+    assert rounds["n"] >= 12
