@@ -29,6 +29,7 @@ from xmtp_core.bus.client import answer_command, command_reply_to
 from xmtp_core.bus.schemas import (
     AttachmentCommand,
     CommandResult,
+    ContentCommand,
     DeadLetter,
     MarkdownCommand,
     OutboundCommand,
@@ -44,6 +45,7 @@ from xmtp_core.content.codecs.attachment import REMOTE_ATTACHMENT, RemoteAttachm
 from xmtp_core.content.codecs.reaction import Reaction, ReactionAction, ReactionSchema
 from xmtp_core.content.codecs.reply import REPLY, Reply
 from xmtp_core.content.codecs.text import MARKDOWN, TEXT, Markdown
+from xmtp_core.content.errors import ContentError
 from xmtp_core.content.types import ContentTypeId
 from xmtp_core.engine import EngineError
 from xmtp_core.node import NodeError
@@ -90,6 +92,14 @@ def content_of(cmd: Any, agent: Agent) -> tuple[object, ContentTypeId]:
             cmd.url, cmd.content_digest, cmd.secret, cmd.salt, cmd.nonce, cmd.scheme, cmd.content_length, cmd.filename
         )
         return attachment, REMOTE_ATTACHMENT
+    if isinstance(cmd, ContentCommand):
+        try:  # our own codec checks the sender's bytes: what goes out is what crypto can read back
+            decoded = registry.decode_bytes(cmd.encoded_content)
+        except ContentError as exc:
+            raise CommandError("invalid_command", clean_error(exc)) from None
+        if not decoded.known:
+            raise CommandError("invalid_command", "no codec for that content type")
+        return decoded.value, decoded.content_type
     raise CommandError("invalid_command", "unknown command type")
 
 

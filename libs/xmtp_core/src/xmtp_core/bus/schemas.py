@@ -379,8 +379,23 @@ class AttachmentCommand(_CommandBase):
     filename: Name | None = None
 
 
+class ContentCommand(_CommandBase):
+    """Any content already encoded by the sender (an `EncodedContent` protobuf): read receipts, markdown replies,
+    actions, intents, wallet send calls, inline attachments. Crypto decodes it with its own registry before
+    sending, so a type it has no codec for, or content its codec refuses, is an invalid command."""
+
+    type: Literal["content"] = "content"
+    encoded_content: ContentBytes
+
+    def __repr__(self) -> str:  # plaintext stays out of logs and tracebacks
+        return f"ContentCommand(agent={self.agent}, key={self.idempotency_key}, content=<hidden>)"
+
+    __str__ = __repr__
+
+
 OutboundCommand: TypeAlias = Annotated[
-    TextCommand | MarkdownCommand | ReactionCommand | ReplyCommand | AttachmentCommand, Field(discriminator="type")
+    TextCommand | MarkdownCommand | ReactionCommand | ReplyCommand | AttachmentCommand | ContentCommand,
+    Field(discriminator="type"),
 ]
 
 
