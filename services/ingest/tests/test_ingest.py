@@ -11,7 +11,7 @@ from typing import Any
 
 import nats
 import pytest
-from ingest.service import AgentIngest, Ingest
+from ingest.service import FLUSH_EVERY, AgentIngest, Ingest, _Pending
 from nats.js import JetStreamContext
 from nodekit import FAST_BACKOFF, group_message
 from xmtp_core.bus import kv as bus_kv
@@ -140,3 +140,31 @@ async def test_an_envelope_over_the_caps_is_dead_lettered_and_passed(
     letter = parse(schemas.DeadLetter, msg.data)
     assert letter.hop == "ingest" and letter.msg_id == subjects.inbound_msg_id(conv, 5) and "over" in letter.reason
     assert letter.payload_size == schemas.MAX_ENVELOPE_BYTES + 1 and len(letter.payload) == schemas.MAX_DEAD_PAYLOAD
+
+
+async def test_cursors_are_written_under_a_steady_stream(settings: BusSettings) -> None:
+    """The window never drains: the cursor is still stored every FLUSH_EVERY PubAcks (a crash republishes little)."""
+    writes: list[tuple[str, int]] = []
+
+    class Bucket:
+        async def put(self, key: str, value: bytes) -> None:
+            writes.append((key, parse(bus_kv.IngestCursor, value).cursor))
+
+    worker = AgentIngest(AGENT, os.urandom(32), None, None, Bucket(), settings)  # type: ignore[arg-type]
+    conv = subjects.group_conv(b"\x01")
+    window: asyncio.Queue[Any] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+    for envelope_id in range(1, FLUSH_EVERY + 45):
+        ack = loop.create_future()
+        ack.set_result(None)
+        window.put_nowait(_Pending(conv, envelope_id, ack))
+    acker = asyncio.create_task(worker._ack_in_order(window, {}))
+    await eventually(lambda: _true(worker.published == FLUSH_EVERY + 44))
+    acker.cancel()
+    await asyncio.gather(acker, return_exceptions=True)
+    key = subjects.kv_topic_key(AGENT, conv)
+    assert writes == [(key, FLUSH_EVERY), (key, FLUSH_EVERY + 44)]
+
+
+async def _true(value: bool) -> bool:
+    return value

@@ -17,7 +17,6 @@ cursor moves past it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from nats.js.kv import KeyValue
+from xmtp_core import telemetry
 from xmtp_core.bus import kv as bus_kv
 from xmtp_core.bus import subjects
 from xmtp_core.bus.schemas import DeadLetter, SchemaError, dump, envelope_from_node, parse
@@ -36,6 +36,7 @@ from xmtp_core.untrusted import clean_error
 log = logging.getLogger(__name__)
 
 Envelope = GroupMessage | WelcomeMessage
+FLUSH_EVERY = 256
 
 
 @dataclass
@@ -60,7 +61,6 @@ class AgentIngest:
     ack_timeout_s: float = 10.0
     published: int = 0
     _groups: Subscription[GroupMessage] | None = None
-    _acker: asyncio.Task[None] | None = None
 
     def follow(self, conv: str, start: int) -> None:
         if subjects.conv_token(conv)[0] != "g" or conv in self.topics:
@@ -72,11 +72,14 @@ class AgentIngest:
     async def run(self) -> None:
         backoff = Backoff(self.backoff)
         while True:
+            before = self.published
             try:
                 await self._run_once()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self.published > before:
+                    backoff.reset()  # that run got somewhere: the next failure starts from the short delay
                 delay = backoff.next_delay() or self.backoff.maximum_s
                 reason = clean_error(exc)
                 log.warning("ingest %s: %s; starting again from the cursors in %.1fs", self.agent, reason, delay)
@@ -92,29 +95,28 @@ class AgentIngest:
         for conv, start in list(self.topics.items()):
             cursors[conv] = await self._cursor(conv, start)
         window: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=self.settings.max_in_flight)
-        self._acker = acker = asyncio.create_task(self._ack_in_order(window, dict(cursors)))
         try:
-            for conv, cursor in list(cursors.items()):
-                async for item in self._sync(conv, cursor):
-                    await self._send(window, conv, item)
-                    cursors[conv] = item.id
-            group_cursors = {subjects.topic_bytes(c): v for c, v in cursors.items() if c[0] == "g"}
-            self._groups = self.node.subscribe_group_messages(group_cursors, backoff=self.backoff)
-            # Topics added while syncing are in `self.topics` but not yet in the subscription.
-            for conv, start in self.topics.items():
-                self._groups.add(subjects.topic_bytes(conv), await self._cursor(conv, start))
-            welcomes = self.node.subscribe_welcome_messages({self.installation_key: cursors[welcome]})
+            # A failed PubAck ends the acker, which cancels this body (sync or streams): start again from the cursors.
             async with asyncio.TaskGroup() as group:
+                group.create_task(self._ack_in_order(window, dict(cursors)))
+                for conv, cursor in list(cursors.items()):
+                    async for item in self._sync(conv, cursor):
+                        await self._send(window, conv, item)
+                        cursors[conv] = item.id
+                group_cursors = {subjects.topic_bytes(c): v for c, v in cursors.items() if c[0] == "g"}
+                self._groups = self.node.subscribe_group_messages(group_cursors, backoff=self.backoff)
+                # Topics added while syncing are in `self.topics` but not yet in the subscription.
+                for conv, start in self.topics.items():
+                    self._groups.add(subjects.topic_bytes(conv), await self._cursor(conv, start))
+                welcomes = self.node.subscribe_welcome_messages(
+                    {self.installation_key: cursors[welcome]}, backoff=self.backoff
+                )
                 group.create_task(self._pump(self._groups, window))
                 group.create_task(self._pump(welcomes, window))
-                group.create_task(_watch(acker))
         finally:
             if self._groups is not None:
                 await self._groups.aclose()
                 self._groups = None
-            acker.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await acker
 
     def _sync(self, conv: str, cursor: int) -> AsyncIterator[Envelope]:
         topic = subjects.topic_bytes(conv)
@@ -139,29 +141,29 @@ class AgentIngest:
             letter = DeadLetter.build("ingest", exc.reason, item.data, msg_id=msg_id, subject=subject)
             payload, subject, stream = dump(letter), subjects.dead_letter("ingest"), DLQ.name
         headers = {subjects.MSG_ID_HEADER: msg_id}
-        if self._acker is not None and self._acker.done():
-            self._acker.result()  # a failed PubAck ends this run: start again from the stored cursors
         # Written to the one connection in this order, so the stream stores a topic's envelopes in node order.
-        ack = await self.js.publish_async(subject, payload, stream=stream, headers=headers)
+        with telemetry.producer_span(stream, headers):  # each inbound envelope starts its trace here
+            ack = await self.js.publish_async(subject, payload, stream=stream, headers=headers)
+        telemetry.MESSAGES_OUT.labels("ingest", stream, "none").inc()
         await window.put(_Pending(conv, item.id, ack))  # blocks at SB_MAX_IN_FLIGHT: backpressure
 
     async def _ack_in_order(self, window: asyncio.Queue[_Pending], cursors: dict[str, int]) -> None:
+        # Cursors are written when the window drains, and at least every FLUSH_EVERY PubAcks under a steady
+        # stream: a crash republishes at most that many (well inside the duplicate window).
         dirty: dict[str, int] = {}
+        since_flush = 0
         while True:
             pending = await window.get()
             await asyncio.wait_for(pending.ack, self.ack_timeout_s)  # raises on failure or silence
             self.published += 1
+            since_flush += 1
             if pending.envelope_id > cursors.get(pending.conv, 0):
                 cursors[pending.conv] = dirty[pending.conv] = pending.envelope_id
-            if window.empty() or len(dirty) >= 64:
+            if dirty and (window.empty() or since_flush >= FLUSH_EVERY):
                 for conv, cursor in dirty.items():
                     await bus_kv.put_cursor(self.cursors_kv, self.agent, conv, cursor)
                 dirty.clear()
-
-
-async def _watch(task: asyncio.Task[None]) -> None:
-    """Surface the acker's failure into the task group (which cancels the pumps)."""
-    await task
+                since_flush = 0
 
 
 class Ingest:
