@@ -47,11 +47,14 @@ def _serve(main: Coroutine[Any, Any, None]) -> None:
 def devnode(
     listen: str = typer.Option("127.0.0.1:5556", help="HOST:PORT for the gRPC (h2c) listener"),
     database_url: str = typer.Option(..., envvar="DATABASE_URL", help="Postgres URL for the node's state"),
+    grpc_web_listen: str | None = typer.Option(
+        None, help="HOST:PORT for the same APIs over gRPC-web (HTTP/1.1, CORS), for browsers"
+    ),
 ) -> None:
     """Run a local XMTP node (MlsApi + IdentityApi) backed by Postgres."""
     from devnode.main import serve
 
-    asyncio.run(serve(listen, database_url))
+    asyncio.run(serve(listen, database_url, grpc_web_listen=grpc_web_listen))
 
 
 @app.command()

@@ -14,6 +14,7 @@ from xmtp_core.protos.identity.api.v1 import identity_pb2_grpc
 from xmtp_core.protos.mls.api.v1 import mls_pb2_grpc
 
 from devnode.db import make_engine, migrate
+from devnode.grpc_web import RunningGrpcWeb, start_grpc_web
 from devnode.identity_api import IdentityApi
 from devnode.limits import GRPC_MAX_MESSAGE_BYTES
 from devnode.mls_api import MlsApi
@@ -45,6 +46,11 @@ class RunningNode:
     server: grpc.aio.Server
     node: Node
     engine: AsyncEngine
+    grpc_web: RunningGrpcWeb | None = None
+
+    @property
+    def grpc_web_port(self) -> int | None:
+        return self.grpc_web.port if self.grpc_web else None
 
     @property
     def address(self) -> str:
@@ -53,6 +59,8 @@ class RunningNode:
     async def stop(self, grace: float = STOP_GRACE_S) -> None:
         # End live streams first so they finish with OK instead of being cut off at the end of the grace.
         self.node.close_streams()
+        if self.grpc_web:
+            await self.grpc_web.stop()
         await self.server.stop(grace)
         await self.engine.dispose()
 
@@ -64,28 +72,40 @@ def _split_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-async def start(listen: str, database_url: str) -> RunningNode:
-    """Migrate the database, then serve MlsApi + IdentityApi on an insecure (h2c) port; port 0 picks one."""
+async def start(listen: str, database_url: str, grpc_web_listen: str | None = None) -> RunningNode:
+    """Migrate the database, then serve MlsApi + IdentityApi on an insecure (h2c) port; port 0 picks one.
+    With `grpc_web_listen` (HOST:PORT) the same servicers also answer gRPC-web (HTTP/1.1, CORS) there."""
     host, _ = _split_listen(listen)
+    grpc_web: RunningGrpcWeb | None = None
     engine = make_engine(database_url)
     try:
         await migrate(engine)
         node = Node(Store(engine))
         server = grpc.aio.server(options=SERVER_OPTIONS)
-        mls_pb2_grpc.add_MlsApiServicer_to_server(MlsApi(node), server)  # type: ignore[no-untyped-call]
-        identity_pb2_grpc.add_IdentityApiServicer_to_server(IdentityApi(node), server)  # type: ignore[no-untyped-call]
+        mls, identity = MlsApi(node), IdentityApi(node)
+        mls_pb2_grpc.add_MlsApiServicer_to_server(mls, server)  # type: ignore[no-untyped-call]
+        identity_pb2_grpc.add_IdentityApiServicer_to_server(identity, server)  # type: ignore[no-untyped-call]
         port = server.add_insecure_port(listen)
         await server.start()
+        if grpc_web_listen is not None:
+            web_host, web_port = _split_listen(grpc_web_listen)
+            grpc_web = await start_grpc_web(
+                web_host,
+                web_port,
+                (mls_pb2_grpc.add_MlsApiServicer_to_server, mls),
+                (identity_pb2_grpc.add_IdentityApiServicer_to_server, identity),
+            )
+            log.info("devnode serving gRPC-web on %s:%d", web_host, grpc_web.port)
     except BaseException:
         await engine.dispose()
         raise
     log.info("devnode serving on %s:%d", host, port)
-    return RunningNode(host=host, port=port, server=server, node=node, engine=engine)
+    return RunningNode(host=host, port=port, server=server, node=node, engine=engine, grpc_web=grpc_web)
 
 
-async def serve(listen: str, database_url: str, announce: bool = False) -> None:
+async def serve(listen: str, database_url: str, announce: bool = False, grpc_web_listen: str | None = None) -> None:
     """Run until SIGINT/SIGTERM or cancellation, then shut down with a grace period."""
-    running = await start(listen, database_url)
+    running = await start(listen, database_url, grpc_web_listen)
     if announce:
         print(f"devnode listening on {running.address}", flush=True)
     stop = asyncio.Event()
