@@ -70,6 +70,11 @@ async def test_envelopes_in_order_restart_and_new_topic(
         buckets[subjects.KV_AGENTS], AGENT, bus_kv.AgentRecord(installation_key=installation.hex(), inbox_id="i")
     )
     await bus_kv.put_topic(buckets[subjects.KV_TOPICS], AGENT, subjects.group_conv(g1))
+    # Unreadable entries are skipped (logged), never the end of the watch.
+    await buckets[subjects.KV_AGENTS].put("bob", b"{not json")
+    await buckets[subjects.KV_AGENTS].put("Bad_Name", b"{}")
+    await buckets[subjects.KV_TOPICS].put("alice.zz", b'{"v":1,"cursor":0}')
+    await buckets[subjects.KV_TOPICS].put("alice.gab", b'{"v":1,"cursor":-1}')
     # Before ingest starts: found by the sync.
     await node.send_group_messages([group_message(g1) for _ in range(5)])
     await node.send_welcome_messages([NewWelcome(installation, b"welcome-1", b"pk", 1)])
