@@ -1,4 +1,4 @@
-"""Fixtures for crypto tests: the bus fixtures (fresh streams per test), the root conftest's devnode and a node client on it."""
+"""Fixtures for crypto tests: the bus fixtures (fresh streams per test) and a node client on the root devnode."""
 
 from __future__ import annotations
 
