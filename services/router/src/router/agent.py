@@ -28,6 +28,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from xmtp_core.content import default_registry
+from xmtp_core.content.codec import ContentCodec
 from xmtp_core.untrusted import clean_error
 
 from router.context import Conversation, ConversationContext, MessageContext
@@ -183,6 +185,12 @@ class Agent(Router):
         self.transport: Transport | None = None
         self.inbox_id: str = ""
         self.address: str = ""
+        self.registry = default_registry()
+
+    def register_codec(self, codec: ContentCodec[Any]) -> None:
+        """A custom content type: decoded for handlers (`unknown_message` with its value) and sendable with
+        `conversation.send(value)` (crypto sends only types its own registry knows)."""
+        self.registry.register(codec)
 
     def use(self, *middleware: Middleware | list[Middleware]) -> None:
         """Outer middleware: `await mw(ctx, next)` for every message, before filters (the Agent SDK's `use`)."""
@@ -194,7 +202,7 @@ class Agent(Router):
         return self.transport
 
     def _conversation(self, info: Any) -> Conversation:
-        return Conversation(info, self._transport(), self.name)
+        return Conversation(info, self._transport(), self.name, self.registry)
 
     async def create_dm(self, inbox_id: str) -> Conversation:
         response = await self._transport().op({"op": "create_dm", "to_inbox_id": inbox_id})

@@ -7,16 +7,28 @@ crash) its sends are recognised and nothing is sent twice."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from xmtp_core.bus.schemas import ConversationInfo as BusConversation
 from xmtp_core.bus.schemas import (
+    AttachmentCommand,
+    ContentCommand,
     MarkdownCommand,
     ReactionCommand,
     ReplyCommand,
     TextCommand,
 )
+from xmtp_core.bus.schemas import ConversationInfo as BusConversation
+from xmtp_core.content import default_registry
+from xmtp_core.content.codecs.attachment import Attachment, MultiRemoteAttachment
+from xmtp_core.content.codecs.coinbase import Actions, Intent
+from xmtp_core.content.codecs.read_receipt import ReadReceipt
+from xmtp_core.content.codecs.reply import Reply
+from xmtp_core.content.codecs.text import Markdown
+from xmtp_core.content.codecs.transactions import TransactionReference, WalletSendCalls
+from xmtp_core.content.registry import ContentRegistry
+from xmtp_core.content.remote_attachment import EncryptedAttachment, encrypt_attachment
 
 from router.transport import AgentError, Transport
 
@@ -40,6 +52,16 @@ class Message:
     def __repr__(self) -> str:  # content stays out of logs and tracebacks
         return f"Message(id={self.id}, type={self.content_type}, content=<hidden>)"
 
+    @property
+    def type_id(self) -> str:
+        """The content type without its version (`authority/type`): what `uses_codec` compares."""
+        return self.content_type.split(":", 1)[0]
+
+
+Upload = Callable[[EncryptedAttachment], Awaitable[str]]
+"""Stores an encrypted attachment's ciphertext somewhere and returns its https URL (the Agent SDK's
+AttachmentUploadCallback)."""
+
 
 @dataclass
 class Conversation:
@@ -48,6 +70,7 @@ class Conversation:
     info: BusConversation
     transport: Transport
     agent_name: str
+    registry: ContentRegistry = field(default_factory=default_registry, repr=False)
 
     @property
     def id(self) -> str:
@@ -73,11 +96,91 @@ class Conversation:
     def dm_peer_inbox_id(self) -> str | None:
         return self.info.dm_peer_inbox_id
 
+    @property
+    def description(self) -> str:
+        return self.info.description
+
+    @property
+    def image_url(self) -> str:
+        return self.info.image_url
+
+    @property
+    def creator_inbox_id(self) -> str:
+        return self.info.creator_inbox_id
+
+    @property
+    def admins(self) -> list[str]:
+        return list(self.info.admins)
+
+    @property
+    def super_admins(self) -> list[str]:
+        return list(self.info.super_admins)
+
+    def is_admin(self, inbox_id: str) -> bool:
+        return inbox_id in self.info.admins
+
+    def is_super_admin(self, inbox_id: str) -> bool:
+        return inbox_id in self.info.super_admins
+
     async def send_text(self, text: str, *, idempotency_key: str) -> str:
         return await self._send(TextCommand, idempotency_key, text=text)
 
     async def send_markdown(self, markdown: str, *, idempotency_key: str) -> str:
         return await self._send(MarkdownCommand, idempotency_key, markdown=markdown)
+
+    async def send_reaction(
+        self, reference: str, emoji: str, *, idempotency_key: str, action: str = "added",
+        schema: str = "unicode", reference_inbox_id: str | None = None,
+    ) -> str:  # fmt: skip
+        return await self._send(
+            ReactionCommand, idempotency_key, reference=reference, reference_inbox_id=reference_inbox_id,
+            content=emoji, action=action, schema=schema,
+        )  # fmt: skip
+
+    async def send_reply(
+        self, reference: str, content: Any, *, idempotency_key: str, reference_inbox_id: str | None = None
+    ) -> str:
+        """A reply to message ``reference`` with any content (a str is text, `Markdown` markdown…)."""
+        inner = self.registry.encode(content)
+        return await self.send(Reply(reference, inner, reference_inbox_id), idempotency_key=idempotency_key)
+
+    async def send_read_receipt(self, *, idempotency_key: str) -> str:
+        return await self.send(ReadReceipt(), idempotency_key=idempotency_key)
+
+    async def send_attachment(self, attachment: Attachment, *, idempotency_key: str) -> str:
+        """A file inline (it must fit in one message: use `send_remote_attachment` for big files)."""
+        return await self.send(attachment, idempotency_key=idempotency_key)
+
+    async def send_remote_attachment(self, attachment: Attachment, upload: Upload, *, idempotency_key: str) -> str:
+        """Encrypt ``attachment``, hand the ciphertext to ``upload`` (which returns its https URL), send the
+        remote attachment. The upload runs again when a handler re-runs; the send does not."""
+        encrypted = encrypt_attachment(attachment)
+        url = await upload(encrypted)
+        return await self._send(
+            AttachmentCommand, idempotency_key, url=url, content_digest=encrypted.content_digest,
+            secret=encrypted.secret, salt=encrypted.salt, nonce=encrypted.nonce,
+            content_length=len(encrypted.ciphertext), filename=attachment.filename,
+        )  # fmt: skip
+
+    async def send_multi_remote_attachment(self, value: MultiRemoteAttachment, *, idempotency_key: str) -> str:
+        return await self.send(value, idempotency_key=idempotency_key)
+
+    async def send_transaction_reference(self, value: TransactionReference, *, idempotency_key: str) -> str:
+        return await self.send(value, idempotency_key=idempotency_key)
+
+    async def send_wallet_send_calls(self, value: WalletSendCalls, *, idempotency_key: str) -> str:
+        return await self.send(value, idempotency_key=idempotency_key)
+
+    async def send_actions(self, value: Actions, *, idempotency_key: str) -> str:
+        return await self.send(value, idempotency_key=idempotency_key)
+
+    async def send_intent(self, value: Intent, *, idempotency_key: str) -> str:
+        return await self.send(value, idempotency_key=idempotency_key)
+
+    async def send(self, value: Any, *, idempotency_key: str, content_type: Any = None) -> str:
+        """Any value a codec of the agent's registry encodes (custom codecs too, if crypto has them)."""
+        encoded = self.registry.encode(value, content_type=content_type)
+        return await self._send(ContentCommand, idempotency_key, encoded_content=encoded.to_bytes())
 
     async def _send(self, model: Any, key: str, **fields: Any) -> str:
         """Send one command to this conversation; returns the message id."""
@@ -125,6 +228,19 @@ class ConversationContext:
     async def send_markdown(self, markdown: str) -> str:
         return await self.conversation.send_markdown(markdown, idempotency_key=self.idempotency_key())
 
+    async def send_remote_attachment(self, attachment: Attachment, upload: Upload) -> str:
+        key = self.idempotency_key()
+        return await self.conversation.send_remote_attachment(attachment, upload, idempotency_key=key)
+
+    def is_dm(self) -> bool:
+        return self.conversation.is_dm
+
+    def is_group(self) -> bool:
+        return self.conversation.is_group
+
+    def get_client_address(self) -> str:
+        return self.agent.address
+
 
 @dataclass
 class MessageContext(ConversationContext):
@@ -138,11 +254,65 @@ class MessageContext(ConversationContext):
             reference_inbox_id=self.message.sender_inbox_id, text=text,
         )  # fmt: skip
 
-    async def send_reaction(self, emoji: str, *, action: str = "added") -> str:
-        return await self.conversation._send(
-            ReactionCommand, self.idempotency_key(), reference=self.message.id,
-            reference_inbox_id=self.message.sender_inbox_id, content=emoji, action=action,
+    async def send_markdown_reply(self, markdown: str) -> str:
+        return await self.conversation.send_reply(
+            self.message.id, Markdown(markdown), idempotency_key=self.idempotency_key(),
+            reference_inbox_id=self.message.sender_inbox_id,
         )  # fmt: skip
+
+    async def send_reaction(self, emoji: str, schema: str = "unicode", *, action: str = "added") -> str:
+        return await self.conversation.send_reaction(
+            self.message.id, emoji, idempotency_key=self.idempotency_key(), action=action, schema=schema,
+            reference_inbox_id=self.message.sender_inbox_id,
+        )  # fmt: skip
+
+    async def send_read_receipt(self) -> str:
+        return await self.conversation.send_read_receipt(idempotency_key=self.idempotency_key())
 
     def get_sender_inbox_id(self) -> str:
         return self.message.sender_inbox_id
+
+    def uses_codec(self, codec: Any) -> bool:
+        """The message is of ``codec``'s type (a codec, its class, a `ContentTypeId` or `authority/type`),
+        whatever the version (as the Agent SDK)."""
+        return self.message.type_id == type_id_of(codec)
+
+    def is_text(self) -> bool:
+        return self.message.type_id == "xmtp.org/text"
+
+    def is_markdown(self) -> bool:
+        return self.message.type_id == "xmtp.org/markdown"
+
+    def is_reply(self) -> bool:
+        return self.message.type_id == "xmtp.org/reply"
+
+    def is_reaction(self) -> bool:
+        return self.message.type_id == "xmtp.org/reaction"
+
+    def is_read_receipt(self) -> bool:
+        return self.message.type_id == "xmtp.org/readReceipt"
+
+    def is_remote_attachment(self) -> bool:
+        return self.message.type_id == "xmtp.org/remoteStaticAttachment"
+
+    def is_transaction_reference(self) -> bool:
+        return self.message.type_id == "xmtp.org/transactionReference"
+
+    def is_wallet_send_calls(self) -> bool:
+        return self.message.type_id == "xmtp.org/walletSendCalls"
+
+    def reply_content(self) -> Any:
+        """A reply's inner content decoded (a str for a text reply), or None when this is no reply."""
+        value = self.message.content
+        if not isinstance(value, Reply):
+            return None
+        return self.conversation.registry.decode(value.content).value
+
+
+def type_id_of(codec: Any) -> str:
+    """`authority/type` of a codec, codec class, `ContentTypeId` or type string (its version dropped)."""
+    content_type = getattr(codec, "content_type", codec)
+    authority, type_id = getattr(content_type, "authority_id", None), getattr(content_type, "type_id", None)
+    if isinstance(authority, str) and isinstance(type_id, str):
+        return f"{authority}/{type_id}"
+    return str(content_type).split(":", 1)[0]

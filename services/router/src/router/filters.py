@@ -1,7 +1,13 @@
 """Filters: predicates on a context that compose with `&`, `|` and `~` (aiogram-style), sync or async.
 
 @agent.on("text", filters.command("help") & filters.is_dm)
-"""
+
+The Agent SDK's `filter` in snake_case: `from_self`, `has_content`, `is_dm`, `is_group`, `is_group_admin`,
+`is_group_super_admin`, `uses_codec(codec)`, and one per content type (`is_text`, `is_markdown`, `is_reaction`,
+`is_reply`, `is_text_reply`, `is_read_receipt`, `is_remote_attachment`, `is_multi_remote_attachment`,
+`is_attachment`, `is_transaction_reference`, `is_wallet_send_calls`, `is_group_updated`, `is_actions`,
+`is_intent`, `is_leave_request`); and `text`, `regex`, `command` on a text's words. Type checks ignore the
+version, as the SDK's do. A filter on a context without a message (a conversation event) is False."""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from router.context import type_id_of
 
 
 class Filter:
@@ -55,10 +63,62 @@ def _text(ctx: Any) -> str | None:
     return content if isinstance(content, str) else None
 
 
+def _type_id(ctx: Any) -> str:
+    content_type = getattr(getattr(ctx, "message", None), "content_type", "")
+    return content_type.split(":", 1)[0] if isinstance(content_type, str) else ""
+
+
+def _sender(ctx: Any) -> str | None:
+    sender = getattr(getattr(ctx, "message", None), "sender_inbox_id", None)
+    return sender if isinstance(sender, str) else None
+
+
+def _of_type(type_id: str, name: str) -> Filter:
+    return Filter(lambda ctx: _type_id(ctx) == type_id, name)
+
+
+def uses_codec(codec: Any) -> Filter:
+    """The message is of ``codec``'s type (a codec, its class, a `ContentTypeId` or `authority/type`)."""
+    wanted = type_id_of(codec)
+    return Filter(lambda ctx: _type_id(ctx) == wanted, f"uses_codec({wanted})")
+
+
 from_self = Filter(lambda ctx: bool(getattr(ctx.message, "is_own", False)), "from_self")
+has_content = Filter(lambda ctx: getattr(getattr(ctx, "message", None), "content", None) is not None, "has_content")
 is_dm = Filter(lambda ctx: ctx.conversation.is_dm, "is_dm")
 is_group = Filter(lambda ctx: ctx.conversation.is_group, "is_group")
-is_text = Filter(lambda ctx: _text(ctx) is not None, "is_text")
+is_group_admin = Filter(
+    lambda ctx: ctx.conversation.is_group and _sender(ctx) in ctx.conversation.info.admins, "is_group_admin"
+)
+is_group_super_admin = Filter(
+    lambda ctx: ctx.conversation.is_group and _sender(ctx) in ctx.conversation.info.super_admins,
+    "is_group_super_admin",
+)
+is_text = _of_type("xmtp.org/text", "is_text")
+is_markdown = _of_type("xmtp.org/markdown", "is_markdown")
+is_reaction = _of_type("xmtp.org/reaction", "is_reaction")
+is_reply = _of_type("xmtp.org/reply", "is_reply")
+is_read_receipt = _of_type("xmtp.org/readReceipt", "is_read_receipt")
+is_remote_attachment = _of_type("xmtp.org/remoteStaticAttachment", "is_remote_attachment")
+is_multi_remote_attachment = _of_type("xmtp.org/multiRemoteStaticAttachment", "is_multi_remote_attachment")
+is_attachment = _of_type("xmtp.org/attachment", "is_attachment")
+is_transaction_reference = _of_type("xmtp.org/transactionReference", "is_transaction_reference")
+is_wallet_send_calls = _of_type("xmtp.org/walletSendCalls", "is_wallet_send_calls")
+is_group_updated = _of_type("xmtp.org/group_updated", "is_group_updated")
+is_actions = _of_type("coinbase.com/actions", "is_actions")
+is_intent = _of_type("coinbase.com/intent", "is_intent")
+is_leave_request = _of_type("xmtp.org/leave_request", "is_leave_request")
+
+
+def _is_text_reply(ctx: Any) -> bool:
+    if _type_id(ctx) != "xmtp.org/reply":
+        return False
+    inner = getattr(ctx.message.content, "content", None)
+    inner_type = getattr(inner, "type", None)
+    return getattr(inner_type, "authority_id", "") == "xmtp.org" and getattr(inner_type, "type_id", "") == "text"
+
+
+is_text_reply = Filter(_is_text_reply, "is_text_reply")
 
 
 def text(*values: str, ignore_case: bool = False) -> Filter:

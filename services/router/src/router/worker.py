@@ -20,7 +20,6 @@ from xmtp_core.bus.runner import Meta, PartitionedConsumer, Transient
 from xmtp_core.bus.schemas import ConversationInfo, Event, JoinedEvent, MessageEvent, UpdatedEvent
 from xmtp_core.bus.settings import BusSettings
 from xmtp_core.bus.streams import EV
-from xmtp_core.content import default_registry
 from xmtp_core.content.errors import ContentError
 from xmtp_core.content.registry import ContentRegistry
 from xmtp_core.untrusted import clean_error
@@ -47,7 +46,7 @@ class Worker:
         self.agent = agent
         self.transport = NatsTransport(agent.name, nc, js)
         agent.transport = self.transport
-        self.registry = registry or default_registry()
+        self.registry = registry or agent.registry
         self.consumer = PartitionedConsumer(
             js, EV, f"router-{agent.name}", Event, self.handle, settings, dlq_hop="router"
         )
@@ -110,4 +109,4 @@ class Worker:
             self._conversations.popitem(last=False)
 
     def _conversation(self, info: ConversationInfo) -> Conversation:
-        return Conversation(info, self.transport, self.agent.name)
+        return Conversation(info, self.transport, self.agent.name, self.registry)
