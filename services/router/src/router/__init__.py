@@ -14,11 +14,22 @@ events and sends commands (SB_OUT) and operations (`sb.ops.<agent>`).
 
 - `agent`: `Agent`, `Router` (handlers grouped and included), event names; `filters`: composable filters;
   `context`: `Message`, `Conversation`, `MessageContext`, `ConversationContext` and their send helpers;
-  `transport`: commands and operations over NATS; `worker`: SB_EV consumed per partition into the agent.
+  `transport`: commands and operations over NATS; `worker`: SB_EV consumed per partition into the agent;
+  `commands`: `CommandRouter` (slash commands, `/help`).
 """
 
 from router.agent import Agent, Router
+from router.commands import CommandRouter
 from router.context import Conversation, ConversationContext, Message, MessageContext
 from router.filters import Filter
 
-__all__ = ["Agent", "Conversation", "ConversationContext", "Filter", "Message", "MessageContext", "Router"]
+__all__ = [
+    "Agent",
+    "CommandRouter",
+    "Conversation",
+    "ConversationContext",
+    "Filter",
+    "Message",
+    "MessageContext",
+    "Router",
+]
