@@ -114,9 +114,12 @@ async def ensure_buckets(js: JetStreamContext, settings: BusSettings) -> dict[st
         try:
             out[bucket] = await js.key_value(bucket)
         except BucketNotFoundError:
-            out[bucket] = await js.create_key_value(
-                KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE, replicas=settings.replicas)
+            # Command results are kept as long as SB_OUT keeps the commands (a repeat after that is a new command).
+            ttl = OUT.max_age_s if bucket == subjects.KV_COMMAND_RESULTS else None
+            config = KeyValueConfig(
+                bucket=bucket, history=1, storage=StorageType.FILE, replicas=settings.replicas, ttl=ttl
             )
+            out[bucket] = await js.create_key_value(config)
     return out
 
 
