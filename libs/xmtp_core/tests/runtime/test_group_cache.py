@@ -3,52 +3,33 @@ stored state, never once another process of the same installation has moved the 
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import asyncpg
 import pytest
 from xmtp_core.engine import EnvelopeRejected, MessageReceived
 from xmtp_core.identity import LocalWalletSigner
 from xmtp_core.node import NodeClient
-from xmtp_core.pg_url import plain_pg_url
 from xmtp_core.runtime import Runtime
 from xmtp_core.store import EncryptionKey, KeyRing, Store
 
 
 @pytest.fixture
-async def node(database_url: str) -> AsyncIterator[NodeClient]:
-    from devnode.main import start
-
-    running = await start("127.0.0.1:0", database_url)
-    client = NodeClient.for_url(f"http://127.0.0.1:{running.port}")
-    try:
-        yield client
-    finally:
-        await client.close()
-        await running.stop()
+def node(devnode_client: NodeClient) -> NodeClient:
+    """The root conftest's node client, by the name these tests use."""
+    return devnode_client
 
 
 @pytest.fixture
-async def new_store(database_url: str) -> AsyncIterator[Any]:
+async def new_store(new_database: Callable[[], Awaitable[str]]) -> AsyncIterator[Any]:
     """A fresh database per call; ``new_store(same=store)`` opens a second Store on ``store``'s database
     (another process of the same installation)."""
-    admin = plain_pg_url(database_url)
-    names: list[str] = []
     stores: list[Store] = []
     urls: dict[int, tuple[str, KeyRing]] = {}
 
     async def make(same: Store | None = None) -> Store:
         if same is None:
-            name = f"gc_{uuid.uuid4().hex[:16]}"
-            conn = await asyncpg.connect(admin)
-            try:
-                await conn.execute(f'CREATE DATABASE "{name}"')
-            finally:
-                await conn.close()
-            names.append(name)
-            url, keys = admin.rsplit("/", 1)[0] + "/" + name, KeyRing(EncryptionKey.generate())
+            url, keys = await new_database(), KeyRing(EncryptionKey.generate())
         else:
             url, keys = urls[id(same)]
         store = await Store.open(url, keys)
@@ -59,12 +40,6 @@ async def new_store(database_url: str) -> AsyncIterator[Any]:
     yield make
     for store in stores:
         await store.close()
-    conn = await asyncpg.connect(admin)
-    try:
-        for name in names:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 async def _pair(node: NodeClient, new_store: Any) -> tuple[Runtime, Runtime, bytes]:

@@ -4,61 +4,36 @@ commits (the loser rebuilds on the new epoch), a policy refusal ending its inten
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import asyncpg
 import pytest
 from xmtp_core.engine import ConversationJoined, EngineError, EnvelopeRejected, GroupUpdatedEvent, MessageReceived
 from xmtp_core.identity import LocalWalletSigner
 from xmtp_core.node import NodeClient
-from xmtp_core.pg_url import plain_pg_url
 from xmtp_core.runtime import Runtime
 from xmtp_core.store import EncryptionKey, IntentState, KeyRing, Store
 from xmtp_core.xmtp_mls.policies import MetadataField, admin_only_policy
 
 
 @pytest.fixture
-async def node(database_url: str) -> AsyncIterator[NodeClient]:
-    from devnode.main import start
-
-    running = await start("127.0.0.1:0", database_url)
-    client = NodeClient.for_url(f"http://127.0.0.1:{running.port}")
-    try:
-        yield client
-    finally:
-        await client.close()
-        await running.stop()
+def node(devnode_client: NodeClient) -> NodeClient:
+    """The root conftest's node client, by the name these tests use."""
+    return devnode_client
 
 
 @pytest.fixture
-async def make_runtime(database_url: str, node: NodeClient) -> AsyncIterator[Any]:
-    admin = plain_pg_url(database_url)
-    names: list[str] = []
+async def make_runtime(new_database: Callable[[], Awaitable[str]], node: NodeClient) -> AsyncIterator[Any]:
     stores: list[Store] = []
 
     async def make() -> Runtime:
-        name = f"r_{uuid.uuid4().hex[:16]}"
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-        names.append(name)
-        store = await Store.open(admin.rsplit("/", 1)[0] + "/" + name, KeyRing(EncryptionKey.generate()))
+        store = await Store.open(await new_database(), KeyRing(EncryptionKey.generate()))
         stores.append(store)
         return await Runtime.register(node, store, LocalWalletSigner.generate())
 
     yield make
     for store in stores:
         await store.close()
-    conn = await asyncpg.connect(admin)
-    try:
-        for name in names:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 async def _next(stream: AsyncIterator[Any], kind: type) -> Any:
