@@ -177,3 +177,26 @@ async def test_start_and_stop_fire_around_the_run() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert seen == [("start", True), ("stop", True)]
+
+
+async def test_a_group_update_is_the_group_update_event_with_its_changes() -> None:
+    from xmtp_core.bus.schemas import GroupChange, MetadataChange, UpdatedEvent
+
+    agent, seen = Agent("t"), []
+    agent.inbox_id = "inbox-me"
+
+    @agent.on("group-update")
+    async def updated(ctx: MessageContext) -> None:
+        value = ctx.message.content
+        seen.append((ctx.message.sender_inbox_id, value.added_inboxes, value.metadata_field_changes[0].new_value))
+
+    info = ConversationInfo(conversation_id="ab" * 16, kind="group", name="new")
+    change = GroupChange(
+        initiated_by_inbox_id="inbox-b", added_inboxes=["inbox-c"],
+        metadata_field_changes=[MetadataChange(field_name="group_name", old_value="old", new_value="new")],
+    )  # fmt: skip
+    worker = _worker(agent)
+    await worker.handle(UpdatedEvent(agent="t", event_id="u-1", conversation=info, update=change), META)
+    mine = change.model_copy(update={"initiated_by_inbox_id": "inbox-me"})
+    await worker.handle(UpdatedEvent(agent="t", event_id="u-2", conversation=info, update=mine), META)
+    assert seen == [("inbox-b", ("inbox-c",), "new")]  # the agent's own update is not dispatched

@@ -5,21 +5,30 @@ Per partition one event is in flight, acked after its handlers returned, so a co
 handlers in order while conversations run in parallel (the bound per worker is the partition count). A
 handler's failure never stops the worker (`Agent` reports it); only a failure to reach crypto (commands or
 operations time out) makes the event go back for a retry. Conversation details come with join and update
-events and are kept per worker; one not seen yet is asked of crypto once."""
+events and are kept per worker; one not seen yet is asked of crypto once.
+
+A group update (a commit: members, admins, metadata) reaches handlers as the `group-update` content event with
+a `GroupUpdated` value, as libxmtp shows it; its message id is derived from the event (a commit has no
+application message id of ours). The agent's inbox id and address are read from KV `sb_agents` at start."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import logging
 from collections import OrderedDict
 
 from nats.aio.client import Client as NATS
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
+from xmtp_core.bus import kv as bus_kv
+from xmtp_core.bus import subjects
 from xmtp_core.bus.runner import Meta, PartitionedConsumer, Transient
-from xmtp_core.bus.schemas import ConversationInfo, Event, JoinedEvent, MessageEvent, UpdatedEvent
+from xmtp_core.bus.schemas import ConversationInfo, Event, JoinedEvent, MessageEvent, UpdatedEvent, parse
 from xmtp_core.bus.settings import BusSettings
 from xmtp_core.bus.streams import EV
+from xmtp_core.content.codecs.group import GroupUpdated, MetadataFieldChange
 from xmtp_core.content.errors import ContentError
 from xmtp_core.content.registry import ContentRegistry
 from xmtp_core.untrusted import clean_error
@@ -44,6 +53,7 @@ class Worker:
         registry: ContentRegistry | None = None,
     ) -> None:
         self.agent = agent
+        self.js = js
         self.transport = NatsTransport(agent.name, nc, js)
         agent.transport = self.transport
         self.registry = registry or agent.registry
@@ -54,6 +64,7 @@ class Worker:
         self.handled = 0
 
     async def run(self) -> None:
+        await self.identify()
         await self.agent.lifecycle("start")
         try:
             await self.consumer.run()
@@ -72,6 +83,8 @@ class Worker:
                 if isinstance(event, JoinedEvent):
                     ctx = ConversationContext(self.agent, self._conversation(event.conversation), event.event_id)
                     await self.agent.dispatch_conversation(ctx)
+                else:
+                    await self._group_update(event)
         except (TimeoutError, NatsTimeoutError) as exc:
             raise Transient(f"crypto did not answer: {clean_error(exc)}") from exc
         self.handled += 1
@@ -90,6 +103,33 @@ class Worker:
         info = await self._info(event.conversation_id)
         ctx = MessageContext(self.agent, self._conversation(info), event.event_id, message=message)
         await self.agent.dispatch_message(ctx)
+
+    async def _group_update(self, event: UpdatedEvent) -> None:
+        u = event.update
+        value = GroupUpdated(
+            u.initiated_by_inbox_id, tuple(u.added_inboxes), tuple(u.removed_inboxes),
+            tuple(MetadataFieldChange(c.field_name, c.old_value, c.new_value) for c in u.metadata_field_changes),
+            tuple(u.left_inboxes), tuple(u.added_admin_inboxes), tuple(u.removed_admin_inboxes),
+            tuple(u.added_super_admin_inboxes), tuple(u.removed_super_admin_inboxes),
+        )  # fmt: skip
+        own = bool(self.agent.inbox_id) and u.initiated_by_inbox_id == self.agent.inbox_id
+        message = Message(
+            hashlib.sha256(event.event_id.encode()).hexdigest(), event.conversation.conversation_id,
+            u.initiated_by_inbox_id, event.sent_ns, "xmtp.org/group_updated:1.0", value, None, own,
+        )  # fmt: skip
+        ctx = MessageContext(self.agent, self._conversation(event.conversation), event.event_id, message=message)
+        await self.agent.dispatch_message(ctx)
+
+    async def identify(self) -> None:
+        """The agent's inbox id and address from KV `sb_agents` (crypto writes them); empty when not there yet."""
+        with contextlib.suppress(Exception):  # the agent runs without them; `from_self` still uses is_own
+            kv = await self.js.key_value(subjects.KV_AGENTS)
+            entry = await kv.get(self.agent.name)
+            if entry.value:
+                record = parse(bus_kv.AgentRecord, entry.value)
+                self.agent.inbox_id, self.agent.address = record.inbox_id, record.address or ""
+                return
+        log.warning("agent %s: no inbox id in %s yet", self.agent.name, subjects.KV_AGENTS)
 
     async def _info(self, conversation_id: str) -> ConversationInfo:
         info = self._conversations.get(conversation_id)
