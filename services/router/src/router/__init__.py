@@ -15,15 +15,18 @@ events and sends commands (SB_OUT) and operations (`sb.ops.<agent>`).
 - `agent`: `Agent`, `Router` (handlers grouped and included), event names; `filters`: composable filters;
   `context`: `Message`, `Conversation`, `MessageContext`, `ConversationContext` and their send helpers;
   `transport`: commands and operations over NATS; `worker`: SB_EV consumed per partition into the agent;
-  `commands`: `CommandRouter` (slash commands, `/help`).
+  `commands`: `CommandRouter` (slash commands, `/help`); `wizard`: `ActionWizard` (guided flows) with its
+  sessions in a router-owned Postgres table (`sessions`).
 """
 
 from router.agent import Agent, Router
 from router.commands import CommandRouter
 from router.context import Conversation, ConversationContext, Message, MessageContext
 from router.filters import Filter
+from router.wizard import ActionWizard
 
 __all__ = [
+    "ActionWizard",
     "Agent",
     "CommandRouter",
     "Conversation",
