@@ -1,4 +1,5 @@
-"""Interop fixtures: a devnode on a free port (fresh Postgres database) and the libxmtp peers.
+"""Interop fixtures: the libxmtp peers and the URL they reach the node at (the root conftest's `devnode`, on a
+free port over a fresh Postgres database, unless XMTP_INTEROP_API_URL names another node).
 
 `peer` is libxmtp 1.9.1 (node-sdk 5.5.0) unless a test asks for a version with
 `@pytest.mark.parametrize("peer", ["1.10.0"], indirect=True)`; `peer_1_10` is always libxmtp 1.10.0.
@@ -10,7 +11,6 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,18 +18,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from peer import BINDINGS_VERSION, NODE_SDK_VERSION, LibxmtpPeer, peer_missing_message
-
-
-@pytest.fixture
-async def devnode(database_url: str) -> AsyncIterator[Any]:
-    """A devnode listening on 127.0.0.1:<free port>; `.port` is where libxmtp should connect."""
-    from devnode.main import start
-
-    node = await start(listen="127.0.0.1:0", database_url=database_url)
-    try:
-        yield node
-    finally:
-        await node.stop()
 
 
 @pytest.fixture

@@ -10,10 +10,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import asyncpg
 import pytest
 from peer import LibxmtpPeer
 from xmtp_core.engine import (
@@ -25,40 +24,19 @@ from xmtp_core.engine import (
 )
 from xmtp_core.identity import LocalWalletSigner
 from xmtp_core.node import NodeClient
-from xmtp_core.pg_url import plain_pg_url
 from xmtp_core.runtime import Runtime
 from xmtp_core.store import DeliveryStatus, EncryptionKey, IntentState, KeyRing, Store
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(900)]
 
 
-_EXTRA_DATABASES: list[str] = []
-
-
-async def _new_database(database_url: str) -> str:
-    """Another fresh database on the test's server (dropped with the test's own, see store_url)."""
-    name = f"s_{uuid.uuid4().hex[:16]}"
-    admin = plain_pg_url(database_url)
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    _EXTRA_DATABASES.append(name)
-    return admin.rsplit("/", 1)[0] + "/" + name
+NewDatabase = Callable[[], Awaitable[str]]
 
 
 @pytest.fixture
-async def store_url(database_url: str) -> AsyncIterator[str]:
+async def store_url(new_database: NewDatabase) -> str:
     """A second fresh database: devnode owns the test's own one (both have a key_packages table)."""
-    url = await _new_database(database_url)
-    yield url
-    conn = await asyncpg.connect(plain_pg_url(database_url))
-    try:
-        while _EXTRA_DATABASES:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{_EXTRA_DATABASES.pop()}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    return await new_database()
 
 
 @pytest.fixture
@@ -410,7 +388,7 @@ def _reasons(runtime: Runtime) -> list[str]:
 
 
 async def test_bad_input_is_rejected_recorded_and_the_conversation_continues(
-    peer: LibxmtpPeer, devnode_url: str, runtime: Runtime, database_url: str
+    peer: LibxmtpPeer, devnode_url: str, runtime: Runtime, new_database: NewDatabase
 ) -> None:
     from xmtp_core.content import new_idempotency_key
     from xmtp_core.content.codecs.text import TextCodec
@@ -428,7 +406,7 @@ async def test_bad_input_is_rejected_recorded_and_the_conversation_continues(
     from xmtp_core.xmtp_mls.key_package import parse_key_package
 
     bo = await peer.create("bo", devnode_url)
-    mallory_url = await _new_database(database_url)
+    mallory_url = await new_database()
     mallory_store = await Store.open(mallory_url, KeyRing(EncryptionKey.generate()))
     mallory = await Runtime.register(runtime.node, mallory_store, LocalWalletSigner.generate())
     try:

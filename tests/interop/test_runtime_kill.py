@@ -14,19 +14,16 @@ import json
 import os
 import signal
 import sys
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from peer import LibxmtpPeer
 from xmtp_core.engine import MessageReceived
 from xmtp_core.identity import LocalWalletSigner
 from xmtp_core.node import NodeClient
-from xmtp_core.pg_url import plain_pg_url
 from xmtp_core.runtime import Runtime, group_topic
 from xmtp_core.store import EncryptionKey, Intent, IntentState, KeyRing, Store
 
@@ -56,21 +53,9 @@ class ChildExit:
 
 
 @pytest.fixture
-async def store_url(database_url: str) -> AsyncIterator[str]:
+async def store_url(new_database: Callable[[], Awaitable[str]]) -> str:
     """A second fresh database on the test's server: devnode owns the test's own one."""
-    admin = plain_pg_url(database_url)
-    name = f"k_{uuid.uuid4().hex[:16]}"
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    yield admin.rsplit("/", 1)[0] + "/" + name
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    return await new_database()
 
 
 @pytest.fixture
