@@ -33,6 +33,10 @@ Design decisions, and the answers to pipeline.md's questions for these parts:
   runs, its ack deadline is pushed back every `ack_wait_s / 3`). Overlap is possible only when a replica stalls
   longer than `ack_wait_s` without dying; crypto's per-conversation Postgres advisory lock makes the stale
   replica's work wait, and the engine's dedup mark makes the second run a no-op.
+- **Consumers on nats-py, FastStream for the contract.** FastStream 0.7's pull subscriber handles a fetched batch
+  concurrently and hides the per-message delivery count, redelivery delay and `in_progress`, which the ordering,
+  take-over and dead-letter rules above need; so `PartitionedConsumer` is written on nats-py, while FastStream
+  declares every channel for the AsyncAPI document and validates payloads in its in-memory test broker.
 - **SB_PUB and SB_RES are partitioned too** (the brief had `sb.pub.<agent>`): the node orders a group's
   messages by arrival, so two replicas publishing one conversation's intents in parallel would reorder them;
   per-conversation partitions keep a conversation's sends in the order crypto emitted them while conversations
