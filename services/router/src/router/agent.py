@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +34,7 @@ from xmtp_core.content import default_registry
 from xmtp_core.content.codec import ContentCodec
 from xmtp_core.untrusted import clean_error
 
+from router.config import AgentConfig
 from router.context import Conversation, ConversationContext, MessageContext
 from router.filters import Filter, as_filter
 from router.transport import AgentError, Transport
@@ -186,6 +189,7 @@ class Agent(Router):
         self.inbox_id: str = ""
         self.address: str = ""
         self.registry = default_registry()
+        self.config = AgentConfig()
 
     def register_codec(self, codec: ContentCodec[Any]) -> None:
         """A custom content type: decoded for handlers (`unknown_message` with its value) and sendable with
@@ -220,6 +224,44 @@ class Agent(Router):
     async def get_conversation(self, conversation_id: str) -> Conversation:
         response = await self._transport().op({"op": "conversation", "conversation_id": conversation_id})
         return self._conversation(response.conversation)
+
+    async def get_conversation_context(self, conversation_id: str, *, key: str | None = None) -> ConversationContext:
+        """A context for sending outside any event; ``key`` names its sends (random when None: each call is
+        new), so pass one derived from what triggered it to make a retry send nothing twice."""
+        conversation = await self.get_conversation(conversation_id)
+        return ConversationContext(self, conversation, key or f"ctx-{secrets.token_hex(16)}")
+
+    async def create_group_with_addresses(
+        self, addresses: list[str], *, name: str = "", description: str = ""
+    ) -> Conversation:
+        request = {"op": "create_group", "member_addresses": addresses, "name": name, "description": description}
+        response = await self._transport().op(request)
+        return self._conversation(response.conversation)
+
+    async def lookup_inbox(self, address: str) -> str | None:
+        """The inbox id of an Ethereum address (None when it has none)."""
+        response = await self._transport().op({"op": "lookup_inbox", "address": address})
+        return response.inbox_id
+
+    async def add_members_with_addresses(self, group: Conversation, addresses: list[str]) -> None:
+        inbox_ids = []
+        for address in addresses:
+            inbox_id = await self.lookup_inbox(address)
+            if inbox_id is None:
+                raise AgentError("not_found", "an address has no inbox")
+            inbox_ids.append(inbox_id)
+        await group.add_members(inbox_ids)
+
+    @classmethod
+    def create_from_env(cls, name: str = "agent", env: dict[str, str] | None = None) -> Agent:
+        """An agent configured from the Agent SDK's env names (`router.config`): its address from
+        XMTP_WALLET_KEY, the router's log level from XMTP_FORCE_DEBUG_LEVEL."""
+        agent = cls(name)
+        agent.config = AgentConfig.from_env(env)
+        agent.address = agent.config.address
+        if agent.config.log_level != logging.WARNING or (env or os.environ).get("XMTP_FORCE_DEBUG_LEVEL"):
+            logging.getLogger("router").setLevel(agent.config.log_level)
+        return agent
 
     # ---- dispatch (used by the worker) ---------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from xmtp_core.bus.schemas import (
     AttachmentCommand,
     ContentCommand,
     MarkdownCommand,
+    Member,
     ReactionCommand,
     ReplyCommand,
     TextCommand,
@@ -121,6 +122,51 @@ class Conversation:
 
     def is_super_admin(self, inbox_id: str) -> bool:
         return inbox_id in self.info.super_admins
+
+    # ---- membership and metadata (operations on crypto; each answers once the commit is merged) ------------
+
+    async def _op(self, request: dict[str, Any]) -> Any:
+        response = await self.transport.op({**request, "conversation_id": self.id})
+        if response.conversation is not None:
+            self.info = response.conversation  # what crypto has after the change
+        return response
+
+    async def refresh(self) -> Conversation:
+        """Members, metadata and admins as crypto has them now."""
+        await self._op({"op": "conversation"})
+        return self
+
+    async def list_members(self) -> list[Member]:
+        return list((await self._op({"op": "members"})).members or [])
+
+    async def add_members(self, inbox_ids: list[str]) -> None:
+        await self._op({"op": "add_members", "inbox_ids": inbox_ids})
+
+    async def remove_members(self, inbox_ids: list[str]) -> None:
+        await self._op({"op": "remove_members", "inbox_ids": inbox_ids})
+
+    async def update_name(self, name: str) -> None:
+        await self._op({"op": "update_metadata", "name": name})
+
+    async def update_description(self, description: str) -> None:
+        await self._op({"op": "update_metadata", "description": description})
+
+    async def update_image_url(self, image_url: str) -> None:
+        await self._op({"op": "update_metadata", "image_url": image_url})
+
+    async def add_admin(self, inbox_id: str) -> None:
+        await self._op({"op": "set_admin", "inbox_id": inbox_id, "admin": True})
+
+    async def remove_admin(self, inbox_id: str) -> None:
+        await self._op({"op": "set_admin", "inbox_id": inbox_id, "admin": False})
+
+    async def add_super_admin(self, inbox_id: str) -> None:
+        await self._op({"op": "set_admin", "inbox_id": inbox_id, "admin": True, "super_admin": True})
+
+    async def remove_super_admin(self, inbox_id: str) -> None:
+        await self._op({"op": "set_admin", "inbox_id": inbox_id, "admin": False, "super_admin": True})
+
+    # ---- sends ---------------------------------------------------------------------------------------------
 
     async def send_text(self, text: str, *, idempotency_key: str) -> str:
         return await self._send(TextCommand, idempotency_key, text=text)
