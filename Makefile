@@ -10,8 +10,10 @@ PROTO_SRC := libs/xmtp_core/proto
 PROTO_OUT := libs/xmtp_core/src
 INTEROP := tests/interop
 BINDINGS := $(INTEROP)/bindings
+WEB := web
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup run test check lint typecheck protos protos-check interop-deps interop-bindings validate bench clean
+.PHONY: setup run test check lint typecheck protos protos-check interop-deps interop-bindings web browser validate bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -38,8 +40,23 @@ $(BINDINGS)/.venv/.installed: $(UV) $(BINDINGS)/requirements.txt
 
 interop-bindings: $(BINDINGS)/.venv/.installed
 
+# The chat page (web/: @xmtp/browser-sdk 7.1.0, vite; playwright-core drives the browser test), from the lock file.
+$(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(WEB)/dist/index.html: $(WEB)/node_modules/.installed $(WEB)/index.html $(WEB)/vite.config.js $(wildcard $(WEB)/src/*)
+	cd $(WEB) && npx vite build --logLevel warn
+
+web: $(WEB)/dist/index.html
+
+# Debian's Chromium for the browser test (no browser download); installed once, as root.
+browser:
+	@test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
 # The main job: starts what the local stack needs and runs it until Ctrl-C.
 run: setup
+	@$(MAKE) --no-print-directory web || echo "the chat page was not built (needs Node 20 with npm); the stack runs without it"
 	$(VENV)/bin/switchboard run
 
 protos: setup
@@ -58,7 +75,7 @@ typecheck: setup
 
 check: protos-check lint typecheck
 
-test: setup interop-deps interop-bindings check
+test: setup interop-deps interop-bindings web browser check
 	$(PY) -m pytest
 
 validate: setup
@@ -71,4 +88,4 @@ bench: setup
 	$(PY) bench/pipeline.py
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(INTEROP)/node_modules $(BINDINGS)/.venv .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(INTEROP)/node_modules $(BINDINGS)/.venv $(WEB)/node_modules $(WEB)/dist .pytest_cache .mypy_cache .ruff_cache

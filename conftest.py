@@ -66,11 +66,13 @@ async def database_url(new_database: NewDatabase) -> str:
 
 
 @pytest.fixture
-async def devnode(database_url: str) -> AsyncIterator[Any]:
-    """A devnode (`devnode.main.RunningNode`) serving on 127.0.0.1:<free port> over the test's database."""
+async def devnode(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[Any]:
+    """A devnode (`devnode.main.RunningNode`) serving on 127.0.0.1:<free port> over the test's database; a test
+    marked `grpc_web` also gets its gRPC-web port (`.grpc_web_port`)."""
     from devnode.main import start
 
-    running = await start("127.0.0.1:0", database_url)
+    web = "127.0.0.1:0" if request.node.get_closest_marker("grpc_web") else None
+    running = await start("127.0.0.1:0", database_url, grpc_web_listen=web)
     try:
         yield running
     finally:

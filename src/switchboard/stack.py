@@ -12,20 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from switchboard.devservices import dev_services
 
 SERVICES = ("publisher", "crypto", "ingest", "router")
 KEY_NAMES = ("XMTP_WALLET_KEY", "XMTP_DB_ENCRYPTION_KEY")
+WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"  # the chat page `make web` builds
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
@@ -84,6 +88,45 @@ class Supervisor:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
+
+
+def serve_chat(root: Path, config: Mapping[str, str], host: str, port: int) -> ThreadingHTTPServer:
+    """The built chat page and its `config.json` (where devnode's gRPC-web port and the agent are) on HOST:PORT,
+    served from a daemon thread until `shutdown()`."""
+    body = json.dumps(dict(config)).encode()
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
+
+        def do_GET(self) -> None:
+            if self.path.split("?", 1)[0] != "/config.json":
+                return super().do_GET()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet: the page's requests are not the stack's news."""
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="chat-page", daemon=True).start()
+    return server
+
+
+def _free_or_next(host: str, port: int) -> int:
+    """`port` when it can be bound (the browser SDK's default for `local` is the node's port + 1), else any."""
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind((host or "127.0.0.1", port))
+        except OSError:
+            sock.bind((host or "127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _agent_record(nats_url: str, agent: str, timeout: float, sup: Supervisor) -> tuple[str, str]:
@@ -146,9 +189,14 @@ def run_stack(
         if network == "local":
             env["XMTP_API_URL"] = node_url
         sup = Supervisor(env, logs)
+        chat: ThreadingHTTPServer | None = None
         try:
             if network == "local":
-                sup.spawn("devnode", "devnode", "--listen", listen, "--database-url", svc.database_url)
+                web_port = _free_or_next(host, int(port) + 1)
+                sup.spawn(
+                    "devnode", "devnode", "--listen", listen, "--database-url", svc.database_url,
+                    "--grpc-web-listen", f"{host}:{web_port}",
+                )  # fmt: skip
                 _wait_port(host, int(port), sup)
             for service in SERVICES:
                 sup.spawn(service, service, *(["--app", app] if service == "router" else []))
@@ -157,6 +205,15 @@ def run_stack(
             echo(f"Postgres  {svc.database_url}")
             echo(f"node: {node_url}")
             echo(f"agent address: {address}")
+            if network == "local":
+                grpc_web = f"http://{host}:{web_port}"
+                echo(f"grpc-web: {grpc_web}")
+                if (WEB_DIST / "index.html").exists():
+                    config = {"grpcWebUrl": grpc_web, "agentAddress": address}
+                    chat = serve_chat(WEB_DIST, config, host, _free_or_next(host, int(port) + 2))
+                    echo(f"chat: http://{host}:{chat.server_port}")
+                else:
+                    echo("chat: not built (make web)")
             echo(f"agent inbox id: {inbox_id}")
             echo(f"logs: {logs}")
             echo("Talk to it from any XMTP client on this node: open a DM with the address above and say 'ping'.")
@@ -167,6 +224,8 @@ def run_stack(
         except KeyboardInterrupt:
             echo("stopping")
         finally:
+            if chat is not None:
+                chat.shutdown()
             sup.stop()
 
 

@@ -53,13 +53,7 @@ GRPC_WEB = "application/grpc-web+proto"
 HANG_GUARD_S = 30
 
 
-@pytest.fixture
-async def node(database_url: str) -> AsyncIterator[RunningNode]:
-    running = await start("127.0.0.1:0", database_url, grpc_web_listen="127.0.0.1:0")
-    try:
-        yield running
-    finally:
-        await running.stop(grace=1.0)
+pytestmark = pytest.mark.grpc_web  # the conftest's devnode (`node`) with its gRPC-web port
 
 
 @pytest.fixture
