@@ -2,7 +2,8 @@
 driven by playwright-core in real time: it registers a fresh identity on devnode over gRPC-web, opens a DM with
 the echo agent (the whole pipeline as processes), and sees `pong` for `ping` and `echo: T` for a text, then the
 agent's reaction, reply (quoting the message) and markdown rendered, and the group `/group-with-me` makes, with
-its name and members. The screenshots are kept under the test's tmp dir (their paths are printed)."""
+its name and members. The screenshots are kept under the test's tmp dir (their paths are printed). What 1.11
+put on the wire is read back from devnode and pinned (`WIRE_1_11`)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,75 @@ pytestmark = [pytest.mark.interop, pytest.mark.grpc_web]
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("driver.mjs")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+# What libxmtp 1.11.0 (browser) put on the wire. Against 1.9.1 / 1.10.0 (WIRE in test_bindings_interop.py) the
+# key package is 4 bytes longer: the leaf advertises AppDataDictionary 0x0006 (and lists 0xF000 earlier) and
+# the AppDataUpdate proposal 8. Everything else is unchanged, and the engine joins its DM and adds it to groups.
+WIRE_1_11 = {
+    "key_package_bytes": 1663,
+    "cipher_suite": 3,
+    "wrapper_algorithm": 2,  # X-Wing ML-KEM-768 draft 6
+    "wrapper_public_key_bytes": 1216,
+    "pointee_aead_types": (3,),
+    "last_resort": True,
+    "lifetime_seconds": 84 * 86400 + 3600,
+    "leaf_extensions": (0x000A, 0x0001, 0xF000, 0x0006, 0xFF02, 0xFF00, 0xFF01, 0xFF03, 0xFF04),
+    "proposals": (7, 8),
+    "credentials": (1,),
+    "cipher_suites": (3,),
+    "key_package_extensions": (0x000A, 0xFF04, 0xFF03),
+    "leaf_node_extensions": (0x0001,),  # application_id
+    "welcome_wrapper_algorithm": 2,
+    "welcome_kind": 1,  # v1 (not a pointer)
+    "welcome_has_metadata": True,
+    "dm_messages": [(True, False), (False, True)],  # (is_commit, should_push): the DM's commit, then a text
+    "sender_hmac_bytes": {32},
+}
+
+
+async def _wire(node: RunningNode, agent_inbox: str) -> dict[str, Any]:
+    """What the browser's libxmtp 1.11 put on the wire, read back from devnode's tables (the same facts
+    tests/interop/test_bindings_interop.py pins for 1.9.1 and 1.10.0)."""
+    import sqlalchemy as sa
+    from devnode import schema
+    from xmtp_core.xmtp_mls.key_package import parse_key_package
+
+    async with node.engine.connect() as conn:
+        kps = (await conn.execute(sa.select(schema.key_packages))).mappings().all()
+        welcomes = (
+            (await conn.execute(sa.select(schema.welcome_messages).order_by(schema.welcome_messages.c.id)))
+            .mappings()
+            .all()
+        )
+        messages = (
+            (await conn.execute(sa.select(schema.group_messages).order_by(schema.group_messages.c.id))).mappings().all()
+        )
+    (browser_kp,) = [row for row in kps if row["inbox_id"] != agent_inbox]
+    kp = parse_key_package(browser_kp["key_package"])
+    caps = kp.key_package.leaf_node.capabilities
+    # The DM is the browser's: its group is the one of the first group message (the DM's commit).
+    dm_group = messages[0]["group_id"]
+    return {
+        "key_package_bytes": len(browser_kp["key_package"]),
+        "cipher_suite": kp.key_package.cipher_suite,
+        "wrapper_algorithm": int(kp.wrapper.algorithm),
+        "wrapper_public_key_bytes": len(kp.wrapper.public_key),
+        "pointee_aead_types": kp.pointee_aead_types,
+        "last_resort": kp.last_resort,
+        "lifetime_seconds": kp.not_after - kp.not_before,
+        "leaf_extensions": caps.extensions,
+        "proposals": caps.proposals,
+        "credentials": caps.credentials,
+        "cipher_suites": caps.cipher_suites,
+        "key_package_extensions": tuple(e.extension_type for e in kp.key_package.extensions),
+        "leaf_node_extensions": tuple(e.extension_type for e in kp.key_package.leaf_node.extensions),
+        "welcome_wrapper_algorithm": welcomes[0]["wrapper_algorithm"],
+        "welcome_kind": welcomes[0]["message_type"],
+        "welcome_has_metadata": bool(welcomes[0]["welcome_metadata"]),
+        "dm_messages": [(m["is_commit"], m["should_push"]) for m in messages if m["group_id"] == dm_group][:2],
+        "sender_hmac_bytes": {len(m["sender_hmac"]) for m in messages},
+    }
 
 
 def _missing() -> str | None:
@@ -68,4 +138,7 @@ async def test_browser_registers_on_grpc_web_and_talks_to_the_echo_agent(
         assert "libxmtp 1.11" in result["me"], result["me"]
         assert stack.agent_address.lower() in result["members"].lower()  # the agent's group, with both members
         assert "welcome" in result["groupBodies"]
+    seen = await _wire(devnode, stack.agent_inbox_id)
+    print(f"libxmtp 1.11 on the wire: {seen}")
+    assert seen == WIRE_1_11
     print(f"browser steps (s since launch): {result['steps']}; whole test {time.monotonic() - started:.1f}s")
