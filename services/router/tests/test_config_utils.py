@@ -148,3 +148,15 @@ async def test_a_remote_attachment_is_downloaded_and_checked() -> None:
     assert "digest" in str(caught.value).lower() or "decrypt" in str(caught.value).lower()
     with pytest.raises(UtilityError):
         await download_remote_attachment(remote, short)
+
+
+async def test_get_sender_address_is_the_first_linked_address(make_ctx: Any) -> None:
+    agent = Agent("t")
+    ctx = make_ctx(agent, "hi", sender="inbox-s")
+    transport = ctx.conversation.transport
+    two = [ADDR, "0x" + "00" * 20]
+    transport.answers["lookup_addresses"] = OpResponse(op="lookup_addresses", ok=True, addresses=two)
+    assert await ctx.get_sender_address() == ADDR
+    assert transport.ops[-1] == {"op": "lookup_addresses", "inbox_id": "inbox-s"}
+    transport.answers["lookup_addresses"] = OpResponse(op="lookup_addresses", ok=True, addresses=[])
+    assert await ctx.get_sender_address() is None

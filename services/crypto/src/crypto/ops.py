@@ -17,6 +17,9 @@ from xmtp_core.bus import schemas, subjects
 from xmtp_core.bus.client import serve_ops
 from xmtp_core.bus.schemas import OpResponse
 from xmtp_core.engine import AdminAction, EngineError
+from xmtp_core.identity import verify_log
+from xmtp_core.identity.errors import IdentityError
+from xmtp_core.identity.identifiers import EthereumAddress, MemberKind
 from xmtp_core.identity.inbox_id import is_inbox_id
 from xmtp_core.node import NodeError
 from xmtp_core.untrusted import clean_error
@@ -121,6 +124,8 @@ class Ops:
         elif isinstance(req, schemas.LookupInbox):
             found = (await runtime.node.get_inbox_ids([req.address.lower()])).get(req.address.lower())
             return OpResponse(op=req.op, ok=True, inbox_id=found)
+        elif isinstance(req, schemas.LookupAddresses):
+            return OpResponse(op=req.op, ok=True, addresses=await _addresses(agent, req.inbox_id))
         elif isinstance(req, schemas.ListConversations):
             convs = (await runtime.conversations())[: req.limit]
             infos = [conversation_info(await runtime.conversation(c.group_id)) for c in convs]
@@ -135,6 +140,22 @@ class Ops:
         elif not isinstance(req, schemas.GetConversation):
             return OpResponse(op=req.op, ok=False, error="unsupported", detail=f"{req.op} is not supported yet")
         return await self._conversation(agent, req.op, group_id)
+
+
+async def _addresses(agent: Agent, inbox_id: str) -> list[str]:
+    """The Ethereum addresses linked to an inbox (its members, oldest first, as libxmtp lists them), from its
+    identity log replayed and verified here: the node's word is not taken."""
+    if not is_inbox_id(inbox_id):
+        raise CommandError("invalid_command", "not an inbox id")
+    logs = (await agent.runtime.node.get_identity_updates({inbox_id: 0})).get(inbox_id, [])
+    if not logs:
+        return []
+    try:
+        state = await verify_log([e.update for e in sorted(logs, key=lambda e: e.sequence_id)])
+    except IdentityError as exc:
+        raise CommandError("refused", clean_error(exc)) from None
+    members = state.members_by_kind(MemberKind.ETHEREUM)
+    return [m.identifier.address for m in members if isinstance(m.identifier, EthereumAddress)][:64]
 
 
 def _admin_action(add: bool, super_admin: bool) -> AdminAction:

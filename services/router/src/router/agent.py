@@ -243,6 +243,11 @@ class Agent(Router):
         response = await self._transport().op({"op": "lookup_inbox", "address": address})
         return response.inbox_id
 
+    async def lookup_addresses(self, inbox_id: str) -> list[str]:
+        """The Ethereum addresses linked to an inbox, oldest first (crypto verifies its identity log)."""
+        response = await self._transport().op({"op": "lookup_addresses", "inbox_id": inbox_id})
+        return list(response.addresses or [])
+
     async def add_members_with_addresses(self, group: Conversation, addresses: list[str]) -> None:
         inbox_ids = []
         for address in addresses:

@@ -318,6 +318,11 @@ class MessageContext(ConversationContext):
     def get_sender_inbox_id(self) -> str:
         return self.message.sender_inbox_id
 
+    async def get_sender_address(self) -> str | None:
+        """The sender's first linked Ethereum address (as the Agent SDK), None when it has none."""
+        addresses = await self.agent.lookup_addresses(self.message.sender_inbox_id)
+        return addresses[0] if addresses else None
+
     def uses_codec(self, codec: Any) -> bool:
         """The message is of ``codec``'s type (a codec, its class, a `ContentTypeId` or `authority/type`),
         whatever the version (as the Agent SDK)."""
