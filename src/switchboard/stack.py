@@ -6,7 +6,9 @@ written once with fresh keys; so a restart keeps the same installation. `XMTP_EN
 ingest, crypto and publisher at XMTP's network (TLS) instead of devnode, which is then not started.
 
 Every service is a child process of its own session; the supervisor stops them all (SIGTERM, then SIGKILL)
-however it ends, and exits when any of them dies."""
+however it ends, and exits when any of them dies. A second Ctrl-C / SIGTERM while stopping kills what is left
+at once, and every child (servers included) has a parent-death signal, so a SIGKILLed supervisor leaves
+nothing behind either."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from switchboard.devservices import dev_services
+from switchboard.devservices import DevServices, dev_services, die_with_parent
 
 SERVICES = ("publisher", "crypto", "ingest", "router")
 KEY_NAMES = ("XMTP_WALLET_KEY", "XMTP_DB_ENCRYPTION_KEY")
@@ -66,10 +68,12 @@ class Supervisor:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def spawn(self, name: str, *args: str) -> None:
+        # SIGKILL when the supervisor dies: nobody is left to escalate a graceful stop that hangs (a service
+        # whose NATS is gone can sit in its SIGTERM cleanup forever), and every service is crash-safe.
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         self.procs[name] = subprocess.Popen(
             [str(Path(sys.executable).parent / "switchboard"), *args], env=self.env, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent(signal.SIGKILL),
         )  # fmt: skip
 
     def dead(self) -> list[str]:
@@ -163,11 +167,29 @@ def _stopping_on_signals() -> Iterator[None]:
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}  # _hurry_on_signals sets both
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _hurry_on_signals(sup: Supervisor, svc: DevServices) -> None:
+    """From now on a Ctrl-C / SIGTERM SIGKILLs every child instead of interrupting the orderly stop.
+
+    An exception raised in the middle of stopping (what a second Ctrl-C used to be) skipped the servers still
+    to be stopped; this handler raises nothing, so every stop step still runs and finds its process gone."""
+
+    def kill_all(signum: int, frame: object) -> None:
+        for proc in [*sup.procs.values(), *svc._procs]:
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+    signal.signal(signal.SIGINT, kill_all)
+    signal.signal(signal.SIGTERM, kill_all)
 
 
 def run_stack(
@@ -224,6 +246,7 @@ def run_stack(
         except KeyboardInterrupt:
             echo("stopping")
         finally:
+            _hurry_on_signals(sup, svc)  # first: a Ctrl-C in chat.shutdown() skipped every stop after it
             if chat is not None:
                 chat.shutdown()
             sup.stop()

@@ -1,7 +1,8 @@
 """`switchboard run` (what `make run` calls) on a machine without NATS_URL/DATABASE_URL and without keys: it starts
 its own NATS and Postgres, devnode, the four services and the echo agent, prints the agent's address and the
 node's URL, answers `ping` with `pong`, stops everything it started on Ctrl-C, and comes back after a restart
-with the same installation (keys in the generated env file, Postgres data in the state dir)."""
+with the same installation (keys in the generated env file, Postgres data in the state dir). However it is
+stopped (Ctrl-C, Ctrl-C hammered during shutdown, SIGTERM, SIGKILL of the parent alone) nothing is left."""
 
 from __future__ import annotations
 
@@ -85,12 +86,25 @@ def _start(port: int, tmp: Path) -> tuple[subprocess.Popen[str], dict[str, str]]
     return proc, printed
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
+def _stop(proc: subprocess.Popen[str], how: str = "ctrl-c") -> None:
     started = _children(proc.pid)
     names = " ".join(_cmdline(p) for p in started)
     for wanted in ("nats-server", "postgres", "switchboard devnode", "switchboard crypto", "switchboard router"):
         assert wanted in names, names
-    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does to the foreground group
+    if how == "sigkill":
+        os.kill(proc.pid, signal.SIGKILL)  # the parent alone: its children are in sessions of their own
+    elif how == "sigterm":
+        os.kill(proc.pid, signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does to the foreground group
+    if how == "ctrl-c-again":
+        # an impatient user: Ctrl-C again and again while it stops, so one lands in every step of the shutdown
+        time.sleep(0.3)
+        for _ in range(200):
+            if proc.poll() is not None:
+                break
+            os.killpg(proc.pid, signal.SIGINT)
+            time.sleep(0.1)
     assert proc.wait(timeout=60) is not None
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and any(_alive(p) for p in started):
@@ -140,6 +154,17 @@ def test_run_starts_everything_answers_and_ctrl_c_leaves_nothing_behind(tmp_path
             if again.poll() is None:
                 os.killpg(again.pid, signal.SIGKILL)
                 again.wait()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.mark.parametrize("how", ["ctrl-c-again", "sigterm", "sigkill"])
+def test_run_leaves_nothing_behind_however_it_is_stopped(tmp_path: Path, how: str) -> None:
+    proc, _ = _start(free_port(), tmp_path)
+    try:
+        _stop(proc, how)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
