@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -117,6 +117,68 @@ def run(
     from switchboard.stack import run_stack
 
     run_stack(listen, app_spec, agent, Path(state_dir), Path(env_file), typer.echo)
+
+
+dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters in SB_DLQ: list them, replay them (NATS_URL).")
+app.add_typer(dlq_app, name="dlq")
+
+
+def _with_jetstream(work: Any) -> Any:
+    """Run ``work(js)`` against NATS_URL's JetStream and return what it returns."""
+    import nats
+
+    async def main() -> Any:
+        nc = await nats.connect(os.environ.get("NATS_URL", "nats://127.0.0.1:4222"))
+        try:
+            return await work(nc.jetstream())
+        finally:
+            await nc.close()
+
+    return asyncio.run(main())
+
+
+@dlq_app.command("list")
+def dlq_list(
+    hop: str = typer.Option(None, help="only this hop's letters (ingest, crypto, router, publisher, ...)"),
+    start: int = typer.Option(1, "--from", help="first SB_DLQ sequence to show"),
+    limit: int = typer.Option(50, help="at most this many letters (up to 1000)"),
+) -> None:
+    """One line per dead letter (sequence, time, hop, origin, subject, deliveries, size, reason), then the count
+    per hop."""
+    from xmtp_core.bus import deadletters, subjects
+
+    if hop is not None:
+        try:
+            subjects.dead_letter(hop)
+        except subjects.SubjectError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--hop") from None
+
+    async def work(js: Any) -> tuple[list[Any], dict[str, int]]:
+        return await deadletters.list_letters(js, hop=hop, start_seq=start, limit=limit), await deadletters.counts(js)
+
+    letters, counts = _with_jetstream(work)
+    for letter in letters:
+        typer.echo(letter.line())
+    total = sum(counts.values())
+    typer.echo(f"dead letters: {total}" + "".join(f" {name}={n}" for name, n in sorted(counts.items())))
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    seqs: Annotated[list[int], typer.Argument(help="SB_DLQ sequences (from `dlq list`)")],
+    delete: bool = typer.Option(False, help="remove each letter from SB_DLQ once its copy is stored"),
+) -> None:
+    """Re-publish each letter's payload to its original stream subject under a new message id."""
+    from xmtp_core.bus import deadletters
+
+    async def work(js: Any) -> list[tuple[int, str]]:
+        return await deadletters.replay_many(js, seqs, delete=delete)
+
+    outcomes = _with_jetstream(work)
+    for seq, outcome in outcomes:
+        typer.echo(f"{seq}: {outcome}")
+    if any(outcome.startswith("refused") for _, outcome in outcomes):
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":
