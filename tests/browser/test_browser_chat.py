@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from devnode.main import RunningNode
 from pipelinekit import Stack
+from test_bindings_interop import WIRE
 
 from switchboard.devservices import DevServices
 from switchboard.stack import WEB_DIST, serve_chat
@@ -27,29 +28,19 @@ DRIVER = Path(__file__).with_name("driver.mjs")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
-# What libxmtp 1.11.0 (browser) put on the wire. Against 1.9.1 / 1.10.0 (WIRE in test_bindings_interop.py) the
-# key package is 4 bytes longer: the leaf advertises AppDataDictionary 0x0006 (and lists 0xF000 earlier) and
-# the AppDataUpdate proposal 8. Everything else is unchanged, and the engine joins its DM and adds it to groups.
-WIRE_1_11 = {
+# What libxmtp 1.11.0 (browser) put on the wire, against what 1.9.1 / 1.10.0 put (WIRE of test_bindings_interop):
+# its key package is 4 bytes longer, because the leaf advertises AppDataDictionary 0x0006 (and lists 0xF000
+# earlier) and the AppDataUpdate proposal 8. Everything else read here is unchanged.
+CHANGED_IN_1_11 = {
     "key_package_bytes": 1663,
-    "cipher_suite": 3,
-    "wrapper_algorithm": 2,  # X-Wing ML-KEM-768 draft 6
-    "wrapper_public_key_bytes": 1216,
-    "pointee_aead_types": (3,),
-    "last_resort": True,
-    "lifetime_seconds": 84 * 86400 + 3600,
     "leaf_extensions": (0x000A, 0x0001, 0xF000, 0x0006, 0xFF02, 0xFF00, 0xFF01, 0xFF03, 0xFF04),
     "proposals": (7, 8),
-    "credentials": (1,),
-    "cipher_suites": (3,),
-    "key_package_extensions": (0x000A, 0xFF04, 0xFF03),
-    "leaf_node_extensions": (0x0001,),  # application_id
-    "welcome_wrapper_algorithm": 2,
-    "welcome_kind": 1,  # v1 (not a pointer)
-    "welcome_has_metadata": True,
-    "dm_messages": [(True, False), (False, True)],  # (is_commit, should_push): the DM's commit, then a text
-    "sender_hmac_bytes": {32},
 }
+UNCHANGED = (
+    "cipher_suite", "wrapper_algorithm", "wrapper_public_key_bytes", "pointee_aead_types", "last_resort",
+    "lifetime_seconds", "key_package_extensions", "welcome_kind", "welcome_wrapper_algorithm",
+    "welcome_has_metadata", "dm_messages", "sender_hmac_bytes",
+)  # fmt: skip
 
 
 async def _wire(node: RunningNode, agent_inbox: str) -> dict[str, Any]:
@@ -57,43 +48,36 @@ async def _wire(node: RunningNode, agent_inbox: str) -> dict[str, Any]:
     tests/interop/test_bindings_interop.py pins for 1.9.1 and 1.10.0)."""
     import sqlalchemy as sa
     from devnode import schema
+    from devnode.models import WelcomeKind
+    from xmtp_core.node import WelcomeKind as NodeWelcomeKind
     from xmtp_core.xmtp_mls.key_package import parse_key_package
 
     async with node.engine.connect() as conn:
-        kps = (await conn.execute(sa.select(schema.key_packages))).mappings().all()
-        welcomes = (
-            (await conn.execute(sa.select(schema.welcome_messages).order_by(schema.welcome_messages.c.id)))
-            .mappings()
-            .all()
-        )
-        messages = (
-            (await conn.execute(sa.select(schema.group_messages).order_by(schema.group_messages.c.id))).mappings().all()
-        )
+
+        async def rows(table: sa.Table) -> list[Any]:
+            return list((await conn.execute(sa.select(table).order_by(*table.primary_key))).mappings())
+
+        kps, welcomes, messages = [
+            await rows(t) for t in (schema.key_packages, schema.welcome_messages, schema.group_messages)
+        ]
     (browser_kp,) = [row for row in kps if row["inbox_id"] != agent_inbox]
     kp = parse_key_package(browser_kp["key_package"])
     caps = kp.key_package.leaf_node.capabilities
     # The DM is the browser's: its group is the one of the first group message (the DM's commit).
     dm_group = messages[0]["group_id"]
-    return {
-        "key_package_bytes": len(browser_kp["key_package"]),
-        "cipher_suite": kp.key_package.cipher_suite,
-        "wrapper_algorithm": int(kp.wrapper.algorithm),
-        "wrapper_public_key_bytes": len(kp.wrapper.public_key),
-        "pointee_aead_types": kp.pointee_aead_types,
-        "last_resort": kp.last_resort,
-        "lifetime_seconds": kp.not_after - kp.not_before,
-        "leaf_extensions": caps.extensions,
-        "proposals": caps.proposals,
-        "credentials": caps.credentials,
-        "cipher_suites": caps.cipher_suites,
-        "key_package_extensions": tuple(e.extension_type for e in kp.key_package.extensions),
-        "leaf_node_extensions": tuple(e.extension_type for e in kp.key_package.leaf_node.extensions),
-        "welcome_wrapper_algorithm": welcomes[0]["wrapper_algorithm"],
-        "welcome_kind": welcomes[0]["message_type"],
-        "welcome_has_metadata": bool(welcomes[0]["welcome_metadata"]),
-        "dm_messages": [(m["is_commit"], m["should_push"]) for m in messages if m["group_id"] == dm_group][:2],
-        "sender_hmac_bytes": {len(m["sender_hmac"]) for m in messages},
-    }
+    dm = [(m["is_commit"], m["should_push"]) for m in messages if m["group_id"] == dm_group]
+    wrapper = kp.wrapper
+    return dict(
+        key_package_bytes=len(browser_kp["key_package"]), cipher_suite=kp.key_package.cipher_suite,
+        wrapper_algorithm=int(wrapper.algorithm), wrapper_public_key_bytes=len(wrapper.public_key),
+        pointee_aead_types=kp.pointee_aead_types, last_resort=kp.last_resort,
+        lifetime_seconds=kp.not_after - kp.not_before, leaf_extensions=caps.extensions, proposals=caps.proposals,
+        key_package_extensions=tuple(e.extension_type for e in kp.key_package.extensions),
+        welcome_kind=NodeWelcomeKind[WelcomeKind(welcomes[0]["message_type"]).name],
+        welcome_wrapper_algorithm=welcomes[0]["wrapper_algorithm"],
+        welcome_has_metadata=bool(welcomes[0]["welcome_metadata"]), dm_messages=dm[:2],
+        sender_hmac_bytes={len(m["sender_hmac"]) for m in messages},
+    )  # fmt: skip
 
 
 def _missing() -> str | None:
@@ -140,5 +124,5 @@ async def test_browser_registers_on_grpc_web_and_talks_to_the_echo_agent(
         assert "welcome" in result["groupBodies"]
     seen = await _wire(devnode, stack.agent_inbox_id)
     print(f"libxmtp 1.11 on the wire: {seen}")
-    assert seen == WIRE_1_11
+    assert seen == {**{key: WIRE[key] for key in UNCHANGED}, **CHANGED_IN_1_11}
     print(f"browser steps (s since launch): {result['steps']}; whole test {time.monotonic() - started:.1f}s")
