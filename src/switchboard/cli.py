@@ -181,5 +181,110 @@ def dlq_replay(
         raise typer.Exit(1)
 
 
+keys_app = typer.Typer(no_args_is_help=True, help="An agent's keys.")
+inbox_app = typer.Typer(no_args_is_help=True, help="The agent's inbox on the XMTP network.")
+installations_app = typer.Typer(no_args_is_help=True, help="The agent's installations.")
+app.add_typer(keys_app, name="keys")
+app.add_typer(inbox_app, name="inbox")
+app.add_typer(installations_app, name="installations")
+
+
+@keys_app.command("gen")
+def keys_gen(
+    env_file: str = typer.Option(".env", help="the file to write (0600)"),
+    force: bool = typer.Option(False, help="replace keys already in the file"),
+) -> None:
+    """Write a fresh XMTP_WALLET_KEY and XMTP_DB_ENCRYPTION_KEY to `.env` (the Agent SDK's gen:keys)."""
+    from xmtp_core.identity.signatures import address_from_private_key
+
+    from switchboard.keys import KeyToolError, generate_env
+
+    try:
+        keys = generate_env(Path(env_file), force=force)
+    except KeyToolError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    address = address_from_private_key(bytes.fromhex(keys["XMTP_WALLET_KEY"][2:])).address
+    typer.echo(f"wrote {env_file}; agent address: {address}")
+
+
+def _wallet_and_node(env_file: str) -> tuple[Any, Any, dict[str, str]]:
+    from xmtp_core.identity.signer import LocalWalletSigner
+    from xmtp_core.node import NodeClient
+    from xmtp_core.node.settings import resolve_api_url
+
+    from switchboard.keys import environment
+
+    env = environment(Path(env_file))
+    node = NodeClient.for_url(resolve_api_url(env.get("XMTP_ENV") or None, env.get("XMTP_API_URL") or None))
+    return LocalWalletSigner.from_env(env), node, env
+
+
+@inbox_app.command("info")
+def inbox_info_command(env_file: str = typer.Option(".env", help="keys not in the environment are read here")) -> None:
+    """The agent's inbox id, address and installations with their creation times (XMTP_ENV / XMTP_API_URL)."""
+    from datetime import UTC, datetime
+
+    from switchboard.keys import KeyToolError, inbox_info
+
+    async def show() -> None:
+        wallet, node, _ = _wallet_and_node(env_file)
+        try:
+            info = await inbox_info(node, wallet)
+        except KeyToolError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        finally:
+            await node.close()
+        typer.echo(f"inbox id: {info.inbox_id}\naddress: {info.address}\ninstallations: {len(info.installations)}")
+        for i in info.installations:
+            when = datetime.fromtimestamp(i.created_ns / 1e9, UTC).isoformat() if i.created_ns else "-"
+            typer.echo(f"  {i.id}  created {when}")
+
+    asyncio.run(show())
+
+
+@installations_app.command("revoke")
+def installations_revoke(
+    ids: Annotated[
+        list[str] | None, typer.Argument(help="installation ids (hex) to revoke; none: all but the current one")
+    ] = None,
+    current: str | None = typer.Option(None, help="the installation to keep (default: the agent's, from NATS)"),
+    agent: str = typer.Option("echo", help="the agent whose registered installation is current"),
+    env_file: str = typer.Option(".env", help="keys not in the environment are read here"),
+) -> None:
+    """Revoke installations of the agent's inbox: the ones named, or all but the current one."""
+    from switchboard.keys import KeyToolError, current_installation, revoke
+
+    async def run_revoke() -> None:
+        wallet, node, env = _wallet_and_node(env_file)
+        try:
+            keep = current
+            if not ids and keep is None:
+                if not env.get("NATS_URL"):
+                    raise KeyToolError("give --current, or NATS_URL to read the agent's installation")
+                keep = await current_installation(env["NATS_URL"], agent)
+            revoked = await revoke(node, wallet, keep=keep, ids=ids or None)
+        except KeyToolError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        finally:
+            await node.close()
+        typer.echo(f"revoked {len(revoked)} installation(s)")
+        for i in revoked:
+            typer.echo(f"  {i}")
+
+    asyncio.run(run_revoke())
+
+
+@app.command("test-url")
+def test_url(env_file: str = typer.Option(".env", help="keys not in the environment are read here")) -> None:
+    """Where to chat with the agent in a browser (xmtp.chat, for XMTP_ENV)."""
+    from router.utils import get_test_url
+    from xmtp_core.identity.signer import LocalWalletSigner
+
+    from switchboard.keys import environment
+
+    env = environment(Path(env_file))
+    typer.echo(get_test_url(LocalWalletSigner.from_env(env).identifier.address, env.get("XMTP_ENV") or "dev"))
+
+
 if __name__ == "__main__":
     app()
