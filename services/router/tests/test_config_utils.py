@@ -53,9 +53,10 @@ def test_env_names_as_the_agent_sdk_reads_them(caplog: pytest.LogCaptureFixture)
     assert parse_log_level("Trace") < logging.DEBUG and parse_log_level(None) == logging.WARNING
 
 
-def test_create_from_env_sets_the_address() -> None:
+def test_create_from_env_sets_the_address(make_ctx: Any) -> None:
     agent = Agent.create_from_env("t", {"XMTP_WALLET_KEY": KEY})
     assert agent.address == ADDR and agent.name == "t"
+    assert make_ctx(agent, "hi").get_client_address() == ADDR
 
 
 async def test_conversations_by_address_and_group_operations() -> None:
