@@ -224,7 +224,7 @@ def inbox_info_command(env_file: str = typer.Option(".env", help="keys not in th
     """The agent's inbox id, address and installations with their creation times (XMTP_ENV / XMTP_API_URL)."""
     from datetime import UTC, datetime
 
-    from switchboard.keys import KeyToolError, inbox_info
+    from switchboard.keys import KeyToolError, inbox_info, limit_warning
 
     async def show() -> None:
         wallet, node, _ = _wallet_and_node(env_file)
@@ -238,6 +238,8 @@ def inbox_info_command(env_file: str = typer.Option(".env", help="keys not in th
         for i in info.installations:
             when = datetime.fromtimestamp(i.created_ns / 1e9, UTC).isoformat() if i.created_ns else "-"
             typer.echo(f"  {i.id}  created {when}")
+        if (warning := limit_warning(info)) is not None:
+            typer.echo(warning)
 
     asyncio.run(show())
 

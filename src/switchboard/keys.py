@@ -20,6 +20,7 @@ from xmtp_core.identity.inbox_id import inbox_id as derive_inbox_id
 from xmtp_core.identity.signer import LocalWalletSigner
 from xmtp_core.node import NodeClient
 
+INSTALLATION_LIMIT = 10  # libxmtp refuses an 11th installation on an inbox
 ENV_HEADER = "# written by `switchboard keys gen`: an agent's keys (keep it out of git)\n"
 
 
@@ -71,6 +72,17 @@ async def inbox_info(node: NodeClient, wallet: LocalWalletSigner) -> InboxInfo:
     ]
     recovery = getattr(state.recovery_identifier, "address", "")
     return InboxInfo(inbox, address, installations, recovery)
+
+
+def limit_warning(info: InboxInfo) -> str | None:
+    """A warning when the inbox is two installations or fewer from libxmtp's limit (the Agent SDK warns too)."""
+    count = len(info.installations)
+    if count < INSTALLATION_LIMIT - 2:
+        return None
+    return (
+        f"warning: {count} of {INSTALLATION_LIMIT} installations; a new one is refused at the limit "
+        "(`switchboard installations revoke` removes all but the current one)"
+    )
 
 
 async def revoke(

@@ -78,3 +78,13 @@ async def test_revoke_refuses_what_it_cannot_do() -> None:
     assert node.published == []
     revoked = await revoke(node, wallet, ids=[installs[2].identifier.public_key.hex()])  # type: ignore[arg-type]
     assert revoked == [installs[2].identifier.public_key.hex()]
+
+
+def test_a_warning_near_the_installation_limit() -> None:
+    from switchboard.keys import InboxInfo, Installation, limit_warning
+
+    def info(n: int) -> InboxInfo:
+        return InboxInfo("i", "0x", [Installation(f"{k:064x}", None) for k in range(n)], "0x")
+
+    assert limit_warning(info(7)) is None
+    assert "8 of 10" in (limit_warning(info(8)) or "") and "revoke" in (limit_warning(info(10)) or "")
