@@ -103,6 +103,7 @@ _remembered: OrderedDict[str, trace.SpanContext] = OrderedDict()
 
 
 def tracer() -> trace.Tracer:
+    """The tracer every Switchboard span comes from."""
     return trace.get_tracer(TRACER_NAME)
 
 

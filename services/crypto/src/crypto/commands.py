@@ -24,6 +24,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
+from xmtp_core import telemetry
 from xmtp_core.bus import subjects
 from xmtp_core.bus.client import answer_command, command_reply_to
 from xmtp_core.bus.schemas import (
@@ -152,7 +153,8 @@ class Commands:
     async def _guarded(self, msg: Msg, slots: asyncio.Semaphore) -> None:
         heartbeat = asyncio.create_task(self._keep_alive(msg))  # a DM to create can outlast one ack_wait
         try:
-            await self.handle(msg)
+            with telemetry.consumer_span(OUT.name, msg.headers, **{"messaging.consumer.group.name": DURABLE}):
+                await self.handle(msg)
         except Exception as exc:  # one command's failure never stops the consumer
             log.error("command handling failed: %s", clean_error(exc))
             with contextlib.suppress(Exception):

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 from sqlalchemy.ext.asyncio import AsyncSession
+from xmtp_core import telemetry
 from xmtp_core.bus import kv as bus_kv
 from xmtp_core.bus.client import publish_event
 from xmtp_core.bus.schemas import JoinedEvent
@@ -71,7 +72,8 @@ class OutboxRelay:
             for row in rows:
                 delivered = from_outbox(row, runtime.registry)
                 conv, event = bus_event(self.agent.name, row.event_id, delivered.event, self.agent.inbox_id)
-                await publish_event(self.js, event)
+                with telemetry.continue_trace(row.event_id.rsplit(":", 1)[0]):  # the SB_IN message's trace
+                    await publish_event(self.js, event)
                 if isinstance(event, JoinedEvent) and isinstance(delivered.event, ConversationJoined):
                     # Ingest follows the group from the Welcome's cursor (what is older predates us).
                     await bus_kv.put_topic(self.topics, self.agent.name, conv, delivered.event.message_cursor)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
+from xmtp_core import telemetry
 from xmtp_core.bus import subjects
 from xmtp_core.bus.schemas import GroupMessageOut, PublishRequest, PublishResult, SchemaError, WelcomeOut, dump, parse
 from xmtp_core.bus.streams import PUB
@@ -63,9 +64,10 @@ class BusSender:
         sub = await self.nc.subscribe(subjects.result(self.agent, request.conv), cb=on_result)
         try:
             headers = {subjects.MSG_ID_HEADER: request.msg_id}
-            await self.js.publish(
-                subjects.publish(self.agent, request.conv), dump(request), stream=PUB.name, headers=headers
-            )
+            with telemetry.producer_span(PUB.name, headers):
+                await self.js.publish(
+                    subjects.publish(self.agent, request.conv), dump(request), stream=PUB.name, headers=headers
+                )
             try:
                 result = await asyncio.wait_for(answer, self.timeout_s)
             except TimeoutError:

@@ -20,6 +20,7 @@ import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
+from xmtp_core import health, telemetry
 from xmtp_core.bus import kv as bus_kv
 from xmtp_core.bus import subjects
 from xmtp_core.bus.runner import Meta, PartitionedConsumer
@@ -112,6 +113,7 @@ async def serve(
     settings = settings or BusSettings()
     url = database_url or os.environ["DATABASE_URL"]
     names = settings.agents or ["agent"]
+    telemetry.setup("crypto")  # before the node channel and Postgres pools exist: they are instrumented
     nc = await nats.connect(settings.nats_url, name="switchboard-crypto", max_reconnect_attempts=-1)
     try:
         js = nc.jetstream()
@@ -123,10 +125,17 @@ async def serve(
                 agents[name] = await open_agent(name, node, url, BusSender(name, nc, js), keys=keys)
                 await announce(agents[name], buckets)
                 log.info("agent %s: inbox %s, address %s", name, agents[name].inbox_id, agents[name].address)
+            checks = {
+                "nats": health.nats_check(nc),
+                "postgres": health.postgres_check(url),
+                "node": health.node_check(node),
+            }
             try:
-                await Crypto(nc, js, agents, settings).run(buckets)
+                async with health.serving("crypto", checks):
+                    await Crypto(nc, js, agents, settings).run(buckets)
             finally:
                 for agent in agents.values():
                     await agent.runtime.store.close()
     finally:
         await nc.close()
+        telemetry.shutdown()  # flush the last spans

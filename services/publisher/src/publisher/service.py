@@ -19,6 +19,7 @@ import asyncio
 import logging
 
 from nats.js import JetStreamContext
+from xmtp_core import telemetry
 from xmtp_core.bus import subjects
 from xmtp_core.bus.runner import Meta, PartitionedConsumer, Poison, Transient
 from xmtp_core.bus.schemas import PublishRequest, PublishResult, dump
@@ -95,6 +96,8 @@ class Publisher:
 
     async def report(self, result: PublishResult) -> None:
         headers = {subjects.MSG_ID_HEADER: result.msg_id}
-        await self._js.publish(
-            subjects.result(result.agent, result.conv), dump(result), stream=RES.name, headers=headers
-        )
+        telemetry.INTENTS.labels(result.status).inc()
+        with telemetry.producer_span(RES.name, headers):
+            await self._js.publish(
+                subjects.result(result.agent, result.conv), dump(result), stream=RES.name, headers=headers
+            )

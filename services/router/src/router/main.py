@@ -8,6 +8,7 @@ import os
 import sys
 
 import nats
+from xmtp_core import health, telemetry
 from xmtp_core.bus.settings import BusSettings
 from xmtp_core.bus.streams import ensure_buckets, ensure_streams
 
@@ -30,11 +31,13 @@ def load_app(spec: str) -> Agent:
 async def serve(app: str, settings: BusSettings | None = None) -> None:
     settings = settings or BusSettings()
     agent = load_app(app)
-    nc = await nats.connect(settings.nats_url, name=f"switchboard-router-{agent.name}", max_reconnect_attempts=-1)
-    try:
-        js = nc.jetstream()
-        await ensure_streams(js, settings)
-        await ensure_buckets(js, settings)
-        await Worker(agent, nc, js, settings).run()
-    finally:
-        await nc.close()
+    with telemetry.service("router"):
+        nc = await nats.connect(settings.nats_url, name=f"switchboard-router-{agent.name}", max_reconnect_attempts=-1)
+        try:
+            js = nc.jetstream()
+            await ensure_streams(js, settings)
+            await ensure_buckets(js, settings)
+            async with health.serving("router", {"nats": health.nats_check(nc)}):
+                await Worker(agent, nc, js, settings).run()
+        finally:
+            await nc.close()
