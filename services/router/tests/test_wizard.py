@@ -184,3 +184,25 @@ def test_a_session_repr_hides_answers() -> None:
     session = Session("w", "c", "i", 1, {"email": "secret@example.com"}, "e")
     assert "secret" not in repr(session)
     assert Message("01", "c", "i", 1, "xmtp.org/text:1.0", "secret").__repr__().count("secret") == 0
+
+
+async def test_expired_and_unopenable_sessions_are_dropped(make_ctx: MakeCtx, database_url: str) -> None:
+    done: list[Any] = []
+    store = PostgresSessions(database_url, b"\x07" * 32, "t", ttl_s=3600)
+    transport = RecordingTransport()
+    talk = Talk(_agent(_wizard(store, done), transport), make_ctx, DM)
+    await talk.say("/signup")
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("UPDATE router_wizard_sessions SET updated_at = now() - interval '2 hours'")
+        assert await store.get("signup", DM.conversation_id, "user") is None  # expired: never read
+        assert await store.purge() == 1
+        await talk.say("/signup")
+        await conn.execute("UPDATE router_wizard_sessions SET state = '\\x00'::bytea || substring(state from 2)")
+        sent = len(transport.commands)
+        await talk.say("free")  # the row does not open: dropped, the message goes on (no error, no answer)
+        assert len(transport.commands) == sent
+        assert await conn.fetchval("SELECT count(*) FROM router_wizard_sessions") == 0
+    finally:
+        await conn.close()
+        await store.close()

@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from xmtp_core.pg_url import plain_pg_url
 
 TABLE = "router_wizard_sessions"
+TTL_S = 7 * 24 * 3600.0  # a flow left untouched this long is over (rows are purged, never read again)
+PURGE_EVERY = 1000  # puts between purges of expired rows
 MAX_STATE_BYTES = 256 * 1024  # answers are capped per step (`wizard.MAX_ANSWER`); this bounds a row
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -109,13 +111,15 @@ def _hex(value: str, name: str) -> bytes:
 class PostgresSessions:
     """Sessions in `router_wizard_sessions` (created on first use), states sealed under ``key``."""
 
-    def __init__(self, database_url: str, key: bytes, agent: str) -> None:
+    def __init__(self, database_url: str, key: bytes, agent: str, *, ttl_s: float = TTL_S) -> None:
         if len(key) != 32:
             raise SessionError("the state key is 32 bytes")
         self._url = plain_pg_url(database_url)
         self._aead = AESGCM(key)
         self._agent = agent
+        self._ttl_s = ttl_s
         self._pool: Any = None
+        self._puts = 0
 
     @classmethod
     def from_env(cls, agent: str) -> PostgresSessions:
@@ -134,7 +138,17 @@ class PostgresSessions:
                 with contextlib.suppress(asyncpg.UniqueViolationError, asyncpg.DuplicateTableError):
                     await conn.execute(_DDL)
             self._pool = pool
+            await self.purge()
         return self._pool
+
+    async def purge(self) -> int:
+        """Delete this agent's expired sessions; returns how many."""
+        pool = await self._db()
+        status = await pool.execute(
+            f"DELETE FROM {TABLE} WHERE agent=$1 AND updated_at < now() - make_interval(secs => $2)",
+            self._agent, self._ttl_s,
+        )  # fmt: skip
+        return int(status.split()[-1])
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -147,8 +161,9 @@ class PostgresSessions:
     async def get(self, wizard: str, conversation_id: str, inbox_id: str) -> Session | None:
         pool = await self._db()
         row = await pool.fetchrow(
-            f"SELECT step, state FROM {TABLE} WHERE agent=$1 AND wizard=$2 AND conversation_id=$3 AND inbox_id=$4",
-            self._agent, wizard, conversation_id, inbox_id,
+            f"SELECT step, state FROM {TABLE} WHERE agent=$1 AND wizard=$2 AND conversation_id=$3 AND inbox_id=$4"
+            " AND updated_at >= now() - make_interval(secs => $5)",
+            self._agent, wizard, conversation_id, inbox_id, self._ttl_s,
         )  # fmt: skip
         if row is None:
             return None
@@ -170,6 +185,9 @@ class PostgresSessions:
         aad = self._aad(session.wizard, session.conversation_id, session.inbox_id)
         sealed = nonce + self._aead.encrypt(nonce, plain, aad)
         pool = await self._db()
+        self._puts += 1
+        if self._puts % PURGE_EVERY == 0:
+            await self.purge()
         await pool.execute(
             f"INSERT INTO {TABLE} (agent, wizard, conversation_id, inbox_id, step, state) VALUES ($1,$2,$3,$4,$5,$6)"
             " ON CONFLICT (agent, wizard, conversation_id, inbox_id)"

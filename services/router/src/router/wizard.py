@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from xmtp_core.content.codecs.coinbase import Action, Actions, Intent
+from xmtp_core.untrusted import clean_error
 
 from router.agent import Middleware, Next
 from router.context import Conversation
-from router.sessions import MemorySessions, PostgresSessions, Session, SessionStore
+from router.sessions import MemorySessions, PostgresSessions, Session, SessionError, SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,12 @@ class ActionWizard:
             await self.start(ctx)
             return True
         store = self.sessions(ctx.agent.name)
-        session = await store.get(self.id, message.conversation_id, message.sender_inbox_id)
+        try:
+            session = await store.get(self.id, message.conversation_id, message.sender_inbox_id)
+        except SessionError as exc:  # a row that does not open would otherwise fail each of the user's messages
+            log.warning("wizard %s: dropping a session that does not open (%s)", self.id, clean_error(exc))
+            await store.delete(self.id, message.conversation_id, message.sender_inbox_id)
+            return False
         if session is None:
             return False
         if session.last_event_id == ctx.event_id:  # this event moved it already: send again what it sent
