@@ -1,6 +1,7 @@
 """The agent API through the whole pipeline with libxmtp 1.9.1 (node-sdk 5.5.0) as the user: every content event
 fires with its payload when libxmtp sends that content type (the inspector agent answers each with the event
-it saw), a group rename is a `group-update`, and the command bot answers `/help` with a markdown reply."""
+it saw), a group rename is a `group-update`, a leave request in a group is `leave-request`, and the command
+bot answers `/help` with a markdown reply."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from xmtp_core.content import (
     default_registry,
 )
 from xmtp_core.content.codecs.attachment import MultiRemoteAttachment
+from xmtp_core.content.codecs.group import LeaveRequest
 from xmtp_core.content.types import ContentTypeId, EncodedContent
 
 from switchboard.devservices import DevServices
@@ -95,6 +97,8 @@ async def test_every_content_event_fires_with_its_payload(peer: LibxmtpPeer, dev
     group = await peer.create_group("alice", [agent], group_name="before")
     await peer.update_name("alice", group["id"], "after")
     assert await _texts(peer, group["id"], agent, 1) == ["group-update: group_name"]
+    await _send_encoded(peer, group["id"], LeaveRequest())
+    assert (await _texts(peer, group["id"], agent, 2))[1] == "leave-request: leave"
 
 
 async def test_the_command_bot_answers_help_and_commands(peer: LibxmtpPeer, devnode_url: str, stack: Stack) -> None:
