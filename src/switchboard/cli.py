@@ -104,6 +104,38 @@ def asyncapi(
     typer.echo(document(fmt))
 
 
+COMPOSE_SECRETS = (
+    "POSTGRES_PASSWORD",
+    "NATS_JS_KEY",
+    "NATS_INGEST_PASSWORD",
+    "NATS_CRYPTO_PASSWORD",
+    "NATS_ROUTER_PASSWORD",
+    "NATS_PUBLISHER_PASSWORD",
+)
+
+
+@app.command("compose-secrets")
+def compose_secrets(
+    env_file: str = typer.Option(".env", help="the file `docker compose` reads its secrets from"),
+) -> None:
+    """Write the agent's keys and the compose stack's passwords into `.env` (0600), keeping any already there (like
+    the Agent SDK's `gen:keys`). Prints the names written, never the values."""
+    import secrets
+
+    from switchboard.stack import _read_env_file, ensure_keys
+
+    path = Path(env_file)
+    before = set(_read_env_file(path))
+    ensure_keys(path, {})
+    missing = [name for name in COMPOSE_SECRETS if name not in _read_env_file(path)]
+    if missing:
+        with path.open("a") as out:
+            out.writelines(f"{name}={secrets.token_hex(32)}\n" for name in missing)
+    path.chmod(0o600)
+    written = sorted(set(_read_env_file(path)) - before)
+    typer.echo(f"{path}: wrote {', '.join(written)}" if written else f"{path}: every key already there")
+
+
 @app.command()
 def run(
     listen: str = typer.Option("127.0.0.1:5556", help="HOST:PORT for devnode"),
