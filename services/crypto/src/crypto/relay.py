@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 BATCH = 256
 POLL_S = 0.5
 PRUNE_AFTER_NS = 3 * 60 * 60 * 10**9  # delivered events kept past the bus's 2 h duplicate window, then pruned
+REJECTIONS_KEPT_NS = 30 * 24 * 60 * 60 * 10**9  # refusals are for operators; SB_DLQ keeps dead letters as long
 _RELAY_LOCK = 0x73625F72656C  # "sb_rel"
 
 
@@ -87,4 +88,8 @@ class OutboxRelay:
         if now - self._last_prune < 60:
             return
         self._last_prune = now
-        await self.agent.runtime.store.outbox.prune_delivered(s, time.time_ns() - PRUNE_AFTER_NS)
+        store, now_ns = self.agent.runtime.store, time.time_ns()
+        await store.outbox.prune_delivered(s, now_ns - PRUNE_AFTER_NS)
+        # Marks past the same horizon, at or below their topic's cursor, fold into a floor (nothing is forgotten).
+        await store.envelopes.prune_processed(s, now_ns - PRUNE_AFTER_NS)
+        await store.rejections.prune_older_than(s, now_ns - REJECTIONS_KEPT_NS)

@@ -59,3 +59,11 @@ class Rejections:
         """Forget refusals above ``envelope_id`` on ``topic`` (a re-joined conversation processes them anew)."""
         result = await session.execute(sa.delete(t).where(t.c.topic == topic, t.c.envelope_id > envelope_id))
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def prune_older_than(self, session: AsyncSession, older_than_ns: int, *, limit: int = 10_000) -> int:
+        """Forget at most ``limit`` refusals recorded before ``older_than_ns`` (they are for operators: nothing
+        depends on them for correctness, the processed marks keep the envelope from being handled again)."""
+        oldest = sa.select(t.c.topic, t.c.envelope_id).where(t.c.rejected_ns < older_than_ns).limit(limit)
+        stmt = sa.delete(t).where(sa.tuple_(t.c.topic, t.c.envelope_id).in_(oldest))
+        result = await session.execute(stmt)
+        return int(result.rowcount)  # type: ignore[attr-defined]
