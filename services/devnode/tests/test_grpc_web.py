@@ -195,8 +195,8 @@ async def test_unknown_method_wrong_content_type_and_verb(session: aiohttp.Clien
     status, _, reply = await post(session, f"{web_url}/xmtp.mls.api.v1.MlsApi/Subscribe", framed(b""))
     assert status_of(reply)[0] == grpc.StatusCode.UNIMPLEMENTED
     url = f"{web_url}/xmtp.mls.api.v1.MlsApi/SendGroupMessages"
-    status, _, _ = await post(session, url, framed(b""), **{"content-type": "application/json"})
-    assert status == 415
+    status, headers, _ = await post(session, url, framed(b""), **{"content-type": "application/json"})
+    assert status == 415 and "Access-Control-Allow-Origin" in headers
     async with session.get(url) as r:
         assert r.status == 405
 
@@ -237,3 +237,17 @@ async def test_node_stop_ends_web_streams_with_ok(session: aiohttp.ClientSession
         await running.stop(grace=1.0)
         frames = [f async for f in read_frames(r.content)]
     assert frames and frames[-1][0] == 0x80 and parse_trailers(frames[-1][1])[0] == grpc.StatusCode.OK
+
+
+async def test_a_servicer_bug_is_internal_without_its_message(
+    session: aiohttp.ClientSession, web_url: str, node: RunningNode, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    async def broken(*args: Any) -> None:
+        raise RuntimeError("secret \x00 request bytes")
+
+    monkeypatch.setattr(node.node.store, "query_group_messages", broken)
+    req = mls_pb2.QueryGroupMessagesRequest(group_id=b"g")
+    url = f"{web_url}/xmtp.mls.api.v1.MlsApi/QueryGroupMessages"
+    _, _, reply = await post(session, url, framed(req.SerializeToString()))
+    assert status_of(reply) == (grpc.StatusCode.INTERNAL, "internal error")
+    assert "secret" not in caplog.text and "RuntimeError" in caplog.text

@@ -191,7 +191,9 @@ class GrpcWeb:
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if content_type not in ("application/grpc-web", "application/grpc-web+proto"):
             # grpc-web-text (base64) is for clients without binary fetch bodies; libxmtp sends binary.
-            return web.Response(status=415, text="expected application/grpc-web+proto")
+            refused = web.Response(status=415, text="expected application/grpc-web+proto")
+            _cors(request, refused.headers)  # so a browser shows the 415, not a CORS failure
+            return refused
         response = web.StreamResponse(status=200)
         _cors(request, response.headers)
         response.headers["Content-Type"] = "application/grpc-web+proto"
@@ -229,8 +231,9 @@ class GrpcWeb:
             return exc.code, exc.details
         except (ConnectionResetError, asyncio.CancelledError):
             raise  # the browser left: the servicer's finally blocks have run, nothing to answer
-        except Exception as exc:  # a servicer bug must not leak its message (it may quote request bytes)
-            log.exception("grpc-web %s failed: %s", clean(request.path, 200), type(exc).__name__)
+        except Exception as exc:
+            # A servicer bug: neither the client nor the log gets its message, which may quote request bytes.
+            log.error("grpc-web %s failed: %s", clean(request.path, 200), type(exc).__name__)
             return grpc.StatusCode.INTERNAL, "internal error"
         return grpc.StatusCode.OK, ""
 
