@@ -19,6 +19,7 @@ from devnode.identity_api import IdentityApi
 from devnode.limits import GRPC_MAX_MESSAGE_BYTES
 from devnode.mls_api import MlsApi
 from devnode.node import Node
+from devnode.ratelimit import Limited, RateLimiter, RateLimits
 from devnode.store import Store
 
 log = logging.getLogger("devnode")
@@ -72,9 +73,12 @@ def _split_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-async def start(listen: str, database_url: str, grpc_web_listen: str | None = None) -> RunningNode:
+async def start(
+    listen: str, database_url: str, grpc_web_listen: str | None = None, rate_limits: RateLimits | None = None
+) -> RunningNode:
     """Migrate the database, then serve MlsApi + IdentityApi on an insecure (h2c) port; port 0 picks one.
-    With `grpc_web_listen` (HOST:PORT) the same servicers also answer gRPC-web (HTTP/1.1, CORS) there."""
+    With `grpc_web_listen` (HOST:PORT) the same servicers also answer gRPC-web (HTTP/1.1, CORS) there.
+    `rate_limits` (else `RateLimits.from_env()`, off by default) applies XMTP's per-client limits."""
     host, _ = _split_listen(listen)
     grpc_web: RunningGrpcWeb | None = None
     engine = make_engine(database_url)
@@ -83,6 +87,10 @@ async def start(listen: str, database_url: str, grpc_web_listen: str | None = No
         node = Node(Store(engine))
         server = grpc.aio.server(options=SERVER_OPTIONS)
         mls, identity = MlsApi(node), IdentityApi(node)
+        limits = rate_limits or RateLimits.from_env()
+        if limits is not None:
+            limiter = RateLimiter(limits)
+            mls, identity = Limited(mls, limiter), Limited(identity, limiter)  # type: ignore[assignment]
         mls_pb2_grpc.add_MlsApiServicer_to_server(mls, server)  # type: ignore[no-untyped-call]
         identity_pb2_grpc.add_IdentityApiServicer_to_server(identity, server)  # type: ignore[no-untyped-call]
         port = server.add_insecure_port(listen)
