@@ -61,6 +61,10 @@ META = Meta("sb.ev.t.c.message", "t", "c", "message", 0, 1, 1, None)
 
 
 def _worker(agent: Agent) -> Worker:
+    from router.consent import MemoryConsent
+
+    if agent._consent is None:
+        agent.consent = MemoryConsent()  # never the environment's database
     worker = Worker(agent, None, None, BusSettings())  # type: ignore[arg-type]  # no network: transport replaced
     worker.transport = agent.transport = RecordingTransport()  # type: ignore[assignment]
     return worker

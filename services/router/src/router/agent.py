@@ -35,6 +35,7 @@ from xmtp_core.content.codec import ContentCodec
 from xmtp_core.untrusted import clean_error
 
 from router.config import AgentConfig
+from router.consent import ConsentState, ConsentStore, check_state, consent_store
 from router.context import Conversation, ConversationContext, MessageContext
 from router.filters import Filter, as_filter
 from router.transport import AgentError, Transport
@@ -181,8 +182,10 @@ class Agent(Router):
     The transport is attached by the worker that runs it (`router.worker`); `create_dm` / `create_group` and
     the other operations need it."""
 
-    def __init__(self, name: str = "agent") -> None:
+    def __init__(self, name: str = "agent", *, include_denied: bool = False) -> None:
         super().__init__(name)
+        self.include_denied = include_denied
+        self._consent: ConsentStore | None = None
         self.outer: list[Middleware] = []
         self.errors = ErrorChain()
         self.transport: Transport | None = None
@@ -190,6 +193,37 @@ class Agent(Router):
         self.address: str = ""
         self.registry = default_registry()
         self.config = AgentConfig()
+
+    @property
+    def consent(self) -> ConsentStore:
+        """Where consent is kept (`router.consent`: Postgres when DATABASE_URL is set)."""
+        if self._consent is None:
+            self._consent = consent_store(self.name)
+        return self._consent
+
+    @consent.setter
+    def consent(self, store: ConsentStore) -> None:
+        self._consent = store
+
+    async def set_consent(self, state: str, *, conversation_id: str | None = None, inbox_id: str | None = None) -> None:
+        """Allow, deny or forget a conversation or an inbox (exactly one)."""
+        kind, entity = _consent_target(conversation_id, inbox_id)
+        await self.consent.set(kind, entity, check_state(state))
+
+    async def get_consent(self, *, conversation_id: str | None = None, inbox_id: str | None = None) -> ConsentState:
+        kind, entity = _consent_target(conversation_id, inbox_id)
+        return await self.consent.get(kind, entity) or "unknown"
+
+    async def conversation_consent(self, conversation: Conversation) -> ConsentState:
+        """The conversation's record, else a DM peer's, else unknown; unknown when the store fails."""
+        try:
+            own = await self.consent.get("conversation", conversation.id)
+            if own is None and conversation.is_dm and conversation.dm_peer_inbox_id:
+                own = await self.consent.get("inbox", conversation.dm_peer_inbox_id)
+        except Exception as exc:  # fail open: a database outage must not silence the agent
+            log.warning("consent unreadable, taken as unknown: %s", clean_error(exc))
+            return "unknown"
+        return own or "unknown"
 
     def register_codec(self, codec: ContentCodec[Any]) -> None:
         """A custom content type: decoded for handlers (`unknown_message` with its value) and sendable with
@@ -390,6 +424,12 @@ async def _wrapped(handler: Handler, inner: tuple[Middleware, ...], ctx: Any) ->
         return await inner[i](ctx, next_)
 
     await step(0)
+
+
+def _consent_target(conversation_id: str | None, inbox_id: str | None) -> tuple[str, str]:
+    if (conversation_id is None) == (inbox_id is None):
+        raise ValueError("give exactly one of conversation_id, inbox_id")
+    return ("conversation", conversation_id) if conversation_id is not None else ("inbox", inbox_id or "")
 
 
 def _takes_one(fn: HandlerFn) -> bool:

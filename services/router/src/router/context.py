@@ -287,6 +287,23 @@ class ConversationContext:
     def get_client_address(self) -> str:
         return self.agent.address
 
+    async def consent_state(self) -> str:
+        """The conversation's consent (`allowed`, `denied`, `unknown`): the SDK's consent getters, awaited."""
+        return await self.agent.conversation_consent(self.conversation)
+
+    async def is_allowed(self) -> bool:
+        return await self.consent_state() == "allowed"
+
+    async def is_denied(self) -> bool:
+        return await self.consent_state() == "denied"
+
+    async def is_unknown(self) -> bool:
+        return await self.consent_state() == "unknown"
+
+    async def set_consent(self, state: str) -> None:
+        """This conversation's consent; `denied` stops its messages reaching handlers."""
+        await self.agent.set_consent(state, conversation_id=self.conversation.id)
+
 
 @dataclass
 class MessageContext(ConversationContext):

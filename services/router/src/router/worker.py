@@ -7,9 +7,11 @@ handler's failure never stops the worker (`Agent` reports it); only a failure to
 operations time out) makes the event go back for a retry. Conversation details come with join and update
 events and are kept per worker; one not seen yet is asked of crypto once.
 
-A group update (a commit: members, admins, metadata) reaches handlers as the `group-update` content event with
-a `GroupUpdated` value, as libxmtp shows it; its message id is derived from the event (a commit has no
-application message id of ours). The agent's inbox id and address are read from KV `sb_agents` at start."""
+Messages of a conversation the agent denied (`router.consent`) are not dispatched, as the Agent SDK's default
+stream; `Agent(include_denied=True)` keeps them. A group update (a commit: members, admins, metadata) reaches
+handlers as the `group-update` content event with a `GroupUpdated` value, as libxmtp shows it; its message id
+is derived from the event (a commit has no application message id of ours). The agent's inbox id and address
+are read from KV `sb_agents` at start."""
 
 from __future__ import annotations
 
@@ -102,6 +104,11 @@ class Worker:
         )  # fmt: skip
         info = await self._info(event.conversation_id)
         ctx = MessageContext(self.agent, self._conversation(info), event.event_id, message=message)
+        await self._dispatch(ctx)
+
+    async def _dispatch(self, ctx: MessageContext) -> None:
+        if not self.agent.include_denied and await self.agent.conversation_consent(ctx.conversation) == "denied":
+            return  # the Agent SDK's default stream: Allowed and Unknown only
         await self.agent.dispatch_message(ctx)
 
     async def _group_update(self, event: UpdatedEvent) -> None:
@@ -118,7 +125,7 @@ class Worker:
             u.initiated_by_inbox_id, event.sent_ns, "xmtp.org/group_updated:1.0", value, None, own,
         )  # fmt: skip
         ctx = MessageContext(self.agent, self._conversation(event.conversation), event.event_id, message=message)
-        await self.agent.dispatch_message(ctx)
+        await self._dispatch(ctx)
 
     async def identify(self) -> None:
         """The agent's inbox id and address from KV `sb_agents` (crypto writes them); empty when not there yet."""
