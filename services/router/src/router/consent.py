@@ -10,11 +10,12 @@ database outage does not silence the agent."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 from typing import Any, Literal, Protocol
 
 from xmtp_core.pg_url import plain_pg_url
+
+from router.pg import open_pool
 
 ConsentState = Literal["allowed", "denied", "unknown"]
 STATES: tuple[ConsentState, ...] = ("allowed", "denied", "unknown")
@@ -57,13 +58,7 @@ class PostgresConsent:
 
     async def _db(self) -> Any:
         if self._pool is None:
-            import asyncpg  # type: ignore[import-untyped]
-
-            pool = await asyncpg.create_pool(self._url, min_size=1, max_size=4)
-            async with pool.acquire() as conn:
-                with contextlib.suppress(asyncpg.UniqueViolationError, asyncpg.DuplicateTableError):
-                    await conn.execute(_DDL)
-            self._pool = pool
+            self._pool = await open_pool(self._url, _DDL)
         return self._pool
 
     async def get(self, kind: str, entity: str) -> ConsentState | None:

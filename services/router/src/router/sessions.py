@@ -10,7 +10,6 @@ the store refuses to start. The router owns this table alone: it never touches t
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -22,6 +21,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from xmtp_core.pg_url import plain_pg_url
+
+from router.pg import open_pool
 
 TABLE = "router_wizard_sessions"
 TTL_S = 7 * 24 * 3600.0  # a flow left untouched this long is over (rows are purged, never read again)
@@ -130,14 +131,7 @@ class PostgresSessions:
 
     async def _db(self) -> Any:
         if self._pool is None:
-            import asyncpg  # type: ignore[import-untyped]  # only routers that run a wizard need a database
-
-            pool = await asyncpg.create_pool(self._url, min_size=1, max_size=4)
-            async with pool.acquire() as conn:
-                # another replica may create it at the same moment
-                with contextlib.suppress(asyncpg.UniqueViolationError, asyncpg.DuplicateTableError):
-                    await conn.execute(_DDL)
-            self._pool = pool
+            self._pool = await open_pool(self._url, _DDL)
             await self.purge()
         return self._pool
 
