@@ -37,6 +37,7 @@ class DevServices:
     database_url: str
     _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _cleanups: list[object] = field(default_factory=list)
+    _servers: dict[str, _Server] = field(default_factory=dict)
 
 
 def free_port() -> int:
@@ -134,16 +135,7 @@ def start_nats(workdir: Path, svc: DevServices, *, encrypt: bool = True) -> str:
     conf = workdir / "nats.conf"
     conf.write_text(nats_config(port, store, key=key))
     conf.chmod(0o600)  # it holds the key
-    log = open(workdir / "nats.log", "wb")  # noqa: SIM115 - closed with the process
-    proc = subprocess.Popen(
-        [_nats_binary(), "-c", str(conf)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        preexec_fn=die_with_parent(signal.SIGTERM),
-    )
-    svc._procs.append(proc)
-    _wait_port(port, proc, "nats-server")
+    _launch(svc, _Server("nats", [_nats_binary(), "-c", str(conf)], port, workdir / "nats.log", signal.SIGTERM))
     return f"nats://127.0.0.1:{port}"
 
 
@@ -182,35 +174,69 @@ def _start_system_pg(pgbin: Path, workdir: Path, svc: DevServices) -> str:
     # As root, Popen switches to the postgres user itself rather than through runuser: runuser's setuid would
     # clear the parent-death signal, and it forks, so postgres would not be our child. SIGINT is Postgres's
     # fast shutdown (it does not wait for clients to leave).
-    root = os.geteuid() == 0
+    argv = [str(pgbin / "postgres"), "-D", str(data), "-p", str(port), "-k", str(sock)]
+    argv += ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"]
+    server = _Server("postgres", argv, port, workdir / "postgres.log", signal.SIGINT, as_postgres=os.geteuid() == 0)
+    _launch(svc, server)
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
+@dataclass
+class _Server:
+    """How a private server was started, so `restart` can start it again the same way on the same port."""
+
+    name: str
+    argv: list[str]
+    port: int
+    log: Path
+    death_signal: int
+    as_postgres: bool = False
+    proc: subprocess.Popen[bytes] | None = None
+
+
+def _launch(svc: DevServices, server: _Server) -> None:
     proc = subprocess.Popen(
-        [
-            str(pgbin / "postgres"),
-            "-D",
-            str(data),
-            "-p",
-            str(port),
-            "-k",
-            str(sock),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "fsync=off",
-            "-c",
-            "max_connections=200",
-        ],
-        stdout=open(workdir / "postgres.log", "wb"),  # noqa: SIM115
+        server.argv,
+        stdout=open(server.log, "ab"),  # noqa: SIM115 - closed with the process
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=die_with_parent(signal.SIGINT),
-        user="postgres" if root else None,
-        group="postgres" if root else None,
-        extra_groups=[] if root else None,
+        preexec_fn=die_with_parent(server.death_signal),
+        user="postgres" if server.as_postgres else None,
+        group="postgres" if server.as_postgres else None,
+        extra_groups=[] if server.as_postgres else None,
     )
-    svc._procs.append(proc)
-    _wait_port(port, proc, "postgres")
-    _wait_pg_ready(port)
-    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    if server.proc in svc._procs:
+        svc._procs[svc._procs.index(server.proc)] = proc
+    else:
+        svc._procs.append(proc)
+    server.proc = proc
+    svc._servers[server.name] = server
+    _wait_port(server.port, proc, server.name)
+    if server.name == "postgres":
+        _wait_pg_ready(server.port)
+
+
+def restart(svc: DevServices, name: str, *, sig: int = signal.SIGKILL, down_s: float = 0.0) -> None:
+    """Stop private server `name` ("nats" or "postgres") with `sig` and start it again on the same port with the
+    same data (JetStream's store, Postgres's data directory): what a crash and a restart by a supervisor do."""
+    server = svc._servers[name]
+    assert server.proc is not None
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.proc.pid, sig)
+    server.proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _listening(server.port):  # postgres children may linger a moment
+        time.sleep(0.05)
+    time.sleep(down_s)
+    _launch(svc, server)
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
 
 
 def _wait_pg_ready(port: int, timeout: float = 20.0) -> None:

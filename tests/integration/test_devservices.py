@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 
 import asyncpg
 import nats
 import pytest
 
-from switchboard.devservices import dev_services
+from switchboard.devservices import dev_services, restart
 
 pytestmark = pytest.mark.integration
 
@@ -68,3 +69,37 @@ def test_env_urls_win(monkeypatch: pytest.MonkeyPatch) -> None:
         assert svc.nats_url == "nats://example.invalid:4222"
         assert svc.database_url == "postgresql://u@example.invalid/db"
         assert svc._procs == []
+
+
+async def _stream_messages(url: str) -> int:
+    nc = await nats.connect(url)
+    try:
+        return int((await nc.jetstream().stream_info("PROBE")).state.messages)
+    finally:
+        await nc.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill", "term"])
+def test_a_private_server_restarts_on_its_port_with_its_data(monkeypatch: pytest.MonkeyPatch, sig: int) -> None:
+    monkeypatch.delenv("NATS_URL", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("PG_EMBEDDED", "0")
+    with dev_services() as svc:
+        assert asyncio.run(_pg_roundtrip(svc.database_url)) == 42
+        assert asyncio.run(_jetstream_roundtrip(svc.nats_url)) == b"hello"
+        before = [p.pid for p in svc._procs]
+        restart(svc, "nats", sig=sig)
+        restart(svc, "postgres", sig=sig, down_s=0.2)
+        assert all(_gone(pid) for pid in before) and len(svc._procs) == 2
+        assert asyncio.run(_stream_messages(svc.nats_url)) == 1  # JetStream's store was kept
+        assert asyncio.run(_pg_count(svc.database_url)) == 1  # and so was Postgres's data
+        pids = [p.pid for p in svc._procs]
+    assert all(_gone(pid) for pid in pids)
+
+
+async def _pg_count(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM probe"))
+    finally:
+        await conn.close()
