@@ -251,3 +251,13 @@ async def test_a_servicer_bug_is_internal_without_its_message(
     _, _, reply = await post(session, url, framed(req.SerializeToString()))
     assert status_of(reply) == (grpc.StatusCode.INTERNAL, "internal error")
     assert "secret" not in caplog.text and "RuntimeError" in caplog.text
+
+
+async def test_a_body_over_grpcs_cap_is_resource_exhausted(session: aiohttp.ClientSession, web_url: str) -> None:
+    from devnode.limits import GRPC_MAX_MESSAGE_BYTES
+
+    body = framed(b"\0" * (GRPC_MAX_MESSAGE_BYTES + 1))  # what gRPC's own cap answers on h2c
+    url = f"{web_url}/xmtp.mls.api.v1.MlsApi/SendGroupMessages"
+    _, _, reply = await post(session, url, body)
+    code, details = status_of(reply)
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and str(GRPC_MAX_MESSAGE_BYTES) in details
