@@ -312,9 +312,11 @@ async def test_engine_interop_against_libxmtp_1_10(
     runtime: Runtime,  # noqa: F811
     store_url: str,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
+    new_database: Any,
 ) -> None:
     fixtures = {"devnode_url": devnode_url, "database_url": database_url, "store_url": store_url}
-    await _rerun(engine_tests, test, {**fixtures, "peer": peer_1_10, "runtime": runtime, "monkeypatch": monkeypatch})
+    fixtures |= {"peer": peer_1_10, "runtime": runtime, "monkeypatch": monkeypatch, "new_database": new_database}
+    await _rerun(engine_tests, test, fixtures)
 
 
 @pytest.mark.parametrize(
