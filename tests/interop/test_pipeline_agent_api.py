@@ -1,7 +1,7 @@
-"""The agent API through the whole pipeline with libxmtp 1.9.1 (node-sdk 5.5.0) as the user: every content event
-fires with its payload when libxmtp sends that content type (the inspector agent answers each with the event
-it saw), a group rename is a `group-update`, a leave request in a group is `leave-request`, and the command
-bot answers `/help` with a markdown reply."""
+"""The agent API through the whole pipeline with libxmtp (node-sdk 5.5.0, xmtp-bindings 0.1.8) as the user:
+every content event fires with its payload when libxmtp sends that content type (the inspector agent answers
+each with the event it saw), a group rename is a `group-update`, a leave request in a group is
+`leave-request`, and the command bot answers `/help` with a markdown reply; each for libxmtp 1.9.1 and 1.10.0."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from peer import LibxmtpPeer
+from peer import LIBXMTP_VERSIONS, LibxmtpPeer
 from pipelinekit import Stack, from_agent, wait_for
 from xmtp_core.content import (
     Action,
@@ -81,6 +81,7 @@ async def _send_encoded(peer: LibxmtpPeer, conv: str, value: Any) -> None:
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("peer", LIBXMTP_VERSIONS, indirect=True)
 async def test_every_content_event_fires_with_its_payload(peer: LibxmtpPeer, devnode_url: str, stack: Stack) -> None:
     await peer.create("alice", devnode_url)
     agent = stack.agent_inbox_id
@@ -101,6 +102,7 @@ async def test_every_content_event_fires_with_its_payload(peer: LibxmtpPeer, dev
     assert (await _texts(peer, group["id"], agent, 2))[1] == "leave-request: leave"
 
 
+@pytest.mark.parametrize("peer", LIBXMTP_VERSIONS, indirect=True)
 async def test_the_command_bot_answers_help_and_commands(peer: LibxmtpPeer, devnode_url: str, stack: Stack) -> None:
     await peer.create("alice", devnode_url)
     bot = stack.inbox_ids["commands"]
