@@ -2,7 +2,7 @@
 
     text "hi"              -> "text: hi"
     a reaction 👍           -> "reaction: 👍"
-    a reply "yes"          -> "reply: yes"
+    a reply "yes" to "hi"  -> "reply: yes (to: hi)"
     a wallet send calls    -> "wallet-send-calls: 0x2105"
     ...every content event of the Agent SDK, and `unknown_message` with the content type
 
@@ -38,7 +38,11 @@ SUMMARY: dict[str, Any] = {
 
 def _answer(event: str) -> Any:
     async def answer(ctx: MessageContext) -> None:
-        await ctx.send_text(f"{event}: {SUMMARY[event](ctx)}")
+        summary = SUMMARY[event](ctx)
+        if event == "reply":  # the message replied to, as crypto stored it
+            original = await ctx.in_reply_to()
+            summary = f"{summary} (to: {original.content if original else '?'})"
+        await ctx.send_text(f"{event}: {summary}")
 
     answer.__name__ = f"on_{event.replace('-', '_')}"
     return answer

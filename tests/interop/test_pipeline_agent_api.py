@@ -1,7 +1,8 @@
 """The agent API through the whole pipeline with libxmtp (node-sdk 5.5.0, xmtp-bindings 0.1.8) as the user:
 every content event fires with its payload when libxmtp sends that content type (the inspector agent answers
-each with the event it saw), a group rename is a `group-update`, a leave request in a group is
-`leave-request`, and the command bot answers `/help` with a markdown reply; each for libxmtp 1.9.1 and 1.10.0."""
+each with the event it saw; a reply with the message it answers), a group rename is a `group-update`, a
+leave request in a group is `leave-request`, and the command bot answers `/help` with a markdown reply; each
+for libxmtp 1.9.1 and 1.10.0."""
 
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ async def test_every_content_event_fires_with_its_payload(peer: LibxmtpPeer, dev
     await peer.reply("alice", dm, first, "a reply", reference_inbox_id=agent)
     for value, _ in ENCODED_SAMPLES:
         await _send_encoded(peer, dm, value)
-    expected = ["text: hello", "reaction: 👍", "reply: a reply", *(answer for _, answer in ENCODED_SAMPLES)]
+    expected = ["text: hello", "reaction: 👍", "reply: a reply (to: hello)", *(answer for _, answer in ENCODED_SAMPLES)]
     assert await _texts(peer, dm, agent, len(expected)) == expected  # one conversation: in order
 
     group = await peer.create_group("alice", [agent], group_name="before")

@@ -132,3 +132,24 @@ async def test_admin_filters_read_the_group_admins(make_ctx: MakeCtx) -> None:
     assert await F.from_self(make_ctx(agent, "x", own=True)) and not await F.from_self(member)
     assert await F.has_content(member) and not await F.has_content(make_ctx(agent, None))
     assert admin.is_group() and not admin.is_dm()
+
+
+async def test_in_reply_to_is_the_stored_message_decoded(make_ctx: MakeCtx) -> None:
+    from xmtp_core.bus.schemas import MessageEvent, OpResponse
+
+    agent = Agent("t")
+    original = MessageEvent(
+        agent="t", event_id="message:x", message_id="ab" * 32, conversation_id="ef" * 16, sender_inbox_id="inbox-b",
+        sender_installation="ee" * 32, sent_ns=5, content_type="xmtp.org/text:1.0",
+        encoded_content=REGISTRY.encode("the question").to_bytes(),
+    )  # fmt: skip
+    reply = make_ctx(agent, Reply("ab" * 32, REGISTRY.encode("the answer")), content_type="xmtp.org/reply:1.0")
+    transport = reply.conversation.transport
+    transport.answers["message"] = OpResponse(op="message", ok=True, messages=[original])  # type: ignore[attr-defined]
+    found = await reply.in_reply_to()
+    assert found is not None and found.content == "the question" and found.sender_inbox_id == "inbox-b"
+    assert transport.ops[-1] == {"op": "message", "conversation_id": "ef" * 16, "message_id": "ab" * 32}  # type: ignore[attr-defined]
+    transport.answers["message"] = OpResponse(op="message", ok=True, messages=[])  # type: ignore[attr-defined]
+    assert await reply.in_reply_to() is None
+    assert await make_ctx(agent, "not a reply").in_reply_to() is None
+    assert await agent.get_message("ef" * 16, "NOT-HEX") is None  # refused before any op

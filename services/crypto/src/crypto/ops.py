@@ -124,6 +124,9 @@ class Ops:
         elif isinstance(req, schemas.LookupInbox):
             found = (await runtime.node.get_inbox_ids([req.address.lower()])).get(req.address.lower())
             return OpResponse(op=req.op, ok=True, inbox_id=found)
+        elif isinstance(req, schemas.GetMessage):
+            stored = await _message(agent, group_id, bytes.fromhex(req.message_id))
+            return OpResponse(op=req.op, ok=True, messages=[stored] if stored else [])
         elif isinstance(req, schemas.LookupAddresses):
             return OpResponse(op=req.op, ok=True, addresses=await _addresses(agent, req.inbox_id))
         elif isinstance(req, schemas.ListConversations):
@@ -140,6 +143,22 @@ class Ops:
         elif not isinstance(req, schemas.GetConversation):
             return OpResponse(op=req.op, ok=False, error="unsupported", detail=f"{req.op} is not supported yet")
         return await self._conversation(agent, req.op, group_id)
+
+
+async def _message(agent: Agent, group_id: bytes, message_id: bytes) -> schemas.MessageEvent | None:
+    """A stored message of this conversation (another conversation's id finds nothing)."""
+    store = agent.runtime.store
+    async with store.transaction() as s:
+        found = await store.messages.get(s, message_id)
+    if found is None or found.group_id != group_id:
+        return None
+    return schemas.MessageEvent(
+        agent=agent.name, event_id=f"message:{found.id.hex()}", message_id=found.id.hex(),
+        conversation_id=group_id.hex(), sender_inbox_id=found.sender_inbox_id,
+        sender_installation=found.sender_installation_key.hex(), sent_ns=found.sent_ns,
+        content_type=found.content_type, encoded_content=found.content,
+        is_own=found.sender_inbox_id == agent.runtime.keys.inbox_id,
+    )  # fmt: skip
 
 
 async def _addresses(agent: Agent, inbox_id: str) -> list[str]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from xmtp_core.untrusted import clean_error
 
 from router.config import AgentConfig
 from router.consent import ConsentState, ConsentStore, check_state, consent_store
-from router.context import Conversation, ConversationContext, MessageContext
+from router.context import Conversation, ConversationContext, Message, MessageContext, message_from_event
 from router.filters import Filter, as_filter
 from router.transport import AgentError, Transport
 
@@ -69,6 +70,7 @@ Middleware = Callable[[Any, Next], Awaitable[Any]]
 ErrorNext = Callable[..., Awaitable[None]]
 ErrorMiddleware = Callable[[Exception, Any, ErrorNext], Awaitable[Any]]
 Chain = tuple[Middleware, ...]
+_HEX_ID = re.compile(r"^(?:[0-9a-f]{2}){1,128}$")  # what the bus takes as a message id
 _UNSET: Any = object()
 
 
@@ -276,6 +278,14 @@ class Agent(Router):
         """The inbox id of an Ethereum address (None when it has none)."""
         response = await self._transport().op({"op": "lookup_inbox", "address": address})
         return response.inbox_id
+
+    async def get_message(self, conversation_id: str, message_id: str) -> Message | None:
+        """A message of the conversation as crypto stored it, decoded; None when unknown or not a message id."""
+        if not _HEX_ID.match(message_id):
+            return None
+        request = {"op": "message", "conversation_id": conversation_id, "message_id": message_id}
+        found = (await self._transport().op(request)).messages or []
+        return message_from_event(found[0], self.registry) if found else None
 
     async def lookup_addresses(self, inbox_id: str) -> list[str]:
         """The Ethereum addresses linked to an inbox, oldest first (crypto verifies its identity log)."""

@@ -7,6 +7,7 @@ crash) its sends are recognised and nothing is sent twice."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from xmtp_core.bus.schemas import (
     ContentCommand,
     MarkdownCommand,
     Member,
+    MessageEvent,
     ReactionCommand,
     ReplyCommand,
     TextCommand,
@@ -28,13 +30,17 @@ from xmtp_core.content.codecs.read_receipt import ReadReceipt
 from xmtp_core.content.codecs.reply import Reply
 from xmtp_core.content.codecs.text import Markdown
 from xmtp_core.content.codecs.transactions import TransactionReference, WalletSendCalls
+from xmtp_core.content.errors import ContentError
 from xmtp_core.content.registry import ContentRegistry
 from xmtp_core.content.remote_attachment import EncryptedAttachment, encrypt_attachment
+from xmtp_core.untrusted import clean_error
 
 from router.transport import AgentError, Transport
 
 if TYPE_CHECKING:
     from router.agent import Agent
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,20 @@ class Message:
     def type_id(self) -> str:
         """The content type without its version (`authority/type`): what `uses_codec` compares."""
         return self.content_type.split(":", 1)[0]
+
+
+def message_from_event(event: MessageEvent, registry: ContentRegistry) -> Message:
+    """The handler's view of a message: content decoded, or None (and a warning) when it does not decode."""
+    try:
+        decoded = registry.decode_bytes(event.encoded_content)
+        content, fallback = decoded.value, decoded.fallback
+    except ContentError as exc:
+        log.warning("message %s: undecodable content (%s)", event.message_id, clean_error(exc))
+        content, fallback = None, None
+    return Message(
+        event.message_id, event.conversation_id, event.sender_inbox_id, event.sent_ns, event.content_type,
+        content, fallback, event.is_own,
+    )  # fmt: skip
 
 
 Upload = Callable[[EncryptedAttachment], Awaitable[str]]
@@ -368,6 +388,14 @@ class MessageContext(ConversationContext):
 
     def is_wallet_send_calls(self) -> bool:
         return self.message.type_id == "xmtp.org/walletSendCalls"
+
+    async def in_reply_to(self) -> Message | None:
+        """The message a reply answers, as crypto stored it (the SDK's EnrichedReply.inReplyTo); None when this
+        is no reply or the message is not known (sent before the agent joined, or in another conversation)."""
+        value = self.message.content
+        if not isinstance(value, Reply):
+            return None
+        return await self.agent.get_message(self.conversation.id, value.reference)
 
     def reply_content(self) -> Any:
         """A reply's inner content decoded (a str for a text reply), or None when this is no reply."""

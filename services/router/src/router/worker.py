@@ -31,12 +31,11 @@ from xmtp_core.bus.schemas import ConversationInfo, Event, JoinedEvent, MessageE
 from xmtp_core.bus.settings import BusSettings
 from xmtp_core.bus.streams import EV
 from xmtp_core.content.codecs.group import GroupUpdated, MetadataFieldChange
-from xmtp_core.content.errors import ContentError
 from xmtp_core.content.registry import ContentRegistry
 from xmtp_core.untrusted import clean_error
 
 from router.agent import Agent
-from router.context import Conversation, ConversationContext, Message, MessageContext
+from router.context import Conversation, ConversationContext, Message, MessageContext, message_from_event
 from router.transport import NatsTransport
 
 log = logging.getLogger(__name__)
@@ -92,16 +91,7 @@ class Worker:
         self.handled += 1
 
     async def _message(self, event: MessageEvent) -> None:
-        try:
-            decoded = self.registry.decode_bytes(event.encoded_content)
-            content, fallback = decoded.value, decoded.fallback
-        except ContentError as exc:
-            log.warning("message %s: undecodable content (%s)", event.message_id, clean_error(exc))
-            content, fallback = None, None
-        message = Message(
-            event.message_id, event.conversation_id, event.sender_inbox_id, event.sent_ns, event.content_type,
-            content, fallback, event.is_own,
-        )  # fmt: skip
+        message = message_from_event(event, self.registry)
         info = await self._info(event.conversation_id)
         ctx = MessageContext(self.agent, self._conversation(info), event.event_id, message=message)
         await self._dispatch(ctx)

@@ -510,6 +510,13 @@ class Members(_OnConversation):
     op: Literal["members"] = "members"
 
 
+class GetMessage(_OnConversation):
+    """One stored message of the conversation, by id (a reply's `in_reply_to`); `messages` holds it or is empty."""
+
+    op: Literal["message"] = "message"
+    message_id: Hex
+
+
 class History(_OnConversation):
     op: Literal["history"] = "history"
     limit: Annotated[int, Field(ge=1, le=500)] = 50
@@ -530,7 +537,8 @@ OpRequest: TypeAlias = Annotated[
     | GetConversation
     | ListConversations
     | Members
-    | History,
+    | History
+    | GetMessage,
     Field(discriminator="op"),
 ]
 
