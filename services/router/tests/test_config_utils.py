@@ -161,3 +161,45 @@ async def test_get_sender_address_is_the_first_linked_address(make_ctx: Any) -> 
     assert transport.ops[-1] == {"op": "lookup_addresses", "inbox_id": "inbox-s"}
     transport.answers["lookup_addresses"] = OpResponse(op="lookup_addresses", ok=True, addresses=[])
     assert await ctx.get_sender_address() is None
+
+
+async def test_the_name_resolver_passes_addresses_caches_and_refuses_junk() -> None:
+    from router import utils
+
+    asked: list[str] = []
+
+    async def lookup(name: str) -> str | None:
+        asked.append(name)
+        return {"alice.eth": ADDR.upper().replace("0X", "0x"), "bad.eth": "not an address"}.get(name)
+
+    resolve = utils.create_name_resolver(lookup)
+    assert await resolve(ADDR) == ADDR and asked == []
+    assert await resolve("Alice.ETH") == ADDR and await resolve("alice.eth") == ADDR
+    assert asked == ["alice.eth"]  # cached
+    assert await resolve("bad.eth") is None and await resolve("nobody.eth") is None
+    with pytest.raises(UtilityError):
+        await resolve("../../etc/passwd")
+    for n in range(utils.NAME_CACHE + 5):
+        await resolve(f"n{n}.eth")
+    await resolve("alice.eth")
+    assert asked.count("alice.eth") == 2  # fell out of the bounded cache
+
+
+async def test_names_go_through_the_agents_resolver() -> None:
+    from router.utils import create_name_resolver
+
+    agent, transport = Agent("t"), RecordingTransport()
+    agent.transport = transport
+    with pytest.raises(AgentError) as no_resolver:
+        await agent.create_dm_with_address("alice.eth")
+    assert no_resolver.value.reason == "name_not_resolved" and transport.ops == []
+
+    async def lookup(name: str) -> str | None:
+        return ADDR if name == "alice.eth" else None
+
+    agent.name_resolver = create_name_resolver(lookup)
+    await agent.create_dm_with_address("alice.eth")
+    await agent.create_group_with_addresses(["alice.eth", ADDR])
+    assert transport.ops[0]["to_address"] == ADDR and transport.ops[1]["member_addresses"] == [ADDR, ADDR]
+    with pytest.raises(AgentError):
+        await agent.create_dm_with_address("bob.eth")

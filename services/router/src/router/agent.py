@@ -70,6 +70,7 @@ Middleware = Callable[[Any, Next], Awaitable[Any]]
 ErrorNext = Callable[..., Awaitable[None]]
 ErrorMiddleware = Callable[[Exception, Any, ErrorNext], Awaitable[Any]]
 Chain = tuple[Middleware, ...]
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _HEX_ID = re.compile(r"^(?:[0-9a-f]{2}){1,128}$")  # what the bus takes as a message id
 _UNSET: Any = object()
 
@@ -187,6 +188,7 @@ class Agent(Router):
     def __init__(self, name: str = "agent", *, include_denied: bool = False) -> None:
         super().__init__(name)
         self.include_denied = include_denied
+        self.name_resolver: Callable[[str], Awaitable[str | None]] | None = None  # e.g. utils.create_name_resolver()
         self._consent: ConsentStore | None = None
         self.outer: list[Middleware] = []
         self.errors = ErrorChain()
@@ -248,7 +250,19 @@ class Agent(Router):
         response = await self._transport().op({"op": "create_dm", "to_inbox_id": inbox_id})
         return self._conversation(response.conversation)
 
+    async def resolve_address(self, name_or_address: str) -> str:
+        """An address as given, or a name through `name_resolver`; AgentError `name_not_resolved` (the SDK's
+        2000) when it resolves to nothing or there is no resolver."""
+        if _ADDRESS.match(name_or_address):
+            return name_or_address
+        found = await self.name_resolver(name_or_address) if self.name_resolver is not None else None
+        if found is None:
+            raise AgentError("name_not_resolved", "no address for that name")
+        return found
+
     async def create_dm_with_address(self, address: str) -> Conversation:
+        """A DM with the holder of ``address`` (or of a name, through `name_resolver`)."""
+        address = await self.resolve_address(address)
         response = await self._transport().op({"op": "create_dm", "to_address": address})
         return self._conversation(response.conversation)
 
@@ -270,6 +284,7 @@ class Agent(Router):
     async def create_group_with_addresses(
         self, addresses: list[str], *, name: str = "", description: str = ""
     ) -> Conversation:
+        addresses = [await self.resolve_address(a) for a in addresses]
         request = {"op": "create_group", "member_addresses": addresses, "name": name, "description": description}
         response = await self._transport().op(request)
         return self._conversation(response.conversation)
@@ -295,7 +310,7 @@ class Agent(Router):
     async def add_members_with_addresses(self, group: Conversation, addresses: list[str]) -> None:
         inbox_ids = []
         for address in addresses:
-            inbox_id = await self.lookup_inbox(address)
+            inbox_id = await self.lookup_inbox(await self.resolve_address(address))
             if inbox_id is None:
                 raise AgentError("not_found", "an address has no inbox")
             inbox_ids.append(inbox_id)

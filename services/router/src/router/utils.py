@@ -147,3 +147,60 @@ async def download_remote_attachment(remote: RemoteAttachment, fetch: Fetch) -> 
     ):
         raise UtilityError("downloaded attachment has the wrong size")
     return decrypt_attachment(ciphertext, remote)
+
+
+Lookup = Callable[[str], Awaitable[str | None]]
+NAME_CACHE: Final = 1000
+_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,252}$")  # ENS / basenames and the like, lowercased
+
+
+def create_name_resolver(lookup: Lookup | None = None, *, api_key: str | None = None) -> Lookup:
+    """A resolver of names (`vitalik.eth`) to addresses, as the SDK's createNameResolver: an address passes
+    through unchanged, anything else goes to ``lookup`` (default: web3.bio's `/ns/<name>`), answers are kept
+    for the last `NAME_CACHE` names. Returns None for a name that resolves to nothing."""
+    fetch = lookup or _web3_bio(api_key)
+    cache: dict[str, str | None] = {}
+
+    async def resolve(name: str) -> str | None:
+        if _ADDRESS.match(name):
+            return name.lower()
+        key = name.strip().lower()
+        if not _NAME.match(key):
+            raise UtilityError(f"not a name: {clean(name, 60)}")
+        if key in cache:
+            cache[key] = cache.pop(key)  # most recently used last
+            return cache[key]
+        found = await fetch(key)
+        address = found.lower() if isinstance(found, str) and _ADDRESS.match(found) else None
+        cache[key] = address
+        while len(cache) > NAME_CACHE:
+            del cache[next(iter(cache))]
+        return address
+
+    return resolve
+
+
+def _web3_bio(api_key: str | None) -> Lookup:
+    async def lookup(name: str) -> str | None:
+        import aiohttp
+
+        headers = {"X-API-KEY": f"Bearer {api_key}"} if api_key else {}
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+            session.get(f"https://api.web3.bio/ns/{name}", headers=headers) as response,
+        ):
+            raw = await response.content.read(MAX_RPC_BYTES + 1)
+        if response.status != 200 or len(raw) > MAX_RPC_BYTES:
+            return None
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return None
+        entries = body if isinstance(body, list) else [body]
+        for entry in entries:
+            address = entry.get("address") if isinstance(entry, dict) else None
+            if isinstance(address, str) and _ADDRESS.match(address):
+                return address
+        return None
+
+    return lookup
