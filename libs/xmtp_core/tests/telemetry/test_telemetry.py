@@ -17,9 +17,11 @@ from xmtp_core import telemetry
 @pytest.fixture(scope="module")
 def exporter() -> InMemorySpanExporter:
     out = InMemorySpanExporter()
-    provider = TracerProvider()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):  # set once per process: reuse one another test installed
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
     provider.add_span_processor(SimpleSpanProcessor(out))
-    trace.set_tracer_provider(provider)  # once per process: the module's tests share it
     return out
 
 

@@ -232,3 +232,4 @@ class Commands:
         headers = {subjects.MSG_ID_HEADER: f"dlq:{OUT.name}:{seq}"}
         await self.js.publish(subjects.dead_letter("crypto"), dump(letter), stream=DLQ.name, headers=headers)
         await msg.term()
+        telemetry.DEAD_LETTERS.labels("crypto").inc()

@@ -140,6 +140,7 @@ class AgentIngest:
             subject = subjects.inbound(self.agent, conv)
             letter = DeadLetter.build("ingest", exc.reason, item.data, msg_id=msg_id, subject=subject)
             payload, subject, stream = dump(letter), subjects.dead_letter("ingest"), DLQ.name
+            telemetry.DEAD_LETTERS.labels("ingest").inc()
         headers = {subjects.MSG_ID_HEADER: msg_id}
         # Written to the one connection in this order, so the stream stores a topic's envelopes in node order.
         with telemetry.producer_span(stream, headers):  # each inbound envelope starts its trace here
