@@ -87,5 +87,9 @@ bench: setup
 	$(PY) bench/engine.py
 	$(PY) bench/pipeline.py
 
+# The long form of tests/chaos (the short one runs in `make test`): NATS and Postgres restarted mid-stream.
+chaos: setup interop-deps
+	SB_CHAOS_FULL=1 $(PY) -m pytest -q -s tests/chaos
+
 clean:
 	rm -rf $(VENV) $(TOOLS) $(INTEROP)/node_modules $(BINDINGS)/.venv $(WEB)/node_modules $(WEB)/dist .pytest_cache .mypy_cache .ruff_cache

@@ -211,7 +211,11 @@ def _launch(svc: DevServices, server: _Server) -> None:
         svc._procs.append(proc)
     server.proc = proc
     svc._servers[server.name] = server
-    _wait_port(server.port, proc, server.name)
+    try:
+        _wait_port(server.port, proc, server.name)
+    except RuntimeError as exc:
+        tail = server.log.read_bytes()[-2000:].decode(errors="replace")
+        raise RuntimeError(f"{exc}; the end of {server.log}:\n{tail}") from None
     if server.name == "postgres":
         _wait_pg_ready(server.port)
 
@@ -256,7 +260,17 @@ def _wait_pg_ready(port: int, timeout: float = 20.0) -> None:
                     raise
                 await asyncio.sleep(0.1)
 
-    asyncio.run(probe())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(probe())
+        return
+    # Called from a coroutine (a chaos test restarting its server): probe on a thread of its own, since the
+    # caller's loop cannot run a nested one; the caller blocks meanwhile, as a synchronous call does.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, probe()).result()
 
 
 def _start_embedded_pg(workdir: Path, svc: DevServices) -> str:
