@@ -91,5 +91,17 @@ bench: setup
 chaos: setup interop-deps
 	SB_CHAOS_FULL=1 $(PY) -m pytest -q -s tests/chaos
 
+# atheris (hash-pinned) in a venv of its own; the targets import the product from the main venv.
+FUZZ_VENV := fuzz/.venv
+$(FUZZ_VENV)/.installed: $(UV) fuzz/requirements.txt
+	rm -rf $(FUZZ_VENV)
+	$(UV) venv --quiet --python $(PYTHON) $(FUZZ_VENV)
+	$(UV) pip install --quiet --require-hashes --python $(FUZZ_VENV)/bin/python -r fuzz/requirements.txt
+	touch $@
+
+# Every parser target for FUZZ_RUNS inputs (10^6 unless set); fails on a crash or a hang.
+fuzz: setup $(FUZZ_VENV)/.installed
+	FUZZ_SITE_PACKAGES=$$($(PY) -c 'import site; print(site.getsitepackages()[0])') $(FUZZ_VENV)/bin/python fuzz/run.py
+
 clean:
 	rm -rf $(VENV) $(TOOLS) $(INTEROP)/node_modules $(BINDINGS)/.venv $(WEB)/node_modules $(WEB)/dist .pytest_cache .mypy_cache .ruff_cache
