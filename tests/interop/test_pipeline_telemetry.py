@@ -156,6 +156,7 @@ async def test_one_trace_spans_the_pipeline_and_nothing_leaks(
         )
         assert "sb_handler_seconds_bucket" in metrics["crypto"]
         assert 'sb_intents_total{state="accepted"}' in metrics["publisher"]
+        assert 'sb_intents_by_state{agent="echo",state="ToPublish"}' in metrics["crypto"]
         assert "sb_consumer_lag" in metrics["publisher"]
         assert json.loads(_get(_metrics_port(stack, "crypto"), "/readyz")[1])["checks"]["postgres"] == "ok"
         await asyncio.sleep(0.5)

@@ -61,6 +61,9 @@ CONSUMER_LAG = Gauge(
 )
 INTENTS = Counter("sb_intents", "Publish results of intents, by the state the node left them in", ["state"])
 DEAD_LETTERS = Counter("sb_dead_letters", "Messages dead-lettered, by hop", ["hop"])
+INTENTS_BY_STATE = Gauge(
+    "sb_intents_by_state", "Intents in each state, per agent (crypto counts them)", ["agent", "state"]
+)
 
 # Content types worth a label of their own (XMTP's standard codecs); anything else is `other`.
 KNOWN_CONTENT_TYPES: Final = frozenset(
@@ -298,6 +301,7 @@ __all__ = [
     "DEAD_LETTERS",
     "HANDLER_SECONDS",
     "INTENTS",
+    "INTENTS_BY_STATE",
     "MESSAGES_IN",
     "MESSAGES_OUT",
     "JsonFormatter",

@@ -36,6 +36,7 @@ from xmtp_core.untrusted import clean_error
 
 from crypto.agents import Agent, open_agent
 from crypto.commands import Commands
+from crypto.metrics import report_intents
 from crypto.ops import Ops, resolve
 from crypto.relay import OutboxRelay
 from crypto.sender import BusSender
@@ -84,6 +85,7 @@ class Crypto:
             group.create_task(self.inbound.run(), name="crypto-in")
             group.create_task(commands.run(), name="crypto-out")
             group.create_task(ops.run(), name="crypto-ops")
+            group.create_task(report_intents(self.agents), name="crypto-intent-metrics")
             for relay in relays:
                 group.create_task(relay.run(), name=f"relay-{relay.agent.name}")
 
