@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import glob
 import json
 import os
@@ -23,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -71,14 +73,31 @@ def _prctl() -> Callable[..., int] | None:
 _PRCTL = _prctl()
 
 
-def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
-    """A `preexec_fn` giving the child `sig` when its parent dies, however it dies (SIGKILL included).
-
-    The kernel's "parent" is the thread that forks: call Popen from a thread that lives as long as the child
-    (the main thread here). The function runs after Popen's setuid (`user=`), which would clear the setting."""
-    prctl = _PRCTL
-    if prctl is None:
+@functools.cache
+def _setpriv() -> str | None:
+    """util-linux's setpriv when it knows --pdeathsig (2.33 and later)."""
+    found = shutil.which("setpriv")
+    if found is None:
         return None
+    probe = subprocess.run([found, "--pdeathsig", "keep", "--", "true"], capture_output=True, check=False)
+    return found if probe.returncode == 0 else None
+
+
+def die_with_parent(argv: list[str], sig: int = signal.SIGTERM) -> tuple[list[str], Callable[[], None] | None]:
+    """(argv, preexec_fn) for a child that gets `sig` when its parent dies, however it dies (SIGKILL included).
+
+    Through setpriv when there is one: it sets the parent-death signal and execs the command, so nothing runs
+    in the forked child but exec (a Python `preexec_fn` there can crash or deadlock when the parent has threads,
+    as a test process with gRPC's has: we saw nats-server's spawn die with SIGSEGV). Else a prctl `preexec_fn`,
+    only while the parent is single-threaded. Both act after Popen's setuid (`user=`), which would clear the
+    setting. The kernel's "parent" is the thread that forks: call Popen from one that lives as long as the child
+    (the main thread here)."""
+    setpriv = _setpriv()
+    if setpriv is not None:
+        return [setpriv, "--pdeathsig", signal.Signals(sig).name.removeprefix("SIG"), "--", *argv], None
+    prctl = _PRCTL
+    if prctl is None or threading.active_count() > 1:
+        return argv, None
     parent = os.getpid()
 
     def preexec() -> None:
@@ -86,7 +105,7 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
         if os.getppid() != parent:  # the parent died before the setting took: nobody would signal us
             os._exit(1)
 
-    return preexec
+    return argv, preexec
 
 
 def _nats_binary() -> str:
@@ -195,12 +214,13 @@ class _Server:
 
 
 def _launch(svc: DevServices, server: _Server) -> None:
+    argv, preexec = die_with_parent(server.argv, server.death_signal)
     proc = subprocess.Popen(
-        server.argv,
+        argv,
         stdout=open(server.log, "ab"),  # noqa: SIM115 - closed with the process
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=die_with_parent(server.death_signal),
+        preexec_fn=preexec,
         user="postgres" if server.as_postgres else None,
         group="postgres" if server.as_postgres else None,
         extra_groups=[] if server.as_postgres else None,

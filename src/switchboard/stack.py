@@ -71,10 +71,10 @@ class Supervisor:
         # SIGKILL when the supervisor dies: nobody is left to escalate a graceful stop that hangs (a service
         # whose NATS is gone can sit in its SIGTERM cleanup forever), and every service is crash-safe.
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        argv, preexec = die_with_parent([str(Path(sys.executable).parent / "switchboard"), *args], signal.SIGKILL)
         self.procs[name] = subprocess.Popen(
-            [str(Path(sys.executable).parent / "switchboard"), *args], env=self.env, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent(signal.SIGKILL),
-        )  # fmt: skip
+            argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec
+        )
 
     def dead(self) -> list[str]:
         return [name for name, proc in self.procs.items() if proc.poll() is not None]

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import asyncpg
@@ -103,3 +107,38 @@ async def _pg_count(url: str) -> int:
         return int(await conn.fetchval("SELECT count(*) FROM probe"))
     finally:
         await conn.close()
+
+
+_THREADED_PARENT = """
+import sys, threading, time
+from pathlib import Path
+from switchboard.devservices import DevServices, start_nats
+for _ in range(8):  # busy threads, as in a test process (gRPC's, asyncio's executor)
+    threading.Thread(target=lambda: [sum(range(1000)) for _ in iter(int, 1)], daemon=True).start()
+svc = DevServices("", "")
+start_nats(Path(sys.argv[1]), svc)
+print(svc._procs[0].pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_server_started_by_a_threaded_parent_dies_with_it(tmp_path: Path) -> None:
+    """The death signal is set by setpriv's exec, not by Python code in the forked child of a threaded process
+    (which can crash: nats-server's spawn once died with SIGSEGV in a test process)."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _THREADED_PARENT, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert not _gone(child)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not _gone(child):
+            time.sleep(0.05)
+        assert _gone(child)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
