@@ -10,6 +10,10 @@ What is refused, with a reason, is what could not come back as it went in: a let
 its payload is the node's raw envelope, not a bus message), a payload cut at the dead-letter cap, a subject that
 is not one of the stream's, or a letter that does not parse (anyone allowed to publish on `sb.dlq.*` can write
 one, so every text shown is cleaned again).
+
+Replay SB_IN letters within crypto's prune horizon (3 h, `crypto.relay.PRUNE_AFTER_NS`): once the topic's
+cursor has moved past an envelope and its marks older than that were folded into a floor, the envelope counts as
+processed and a replay of it is skipped (`xmtp_core.store.envelopes`).
 """
 
 from __future__ import annotations
