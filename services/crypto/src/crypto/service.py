@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Mapping
@@ -139,5 +140,12 @@ async def serve(
                 for agent in agents.values():
                     await agent.runtime.store.close()
     finally:
-        await nc.close()
+        await _close(nc)
         telemetry.shutdown()  # flush the last spans
+
+
+async def _close(nc: NATS) -> None:
+    """Close the connection, but not for ever: with NATS gone, nats-py's close waits on a reconnect that never
+    comes, and a SIGTERM would not end the service."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(nc.close(), 5)

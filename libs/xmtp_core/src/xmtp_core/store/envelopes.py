@@ -58,11 +58,6 @@ class ProcessedEnvelopes:
         stmt = sa.select(sa.literal(1)).where(t.c.envelope_hash == envelope_hash).limit(1)
         return (await session.execute(stmt)).first() is not None
 
-    async def prune_before(self, session: AsyncSession, topic: str, envelope_id: int) -> int:
-        """Forget entries at or below a cursor that has durably moved past them."""
-        result = await session.execute(sa.delete(t).where(t.c.topic == topic, t.c.envelope_id <= envelope_id))
-        return int(result.rowcount)  # type: ignore[attr-defined]
-
     async def forget_after(self, session: AsyncSession, topic: str, envelope_id: int) -> int:
         """Forget entries above ``envelope_id`` (a re-joined conversation processes them anew).
 
