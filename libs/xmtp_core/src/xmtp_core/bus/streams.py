@@ -9,6 +9,7 @@ one at a time, in stream order, to whichever replica pulls next.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -163,7 +164,8 @@ async def connect(settings: BusSettings, name: str) -> AsyncIterator[JetStreamCo
         await ensure_streams(js, settings)
         yield js
     finally:
-        await nc.close()
+        with contextlib.suppress(Exception):  # nats-py's close can wait on a reconnect for ever (NATS gone)
+            await asyncio.wait_for(nc.close(), 5)
 
 
 MIN_SERVER: Final = (2, 10)
