@@ -117,7 +117,7 @@ async def serve(
     url = database_url or os.environ["DATABASE_URL"]
     names = settings.agents or ["agent"]
     telemetry.setup("crypto")  # before the node channel and Postgres pools exist: they are instrumented
-    nc = await nats.connect(settings.nats_url, name="switchboard-crypto", max_reconnect_attempts=-1)
+    nc = await nats.connect(settings.nats_servers, name="switchboard-crypto", max_reconnect_attempts=-1)
     try:
         js = nc.jetstream()
         await ensure_streams(js, settings)

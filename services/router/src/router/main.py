@@ -35,7 +35,8 @@ async def serve(app: str, settings: BusSettings | None = None) -> None:
     settings = settings or BusSettings()
     agent = load_app(app)
     with telemetry.service("router"):
-        nc = await nats.connect(settings.nats_url, name=f"switchboard-router-{agent.name}", max_reconnect_attempts=-1)
+        name = f"switchboard-router-{agent.name}"
+        nc = await nats.connect(settings.nats_servers, name=name, max_reconnect_attempts=-1)
         try:
             js = nc.jetstream()
             await ensure_streams(js, settings)

@@ -19,6 +19,7 @@ class BusSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
+    # One server, or a cluster's servers separated by commas (the client starts from any that answers).
     nats_url: str = Field(default="nats://127.0.0.1:4222", validation_alias="NATS_URL")
     partitions: int = Field(default=8, ge=1, le=1024, validation_alias="SB_PARTITIONS")
     # Which agents a service handles; empty means every agent found in the `sb_agents` KV bucket.
@@ -31,6 +32,11 @@ class BusSettings(BaseSettings):
     max_redeliveries: int = Field(default=1000, ge=1, validation_alias="SB_MAX_REDELIVERIES")  # any reason, crashes too
     # Publishes waiting for their PubAck, per agent (ingest).
     max_in_flight: int = Field(default=64, ge=1, le=10_000, validation_alias="SB_MAX_IN_FLIGHT")
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """`NATS_URL` as nats-py's server list: `nats://a:4222,nats://b:4222` names two servers of one cluster."""
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
 
     @field_validator("agents", mode="before")
     @classmethod

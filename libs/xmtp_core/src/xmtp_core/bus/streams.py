@@ -156,8 +156,9 @@ async def delete_all(js: JetStreamContext) -> None:
 
 @contextlib.asynccontextmanager
 async def connect(settings: BusSettings, name: str) -> AsyncIterator[JetStreamContext]:
-    """A service's JetStream context on `NATS_URL` (reconnecting forever), with the streams ensured."""
-    nc = await nats.connect(settings.nats_url, name=name, max_reconnect_attempts=-1)
+    """A service's JetStream context on `NATS_URL` (one server or a cluster's list; reconnecting forever), with
+    the streams ensured."""
+    nc = await nats.connect(settings.nats_servers, name=name, max_reconnect_attempts=-1)
     try:
         check_server(nc)
         js = nc.jetstream()
