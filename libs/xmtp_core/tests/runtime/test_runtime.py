@@ -348,3 +348,19 @@ async def test_hostile_contents_from_a_real_member_never_stop_the_next_genuine_m
 
     await asyncio.to_thread(one)
     assert rounds["n"] >= 12
+
+
+async def test_one_message_in_two_envelopes_is_one_message_event(make_runtime: Any) -> None:
+    """The same PlaintextEnvelope (idempotency key and content) published twice, as a libxmtp retry or a replay
+    does: two envelopes on the node, one message id, and only the first becomes a MessageReceived event (libxmtp
+    keeps one message per id too), so an agent's handler runs once for it."""
+    from xmtp_core.content import default_registry
+    from xmtp_core.engine import send_message_intent
+
+    alice, bob, dm = await _dm_pair(make_runtime)
+    content = default_registry().prepare("once").payload
+    await alice.run_intent(dm, send_message_intent(content, "retried-key"))
+    await alice.run_intent(dm, send_message_intent(content, "retried-key"))
+    await alice.send(dm, "after")
+    events = await bob.sync_group(dm)
+    assert _texts(events) == ["once", "after"]

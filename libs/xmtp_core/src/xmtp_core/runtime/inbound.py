@@ -6,7 +6,10 @@ the outbox)** commit together, so a crash at any point resumes from the stored s
 twice, and no event is lost whoever pulled the envelope (a stream, a sync, a send's own pull, resume).
 
 Every envelope ends in exactly one of: processed; rejected with a recorded reason (the engine's typed
-rejections, or `guard`'s `unexpected` for anything else); or left for a retry (`guard.Transient`)."""
+rejections, or `guard`'s `unexpected` for anything else); or left for a retry (`guard.Transient`).
+
+A message is one message id (SHA-256 of group, PlaintextEnvelope idempotency key and content): a second envelope
+carrying an id already stored (a sender's retried publish, a replay) is processed but emits no event."""
 
 from __future__ import annotations
 
@@ -263,8 +266,8 @@ class Inbound:
                 if echo.event is not None:
                     events.append(echo.event)
                 continue
-            events.append(event)
-            await self._apply(s, topic, event)
+            if await self._apply(s, topic, event):
+                events.append(event)
         if changed:
             assert group is not None
             await core.save_group(s, group, serialised, new_epoch=group.epoch != lease.epoch)
@@ -276,7 +279,10 @@ class Inbound:
         await core.store.cursors.advance(s, topic, envelope.id)
         return events
 
-    async def _apply(self, s: AsyncSession, topic: str, event: Event) -> None:
+    async def _apply(self, s: AsyncSession, topic: str, event: Event) -> bool:
+        """Store what ``event`` changes; False when it is a repeat to drop: a message whose id is stored already
+        (the same PlaintextEnvelope key and content in a second envelope, e.g. a sender's retry of a publish) is
+        one message, as libxmtp keeps it, so it is not emitted again."""
         store = self.core.store
         if isinstance(event, MessageReceived):
             stored = StoredMessage(
@@ -284,7 +290,7 @@ class Inbound:
                 event.sender_installation_key, event.sent_ns, clean(str(event.content.content_type), FIELD_LIMIT),
                 event.encoded,
             )  # fmt: skip
-            await store.messages.insert(s, stored)
+            return await store.messages.insert(s, stored)
         elif isinstance(event, GroupUpdatedEvent):
             await self._store_group_updated(s, event.group_id, event.update, event.sent_ns, event.envelope_id)
             if members_changed(event.update):
@@ -293,6 +299,7 @@ class Inbound:
                 await store.conversations.set_state(s, event.group_id, ConversationState.LEFT)
         elif isinstance(event, EnvelopeRejected):
             await self._reject(s, topic, event, emit=False)  # emitted with the envelope's other events
+        return True
 
     async def _store_group_updated(
         self, s: AsyncSession, group_id: bytes, update: GroupUpdated, sent_ns: int, envelope_id: int
