@@ -1,5 +1,6 @@
-"""Chaos fixtures: the libxmtp peer of the interop tests (their conftest, loaded under its own name) and the
-pipeline kit on sys.path. `SB_CHAOS_FULL=1` (`make chaos`) runs the long form of each test."""
+"""Chaos fixtures: the libxmtp peer of the interop tests (their conftest, loaded under its own name), and the
+pipeline kit and this folder's helpers (`chaoskit`, `natscluster`) on sys.path. `SB_CHAOS_FULL=1` (`make chaos`)
+runs the long form of each test."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from types import ModuleType
 
 INTEROP = Path(__file__).resolve().parents[1] / "interop"
 sys.path.insert(0, str(INTEROP))  # peer, pipelinekit
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # chaoskit, natscluster
 
 
 def _interop_conftest() -> ModuleType:
