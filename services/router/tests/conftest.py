@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -46,11 +47,13 @@ def make_ctx() -> MakeCtx:
         event_id: str = "ev-1",
         sender: str = "inbox-a",
         info: ConversationInfo | None = None,
+        message_id: str | None = None,
     ) -> MessageContext:
         transport = agent.transport if isinstance(agent.transport, RecordingTransport) else RecordingTransport()
         agent.transport = transport
         info = info or ConversationInfo(conversation_id="ef" * 16, kind=kind)  # type: ignore[arg-type]
-        message = Message("01" * 32, info.conversation_id, sender, 1, content_type, content, None, own)
+        message_id = message_id or hashlib.sha256(event_id.encode()).hexdigest()  # one message per event
+        message = Message(message_id, info.conversation_id, sender, 1, content_type, content, None, own)
         return MessageContext(agent, Conversation(info, transport, agent.name), event_id, message=message)
 
     return make

@@ -4,6 +4,7 @@ the agent's own messages are skipped; sends are keyed by event and step (a re-ru
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
@@ -32,7 +33,8 @@ def _ctx(agent: Agent, text: Any, *, kind: str = "dm", own: bool = False, event_
     agent.transport = transport
     info = ConversationInfo(conversation_id="ef" * 16, kind=kind)  # type: ignore[arg-type]
     content_type = "xmtp.org/text:1.0" if isinstance(text, str) else "xmtp.org/reaction:1.0"
-    message = Message("01" * 32, info.conversation_id, "inbox-a", 1, content_type, text, None, own)
+    message_id = hashlib.sha256(event_id.encode()).hexdigest()  # one message per event
+    message = Message(message_id, info.conversation_id, "inbox-a", 1, content_type, text, None, own)
     return MessageContext(agent, Conversation(info, transport, agent.name), event_id, message=message)
 
 

@@ -16,21 +16,25 @@ events and sends commands (SB_OUT) and operations (`sb.ops.<agent>`).
   `context`: `Message`, `Conversation`, `MessageContext`, `ConversationContext` and their send helpers;
   `transport`: commands and operations over NATS; `worker`: SB_EV consumed per partition into the agent;
   `commands`: `CommandRouter` (slash commands, `/help`); `wizard`: `ActionWizard` (guided flows) with its
-  sessions in a router-owned Postgres table (`sessions`).
+  sessions in a router-owned Postgres table (`sessions`); `effects`: `ctx.once` / `agent.once`, side effects
+  run once per message (or event) and name, recorded in a router-owned Postgres table.
 """
 
 from router.agent import Agent, Router
 from router.commands import CommandRouter
 from router.context import Conversation, ConversationContext, Message, MessageContext
+from router.effects import Attempt, EffectInterrupted
 from router.filters import Filter
 from router.wizard import ActionWizard
 
 __all__ = [
     "ActionWizard",
     "Agent",
+    "Attempt",
     "CommandRouter",
     "Conversation",
     "ConversationContext",
+    "EffectInterrupted",
     "Filter",
     "Message",
     "MessageContext",

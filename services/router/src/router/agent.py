@@ -38,6 +38,7 @@ from xmtp_core.untrusted import clean_error
 from router.config import AgentConfig
 from router.consent import ConsentState, ConsentStore, check_state, consent_store
 from router.context import Conversation, ConversationContext, Message, MessageContext, message_from_event
+from router.effects import LEASE_S, Effects, effects_from_env
 from router.filters import Filter, as_filter
 from router.transport import AgentError, Transport
 
@@ -190,6 +191,7 @@ class Agent(Router):
         self.include_denied = include_denied
         self.name_resolver: Callable[[str], Awaitable[str | None]] | None = None  # e.g. utils.create_name_resolver()
         self._consent: ConsentStore | None = None
+        self._effects: Effects | None = None
         self.outer: list[Middleware] = []
         self.errors = ErrorChain()
         self.transport: Transport | None = None
@@ -208,6 +210,24 @@ class Agent(Router):
     @consent.setter
     def consent(self, store: ConsentStore) -> None:
         self._consent = store
+
+    @property
+    def effects(self) -> Effects:
+        """Where `once` records side effects (`router.effects`: Postgres when DATABASE_URL is set)."""
+        if self._effects is None:
+            self._effects = effects_from_env(self.name)
+        return self._effects
+
+    @effects.setter
+    def effects(self, effects: Effects) -> None:
+        self._effects = effects
+
+    async def once(
+        self, key: str, fn: Callable[..., Awaitable[Any]], *, lease_s: float = LEASE_S, retry_interrupted: bool = True
+    ) -> Any:
+        """Run the side effect ``fn`` once for ``key`` (yours: derive it from what triggered the effect), as
+        `ctx.once` does for an event (see `router.effects`)."""
+        return await self.effects.once("agent", key, fn, lease_s=lease_s, retry_interrupted=retry_interrupted)
 
     async def set_consent(self, state: str, *, conversation_id: str | None = None, inbox_id: str | None = None) -> None:
         """Allow, deny or forget a conversation or an inbox (exactly one)."""

@@ -1,8 +1,12 @@
 """What a handler sees and does: the message, its conversation, and send helpers (the Agent SDK's context).
 
-Every send of a handler carries an idempotency key made from the inbound event's id and the send's position
-in the handler (`step`), so when a handler runs again for the same event (at-least-once delivery after a
-crash) its sends are recognised and nothing is sent twice."""
+Every send of a handler carries an idempotency key made from what the handler run is about (its `scope`) and
+the send's position in the handler (`step`), so when a handler runs again for it (at-least-once delivery after
+a crash, a redelivery) its sends are recognised and nothing is sent twice. A message's scope is its message id
+(which libxmtp derives from the sender's PlaintextEnvelope idempotency key and the content), not the envelope
+that carried it: the same message in two envelopes (a sender's retried publish, a replay) is one scope, so one
+reply. Other events (joined) are scoped by their event id. `ctx.once(name, fn)` runs a side effect once per
+scope and name (`router.effects`)."""
 
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ from xmtp_core.content.registry import ContentRegistry
 from xmtp_core.content.remote_attachment import EncryptedAttachment, encrypt_attachment
 from xmtp_core.untrusted import clean_error
 
+from router.effects import LEASE_S
 from router.transport import AgentError, Transport
 
 if TYPE_CHECKING:
@@ -259,14 +264,14 @@ class Conversation:
 
 @dataclass
 class _Steps:
-    """The idempotency keys of one handler run: the event's id and a counter."""
+    """The idempotency keys of one handler run: its scope and a counter."""
 
-    event_id: str
+    scope: str
     n: int = 0
 
     def next(self) -> str:
         self.n += 1
-        digest = hashlib.sha256(self.event_id.encode()).hexdigest()[:40]
+        digest = hashlib.sha256(self.scope.encode()).hexdigest()[:40]
         return f"h-{digest}-{self.n}"
 
 
@@ -282,11 +287,27 @@ class ConversationContext:
     match: Any = None
 
     def __post_init__(self) -> None:
-        self._steps = _Steps(self.event_id)
+        self._steps = _Steps(self.scope)
+
+    @property
+    def scope(self) -> str:
+        """What this handler run is about, the same in every re-run: the event's id (a message's id for a
+        message, see `MessageContext`). Sends and `once` effects are keyed by it."""
+        return self.event_id
 
     def idempotency_key(self) -> str:
-        """The key of this handler's next send (derived from the event and the send's position)."""
+        """The key of this handler's next send (derived from the scope and the send's position)."""
         return self._steps.next()
+
+    async def once(
+        self, name: str, fn: Callable[..., Awaitable[Any]], *, lease_s: float = LEASE_S, retry_interrupted: bool = True
+    ) -> Any:
+        """Run the side effect ``fn`` (``async def fn()``, or ``fn(attempt)`` with an `Attempt`) once for this
+        scope and ``name``, across re-runs and replicas, and return its result (a JSON value), recorded on the
+        first run. A claim whose process died is run again after ``lease_s`` (at least once: pass
+        ``attempt.key`` downstream as its idempotency key), or with ``retry_interrupted=False`` never again
+        (`EffectInterrupted`: at most once). Contract in `router.effects`."""
+        return await self.agent.effects.once(self.scope, name, fn, lease_s=lease_s, retry_interrupted=retry_interrupted)
 
     async def send_text(self, text: str) -> str:
         return await self.conversation.send_text(text, idempotency_key=self.idempotency_key())
@@ -330,6 +351,12 @@ class MessageContext(ConversationContext):
     """The context of a message event: ``message``, its ``conversation``, and replies to it."""
 
     message: Message = field(kw_only=True)
+
+    @property
+    def scope(self) -> str:
+        """The message's id (it names the conversation, the sender's idempotency key and the content): one
+        scope however many envelopes or events carried the message."""
+        return f"message:{self.message.id}"
 
     async def send_text_reply(self, text: str) -> str:
         return await self.conversation._send(

@@ -1,10 +1,12 @@
-"""The router's own Postgres tables (wizard sessions, consent): one small pool per store, its table created on
-first use. The router never touches the crypto store; these tables are the only ones it writes."""
+"""The router's own Postgres tables (wizard sessions, consent, effects): one small pool per store, its table
+created on first use. The router never touches the crypto store; these tables are the only ones it writes."""
 
 from __future__ import annotations
 
 import contextlib
 from typing import Any
+
+from xmtp_core.pg_url import plain_pg_url
 
 
 async def open_pool(url: str, ddl: str) -> Any:
@@ -17,3 +19,36 @@ async def open_pool(url: str, ddl: str) -> Any:
         with contextlib.suppress(asyncpg.UniqueViolationError, asyncpg.DuplicateTableError):
             await conn.execute(ddl)
     return pool
+
+
+class AgentTable:
+    """A table of one agent's rows with an `updated_at`: opened (and created) on first use, when rows untouched
+    for ``ttl_s`` are purged, as they are by `purge`."""
+
+    def __init__(self, database_url: str, agent: str, table: str, ddl: str, ttl_s: float) -> None:
+        self._url = plain_pg_url(database_url)
+        self._agent = agent
+        self._table = table
+        self._ddl = ddl
+        self._ttl_s = ttl_s
+        self._pool: Any = None
+
+    async def _db(self) -> Any:
+        if self._pool is None:
+            self._pool = await open_pool(self._url, self._ddl)
+            await self.purge()
+        return self._pool
+
+    async def purge(self) -> int:
+        """Delete this agent's rows untouched for the TTL; returns how many."""
+        pool = await self._db()
+        status = await pool.execute(
+            f"DELETE FROM {self._table} WHERE agent=$1 AND updated_at < now() - make_interval(secs => $2)",
+            self._agent, self._ttl_s,
+        )  # fmt: skip
+        return int(status.split()[-1])
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None

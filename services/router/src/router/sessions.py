@@ -14,15 +14,14 @@ import json
 import os
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from xmtp_core.pg_url import plain_pg_url
 
-from router.pg import open_pool
+from router.pg import AgentTable
 
 TABLE = "router_wizard_sessions"
 TTL_S = 7 * 24 * 3600.0  # a flow left untouched this long is over (rows are purged, never read again)
@@ -109,17 +108,14 @@ def _hex(value: str, name: str) -> bytes:
         raise SessionError(f"{name} is not hex") from None
 
 
-class PostgresSessions:
+class PostgresSessions(AgentTable):
     """Sessions in `router_wizard_sessions` (created on first use), states sealed under ``key``."""
 
     def __init__(self, database_url: str, key: bytes, agent: str, *, ttl_s: float = TTL_S) -> None:
         if len(key) != 32:
             raise SessionError("the state key is 32 bytes")
-        self._url = plain_pg_url(database_url)
+        super().__init__(database_url, agent, TABLE, _DDL, ttl_s)
         self._aead = AESGCM(key)
-        self._agent = agent
-        self._ttl_s = ttl_s
-        self._pool: Any = None
         self._puts = 0
 
     @classmethod
@@ -128,26 +124,6 @@ class PostgresSessions:
         if not url:
             raise SessionError("wizard sessions need DATABASE_URL")
         return cls(url, state_key_from_env(), agent)
-
-    async def _db(self) -> Any:
-        if self._pool is None:
-            self._pool = await open_pool(self._url, _DDL)
-            await self.purge()
-        return self._pool
-
-    async def purge(self) -> int:
-        """Delete this agent's expired sessions; returns how many."""
-        pool = await self._db()
-        status = await pool.execute(
-            f"DELETE FROM {TABLE} WHERE agent=$1 AND updated_at < now() - make_interval(secs => $2)",
-            self._agent, self._ttl_s,
-        )  # fmt: skip
-        return int(status.split()[-1])
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
 
     def _aad(self, wizard: str, conversation_id: str, inbox_id: str) -> bytes:
         return json.dumps([self._agent, wizard, conversation_id, inbox_id]).encode()

@@ -2,8 +2,9 @@
 
 A command is published to JetStream with `Nats-Msg-Id` `out:<agent>:<key>` and its result comes back on this
 process's inbox (`Sb-Reply-To`); a command JetStream drops as a duplicate (the same key, sent before) is answered
-from KV `sb_command_results`. Keys come from the caller: a handler's sends are keyed by the inbound event and
-the send's position in the handler, so a handler re-run after a crash sends nothing twice."""
+from KV `sb_command_results`. Keys come from the caller: a handler's sends are keyed by the inbound message's
+id (an event's id for other events) and the send's position in the handler, so a handler re-run after a crash
+sends nothing twice."""
 
 from __future__ import annotations
 

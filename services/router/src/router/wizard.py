@@ -14,9 +14,10 @@ replicas (the Agent SDK keeps them in memory).
 The text `/signup` starts it (`dm=True`: in a DM with the sender, wherever it was asked; what suits secrets).
 A select step's Actions id is `<wizard>:<step>`; its answer is an Intent with that id, or the text of one
 action's id or label (for clients without actions). `/cancel` (or the cancel action) ends the flow through
-`on_cancel`. Sessions are keyed by conversation and sender inbox. Each step records the event that moved it:
-a handler run again for that event (at-least-once delivery) re-sends what the first run sent, under the
-same idempotency keys, so nothing goes out twice and no answer is counted twice."""
+`on_cancel`. Sessions are keyed by conversation and sender inbox. Each step records the message that moved it
+(its `scope`, the message id): a handler run again for that message (at-least-once delivery, or the same
+message in a second envelope) re-sends what the first run sent, under the same idempotency keys, so nothing
+goes out twice and no answer is counted twice."""
 
 from __future__ import annotations
 
@@ -128,7 +129,7 @@ class ActionWizard:
             return False
         if session is None:
             return False
-        if session.last_event_id == ctx.event_id:  # this event moved it already: send again what it sent
+        if session.last_event_id == ctx.scope:  # this event moved it already: send again what it sent
             await self._after_move(ctx, ctx.conversation, session, store)
             return True
         if session.step >= len(self.steps) or session.step < 0:  # ended by another event, not cleaned up yet
@@ -138,14 +139,14 @@ class ActionWizard:
         if answer is None:
             return False  # not an answer to this step: other handlers may have it
         if answer == CANCEL_ID:
-            session.step, session.last_event_id = -1, ctx.event_id
+            session.step, session.last_event_id = -1, ctx.scope
         else:
             if len(answer) > MAX_ANSWER:
                 await ctx.send_text(f"that answer is over {MAX_ANSWER} characters; try again")
                 return True
             session.answers[self.steps[session.step].id] = answer
             session.step += 1
-            session.last_event_id = ctx.event_id
+            session.last_event_id = ctx.scope
         await store.put(session)
         await self._after_move(ctx, ctx.conversation, session, store)
         return True
@@ -160,8 +161,8 @@ class ActionWizard:
             target = await ctx.agent.create_dm(sender)
         store = self.sessions(ctx.agent.name)
         session = await store.get(self.id, target.id, sender)
-        if session is None or session.last_event_id != ctx.event_id:
-            session = Session(self.id, target.id, sender, 0, {}, ctx.event_id)
+        if session is None or session.last_event_id != ctx.scope:
+            session = Session(self.id, target.id, sender, 0, {}, ctx.scope)
             await store.put(session)
         await self._prompt(ctx, target, self.steps[0])
 
