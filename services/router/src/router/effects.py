@@ -19,8 +19,10 @@ runs again unless it goes through `await ctx.once("charge", fn)` (or `agent.once
    exactly once. With ``retry_interrupted=False`` it is **at most once**: the call raises `EffectInterrupted`
    and ``fn`` never runs again for that key.
 5. **A failed effect is not recorded.** ``fn`` raising releases the claim (state `free`) and the exception
-   propagates: the next run of the handler tries again, in either mode (the effect did not happen, as far as
-   ``fn`` told). `Attempt.number` counts every claim of the key, released and lapsed ones included.
+   propagates into the handler (uncaught, to the agent's error chain; a handler's error is not redelivered): a
+   later call for the key, e.g. the handler run again after a crash, tries again, in either mode (the effect
+   did not happen, as far as ``fn`` told). A store that cannot be reached raises before ``fn`` runs.
+   `Attempt.number` counts every claim of the key, released and lapsed ones included.
 
 Rows are keyed by an HMAC of (agent, scope, name) under a key derived from the router's state key
 (`router.sessions.state_key_from_env`), so the table shows no conversation or message ids; results are sealed
