@@ -21,9 +21,11 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.errors import Error as JetStreamError
 from xmtp_core import telemetry
 from xmtp_core.bus import subjects
 from xmtp_core.bus.client import answer_command, command_reply_to
@@ -138,6 +140,14 @@ class Commands:
                 try:
                     msgs = await sub.fetch(CONCURRENCY, timeout=2.0)
                 except (TimeoutError, NatsTimeoutError):
+                    continue
+                except (NatsError, JetStreamError) as exc:
+                    if (me := asyncio.current_task()) is not None and me.cancelling():
+                        raise asyncio.CancelledError from None  # nats-py's fetch can turn a cancel into these
+                    # The consumer's leader is moving (a server of a NATS cluster died: 503 no responders) or the
+                    # connection is reconnecting: unacked commands come again after ack_wait, so pull again.
+                    log.warning("%s commands: %s; pulling again", OUT.name, clean_error(exc))
+                    await asyncio.sleep(0.4)
                     continue
                 for msg in msgs:
                     await slots.acquire()
