@@ -1,5 +1,6 @@
 """devnode's per-client rate limits: a rolling window per client and kind (writes, reads), off by default,
-RESOURCE_EXHAUSTED past the limit (read by the node client as NodeUnavailable: retry), streams not counted."""
+RESOURCE_EXHAUSTED past the limit (read by the node client as NodeUnavailable: retry) with a `retry-after`
+hint, streams not counted; the counters tests and benchmarks read."""
 
 from __future__ import annotations
 
@@ -79,7 +80,39 @@ async def test_past_the_limit_the_node_answers_resource_exhausted(limited_node: 
         with pytest.raises(NodeUnavailable) as exhausted:
             await client.send_group_messages([b"not an mls message"])
         assert exhausted.value.code is grpc.StatusCode.RESOURCE_EXHAUSTED and exhausted.value.retryable
+        assert exhausted.value.rate_limited
+        # the three writes are in the current slice: it leaves the 60 s window in (58, 60] s
+        assert exhausted.value.retry_after_s is not None and 58.0 < exhausted.value.retry_after_s <= 60.0
         assert (await client.query_group_messages(b"\x01" * 16)).items == []
         assert (await client.query_group_messages(b"\x01" * 16)).items == []
         with pytest.raises(NodeUnavailable):
             await client.query_group_messages(b"\x01" * 16)
+    limiter = limited_node.limiter
+    assert limiter is not None
+    assert limiter.counted == {"write": 3, "read": 2} and limiter.refused == {"write": 1, "read": 1}
+    [(peer, _)] = {key for key in limiter.tally() if key[1] == "write"}
+    assert limiter.tally() == {(peer, "write"): (3, 1), (peer, "read"): (2, 1)}
+
+
+def test_retry_after_is_when_enough_calls_leave_the_window() -> None:
+    clock = Clock()  # 1000.0: slices of 2 s, 1000 is the start of one
+    limiter = RateLimiter(RateLimits(writes=3, reads=None, window_s=2 * BUCKETS), clock)
+    assert limiter.retry_after("a", "write") == 0.0
+    limiter.allow("a", "write")
+    clock.now += 5  # two slices on
+    limiter.allow("a", "write")
+    limiter.allow("a", "write")
+    assert not limiter.allow("a", "write")
+    # one call must leave: the first one's slice, which leaves the window a whole window after it began
+    assert limiter.retry_after("a", "write") == pytest.approx(1000 + 2 * BUCKETS - clock.now)
+    clock.now += limiter.retry_after("a", "write")
+    assert limiter.allow("a", "write") and not limiter.allow("a", "write")
+    assert limiter.retry_after("a", "read") == 0.0  # reads are not limited here
+
+
+def test_counting_without_limits_refuses_nothing() -> None:
+    limiter = RateLimiter(RateLimits(writes=None, reads=None), Clock())
+    assert all(limiter.allow("a", "write") for _ in range(5000))
+    assert limiter.allow("b", "read")
+    assert limiter.counted == {"write": 5000, "read": 1} and limiter.refused == {"write": 0, "read": 0}
+    assert limiter.tally() == {("a", "write"): (5000, 0), ("b", "read"): (1, 0)}

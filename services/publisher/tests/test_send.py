@@ -1,14 +1,15 @@
 """`publisher.service.send` without a network: retryable node errors are retried with backoff, a refusal is a
-permanent result after one attempt, and a build that stays unavailable is handed back as `Transient`."""
+permanent result after one attempt, and a build that stays unavailable is handed back as `Transient`; a 429
+(RESOURCE_EXHAUSTED) waits for the server's hint at the agent's pacer and is retried without using that budget."""
 
 from __future__ import annotations
 
 import grpc
 import pytest
-from publisher.service import send
+from publisher.service import RATE_LIMIT_PATIENCE_S, send
 from xmtp_core.bus.runner import Transient
 from xmtp_core.bus.schemas import GroupMessageOut, PublishRequest, WelcomeOut
-from xmtp_core.node import BackoffPolicy, NodeRejected, NodeUnavailable
+from xmtp_core.node import BackoffPolicy, NodeRejected, NodeUnavailable, Pacer, RateLimit
 
 FAST = BackoffPolicy(initial_s=0.001, maximum_s=0.002, max_retries=3)
 
@@ -72,3 +73,40 @@ async def test_welcomes_go_to_send_welcome_messages() -> None:
     node = FakeNode([])
     assert (await send(node, request, FAST)).status == "accepted"  # type: ignore[arg-type]
     assert node.calls == [("welcome", 2)]
+
+
+class Clock:
+    """Fake time for the pacer: sleeping moves it."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def exhausted(hint: float | None) -> NodeUnavailable:
+    return NodeUnavailable("SendGroupMessages", "write limit", grpc.StatusCode.RESOURCE_EXHAUSTED, hint)
+
+
+async def test_429s_wait_for_the_hint_and_never_use_up_the_retry_budget() -> None:
+    clock = Clock()
+    pacer = Pacer(RateLimit(100, 300.0, 3.0), clock=clock, sleep=clock.sleep)
+    node = FakeNode([exhausted(30.0)] * 6)  # twice the transient budget of FAST
+    result = await send(node, group_request(), FAST, pacer)  # type: ignore[arg-type]
+    assert result.status == "accepted" and result.attempts == 7
+    assert clock.now - 100.0 >= 6 * 30.0  # each retry waited at least the server's hint, at the pacer
+    assert pacer.waited_s == pytest.approx(clock.now - 100.0)
+
+
+async def test_a_429_without_hint_backs_off_and_past_the_patience_is_handed_back() -> None:
+    clock = Clock()
+    pacer = Pacer(RateLimit(100, 300.0, 3.0), clock=clock, sleep=clock.sleep)
+    node = FakeNode([exhausted(None)] * 1000)
+    with pytest.raises(Transient):
+        await send(node, group_request(), FAST, pacer)  # type: ignore[arg-type]
+    assert 5 < len(node.calls) < 30  # 1 s doubling to a minute: a bounded number of tries in the patience
+    assert clock.now - 100.0 <= RATE_LIMIT_PATIENCE_S

@@ -48,6 +48,7 @@ class RunningNode:
     node: Node
     engine: AsyncEngine
     grpc_web: RunningGrpcWeb | None = None
+    limiter: RateLimiter | None = None  # its counters when rate limits (or counting) are on
 
     @property
     def grpc_web_port(self) -> int | None:
@@ -81,6 +82,7 @@ async def start(
     `rate_limits` (else `RateLimits.from_env()`, off by default) applies XMTP's per-client limits."""
     host, _ = _split_listen(listen)
     grpc_web: RunningGrpcWeb | None = None
+    limiter: RateLimiter | None = None
     engine = make_engine(database_url)
     try:
         await migrate(engine)
@@ -108,7 +110,9 @@ async def start(
         await engine.dispose()
         raise
     log.info("devnode serving on %s:%d", host, port)
-    return RunningNode(host=host, port=port, server=server, node=node, engine=engine, grpc_web=grpc_web)
+    return RunningNode(
+        host=host, port=port, server=server, node=node, engine=engine, grpc_web=grpc_web, limiter=limiter
+    )
 
 
 async def serve(listen: str, database_url: str, announce: bool = False, grpc_web_listen: str | None = None) -> None:

@@ -9,7 +9,12 @@ figures, `DEVNODE_WRITES_PER_WINDOW` / `DEVNODE_READS_PER_WINDOW` / `DEVNODE_RAT
 polling. A client is a connection's peer address (devnode has no client authentication); at most
 `MAX_CLIENTS` are tracked, the longest idle forgotten first.
 
-The window is rolling, counted in `BUCKETS` slices: O(1) time and memory per call and per client.
+The window is rolling, counted in `BUCKETS` slices: O(1) time and memory per call and per client. A refusal
+carries a `retry-after` trailer: the seconds until the window has room again (the node client reads it as
+`NodeError.retry_after_s`).
+
+Counters (for tests and benchmarks, also with no limit set: `RateLimits(writes=None, reads=None)` counts and
+refuses nothing): `counted` and `refused` per kind, and `tally()` per client and kind since it was first seen.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ READS: Final = frozenset(
 )
 BUCKETS: Final = 30
 MAX_CLIENTS: Final = 10_000
+RETRY_AFTER_KEY: Final = "retry-after"  # what xmtp_core.node.errors reads
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,8 @@ class _Window:
     counts: list[int] = field(default_factory=lambda: [0] * BUCKETS)
     start: int = 0
     total: int = 0
+    calls: int = 0  # allowed since the client was first seen
+    refused: int = 0
 
     def advance(self, now_slice: int) -> None:
         gone = now_slice - (self.start + BUCKETS - 1)
@@ -101,25 +109,52 @@ class RateLimiter:
         self._clock = clock
         self._slice_s = limits.window_s / BUCKETS
         self._clients: OrderedDict[tuple[str, str], _Window] = OrderedDict()
+        self.counted = {"write": 0, "read": 0}
         self.refused = {"write": 0, "read": 0}
 
     def allow(self, client: str, kind: str) -> bool:
-        limit = self.limits.writes if kind == "write" else self.limits.reads
-        if limit is None:
-            return True
+        limit = self._limit(kind)
+        window = self._window(client, kind)
+        now_slice = self._slice()
+        window.advance(now_slice)
+        if limit is not None and window.total >= limit:
+            self.refused[kind] += 1
+            window.refused += 1
+            return False
+        window.counts[now_slice - window.start] += 1
+        window.total += 1
+        window.calls += 1
+        self.counted[kind] += 1
+        return True
+
+    def retry_after(self, client: str, kind: str) -> float:
+        """Seconds until `client` may make one more call of `kind` (0 when it may now)."""
+        limit = self._limit(kind)
+        window = self._clients.get((client[:128], kind))
+        if limit is None or window is None:
+            return 0.0
+        window.advance(self._slice())
+        excess = window.total - limit + 1  # calls that must leave the window first
+        for index, count in enumerate(window.counts):
+            excess -= count
+            if excess <= 0:  # slice `index` leaves when slice start + index + BUCKETS begins
+                return max(0.0, (window.start + index + BUCKETS) * self._slice_s - self._clock())
+        return 0.0
+
+    def tally(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """(client, kind) -> (calls allowed, calls refused) since the client was first seen (while tracked)."""
+        return {key: (w.calls, w.refused) for key, w in self._clients.items()}
+
+    def _limit(self, kind: str) -> int | None:
+        return self.limits.writes if kind == "write" else self.limits.reads
+
+    def _window(self, client: str, kind: str) -> _Window:
         key = (client[:128], kind)
         window = self._clients.pop(key, None) or _Window(start=self._slice() - BUCKETS + 1)
         self._clients[key] = window  # most recently used last
         while len(self._clients) > MAX_CLIENTS:
             self._clients.popitem(last=False)
-        now_slice = self._slice()
-        window.advance(now_slice)
-        if window.total >= limit:
-            self.refused[kind] += 1
-            return False
-        window.counts[now_slice - window.start] += 1
-        window.total += 1
-        return True
+        return window
 
     def _slice(self) -> int:
         return int(self._clock() // self._slice_s)
@@ -140,8 +175,12 @@ class Limited:
         limiter = self._limiter
 
         async def limited(request: Any, context: Any) -> Any:
-            if not limiter.allow(str(context.peer()), kind):
+            peer = str(context.peer())
+            if not limiter.allow(peer, kind):
                 window = limiter.limits.window_s
+                trailers = getattr(context, "set_trailing_metadata", None)  # gRPC-web's context has none
+                if trailers is not None:
+                    trailers(((RETRY_AFTER_KEY, f"{limiter.retry_after(peer, kind):.3f}"),))
                 await context.abort(
                     grpc.StatusCode.RESOURCE_EXHAUSTED, f"{kind} limit per {window:.0f}s reached: retry later"
                 )

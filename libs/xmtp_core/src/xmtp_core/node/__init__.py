@@ -3,7 +3,10 @@
 - `settings`: XMTP_ENV / XMTP_API_URL resolution, transport, limits, keepalive, metadata (`NodeSettings`).
 - `client`: `NodeClient`, one method per node call, results as plain dataclasses (`models`).
 - `subscription`: `Subscription`, resumable group / welcome streams with reconnect backoff (`backoff`).
-- `errors`: `NodeError`, `NodeUnavailable` (retryable), `NodeRejected` (not retryable).
+- `errors`: `NodeError`, `NodeUnavailable` (retryable), `NodeRejected` (not retryable); `rate_limited` and
+  `retry_after_s` for the network's 429.
+- `pacing`: `Pacer` / `Pacers`, per-installation rolling-window gates under XMTP's rate limits (`RateLimit`,
+  `PacingEnvSettings`).
 
 No MLS or identity logic lives here: payloads go through as bytes or protos.
 
@@ -37,6 +40,7 @@ from xmtp_core.node.models import (
     WelcomeKind,
     WelcomeMessage,
 )
+from xmtp_core.node.pacing import Pacer, Pacers, PacingConfig, PacingEnvSettings, RateLimit, RollingWindow
 from xmtp_core.node.settings import DEFAULT_API_URLS, Endpoint, NodeEnvSettings, NodeSettings, resolve_api_url
 from xmtp_core.node.subscription import Subscription, TopicStream
 
@@ -63,7 +67,13 @@ __all__ = [
     "NodeRejected",
     "NodeSettings",
     "NodeUnavailable",
+    "Pacer",
+    "Pacers",
+    "PacingConfig",
+    "PacingEnvSettings",
     "Page",
+    "RateLimit",
+    "RollingWindow",
     "ScwSignature",
     "ScwVerification",
     "Subscription",
