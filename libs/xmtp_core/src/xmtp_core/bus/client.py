@@ -27,14 +27,15 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyNotFoundError, NoStreamResponseError, ServiceUnavailableError
 
 from xmtp_core import telemetry
 from xmtp_core.bus import kv as bus_kv
@@ -60,8 +61,30 @@ log = logging.getLogger(__name__)
 # A reply subject is chosen by the sender: a literal subject (no wildcards), bounded.
 _REPLY_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}(?:\.[A-Za-z0-9_-]{1,64}){0,7}")
 OPS_QUEUE: Final = "crypto"
+RESULT_PUT_S: Final = 20.0  # a sender waits for its result longer than a cluster takes to elect a leader
 
 Command = Any  # an instance of one of `schemas.OutboundCommand`'s members
+T = TypeVar("T")
+# What a JetStream publish (a KV put is one) answers while its stream has no leader: a NATS cluster elects a new
+# one for a few seconds after the leader's server died. The same call again succeeds once it has one.
+NO_LEADER: Final = (NoStreamResponseError, ServiceUnavailableError, NatsTimeoutError)
+NO_LEADER_RETRY_S: Final = 0.25
+
+
+async def while_no_leader(call: Callable[[], Awaitable[T]], *, within: float) -> T:
+    """`call()` again while it fails with `NO_LEADER`, for at most `within` seconds (then the last error).
+
+    Only for idempotent calls: a publish with a `Nats-Msg-Id` (a repeat whose first copy got through is dropped
+    as a duplicate), a KV put of the same value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        try:
+            return await call()
+        except NO_LEADER:
+            if loop.time() + NO_LEADER_RETRY_S > deadline:
+                raise
+        await asyncio.sleep(NO_LEADER_RETRY_S)
 
 
 class CommandTimeout(TimeoutError):
@@ -75,9 +98,10 @@ async def send_command(nc: Client, command: Command, *, wait_s: float = 30.0) ->
     sub = await nc.subscribe(inbox, max_msgs=1)
     try:
         headers = {subjects.MSG_ID_HEADER: subjects.outbound_msg_id(agent, key), subjects.REPLY_TO_HEADER: inbox}
+        js, payload = nc.jetstream(), dump(command)
         with telemetry.producer_span(OUT.name, headers):
-            ack = await nc.jetstream().publish(
-                subjects.outbound(agent), dump(command), stream=OUT.name, headers=headers
+            ack = await while_no_leader(
+                lambda: js.publish(subjects.outbound(agent), payload, stream=OUT.name, headers=headers), within=wait_s
             )
         telemetry.MESSAGES_OUT.labels("router", OUT.name, telemetry.content_label(command.type)).inc()
         if ack.duplicate:
@@ -127,7 +151,8 @@ async def answer_command(
     payload = dump(result)
     if idempotency_key is not None:
         bucket = await nc.jetstream().key_value(subjects.KV_COMMAND_RESULTS)
-        await bucket.put(bus_kv.command_result_key(agent, idempotency_key), payload)
+        name = bus_kv.command_result_key(agent, idempotency_key)
+        await while_no_leader(lambda: bucket.put(name, payload), within=RESULT_PUT_S)
     if reply_to is not None:
         await nc.publish(reply_to, payload)
 
