@@ -99,6 +99,7 @@ class Counts:
     undelivered_answered: int  # answers to texts libxmtp never published (must be 0)
     longest_pause_s: float  # between consecutive answers, by the node's timestamps
     extra: dict[str, Any] = field(default_factory=dict)
+    lost_texts: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         more = "".join(f", {k} {v}" for k, v in self.extra.items())
@@ -109,7 +110,7 @@ class Counts:
         )
 
     def check(self) -> None:
-        assert self.duplicates == 0 and self.lost == 0 and self.unexpected == 0, self.line()
+        assert self.duplicates == 0 and self.lost == 0 and self.unexpected == 0, f"{self.line()}: {self.lost_texts}"
         assert self.undelivered_answered == 0 and self.answered_once == self.delivered, self.line()
 
 
@@ -142,6 +143,7 @@ def count(transcript: list[dict[str, Any]], sender: SteadySender, agent_inbox_id
         unexpected=sum(n for t, n in echoed.items() if t not in ours),
         undelivered_answered=sum(1 for t in ours - delivered if echoed[t]),
         longest_pause_s=max((b - a for a, b in itertools.pairwise(times)), default=0.0),
+        lost_texts=sorted(t for t in delivered if echoed[t] == 0),
     )
 
 
