@@ -87,7 +87,8 @@ bench: setup
 	$(PY) bench/engine.py
 	$(PY) bench/pipeline.py
 
-# The long form of tests/chaos (the short one runs in `make test`): NATS and Postgres restarted mid-stream.
+# The long form of tests/chaos (the short one runs in `make test`), counts printed: NATS, Postgres and devnode
+# killed and restarted mid-stream; a 3-node NATS cluster losing a server and a replica of each service.
 chaos: setup interop-deps
 	SB_CHAOS_FULL=1 $(PY) -m pytest -q -s tests/chaos
 
