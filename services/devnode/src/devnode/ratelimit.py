@@ -14,14 +14,15 @@ carries a `retry-after` trailer: the seconds until the window has room again (th
 `NodeError.retry_after_s`).
 
 Counters (for tests and benchmarks, also with no limit set: `RateLimits(writes=None, reads=None)` counts and
-refuses nothing): `counted` and `refused` per kind, and `tally()` per client and kind since it was first seen.
+refuses nothing): `counted` and `refused` per kind, `methods` per method, and `tally()` per client and kind
+since it was first seen.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -111,6 +112,7 @@ class RateLimiter:
         self._clients: OrderedDict[tuple[str, str], _Window] = OrderedDict()
         self.counted = {"write": 0, "read": 0}
         self.refused = {"write": 0, "read": 0}
+        self.methods: Counter[str] = Counter()  # counted calls by method (bounded: WRITES | READS)
 
     def allow(self, client: str, kind: str) -> bool:
         limit = self._limit(kind)
@@ -176,6 +178,7 @@ class Limited:
 
         async def limited(request: Any, context: Any) -> Any:
             peer = str(context.peer())
+            limiter.methods[name] += 1
             if not limiter.allow(peer, kind):
                 window = limiter.limits.window_s
                 trailers = getattr(context, "set_trailing_metadata", None)  # gRPC-web's context has none
