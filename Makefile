@@ -86,6 +86,7 @@ bench: setup
 	$(PY) bench/mls.py
 	$(PY) bench/engine.py
 	$(PY) bench/pipeline.py
+	$(PY) bench/e2e.py
 
 # The long form of tests/chaos (the short one runs in `make test`), counts printed: NATS, Postgres and devnode
 # killed and restarted mid-stream; a 3-node NATS cluster losing a server and a replica of each service.
