@@ -71,7 +71,8 @@ async def run_checks(checks: Mapping[str, Check]) -> dict[str, str]:
 
     async def one(check: Check) -> str:
         try:
-            return "ok" if await asyncio.wait_for(check(), CHECK_TIMEOUT_S) else "down"
+            async with asyncio.timeout(CHECK_TIMEOUT_S):
+                return "ok" if await check() else "down"
         except Exception:
             return "down"
 
@@ -126,7 +127,8 @@ class HealthServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             try:
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _READ_TIMEOUT_S)
+                async with asyncio.timeout(_READ_TIMEOUT_S):
+                    head = await reader.readuntil(b"\r\n\r\n")
                 method, path, _version = head.split(b"\r\n", 1)[0].decode("ascii").split(" ", 2)
             except (asyncio.LimitOverrunError, asyncio.IncompleteReadError, TimeoutError, ValueError):
                 writer.write(_response("400 Bad Request", b"", "text/plain"))

@@ -59,7 +59,8 @@ class OutboxRelay:
                 continue
             ready.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ready.wait(), POLL_S)
+                async with asyncio.timeout(POLL_S):
+                    await ready.wait()
 
     async def relay_once(self) -> int:
         """Publish one batch of pending events; returns how many."""

@@ -69,7 +69,8 @@ class BusSender:
                     subjects.publish(self.agent, request.conv), dump(request), stream=PUB.name, headers=headers
                 )
             try:
-                result = await asyncio.wait_for(answer, self.timeout_s)
+                async with asyncio.timeout(self.timeout_s):
+                    result = await answer
             except TimeoutError:
                 raise NodeUnavailable("publisher", "no publish result in time") from None
         finally:

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Mapping
@@ -28,7 +27,7 @@ from xmtp_core.bus.runner import Meta, PartitionedConsumer
 from xmtp_core.bus.runner import Transient as BusTransient
 from xmtp_core.bus.schemas import GroupEnvelope, InboundEnvelope, WelcomeEnvelope
 from xmtp_core.bus.settings import BusSettings
-from xmtp_core.bus.streams import IN, ensure_buckets, ensure_streams
+from xmtp_core.bus.streams import IN, close_bounded, ensure_buckets, ensure_streams
 from xmtp_core.engine import ConversationJoined
 from xmtp_core.node import NodeClient
 from xmtp_core.runtime import Transient
@@ -140,12 +139,5 @@ async def serve(
                 for agent in agents.values():
                     await agent.runtime.store.close()
     finally:
-        await _close(nc)
+        await close_bounded(nc)
         telemetry.shutdown()  # flush the last spans
-
-
-async def _close(nc: NATS) -> None:
-    """Close the connection, but not for ever: with NATS gone, nats-py's close waits on a reconnect that never
-    comes, and a SIGTERM would not end the service."""
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(nc.close(), 5)

@@ -30,6 +30,7 @@ from xmtp_core.bus import subjects
 from xmtp_core.bus.schemas import DeadLetter, SchemaError, dump, envelope_from_node, parse
 from xmtp_core.bus.settings import BusSettings
 from xmtp_core.bus.streams import DLQ, IN
+from xmtp_core.cancellation import raise_if_cancelling
 from xmtp_core.node import Backoff, BackoffPolicy, GroupMessage, NodeClient, Subscription, WelcomeMessage
 from xmtp_core.untrusted import clean_error
 
@@ -78,6 +79,7 @@ class AgentIngest:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                raise_if_cancelling()  # nats-py can turn a stop into a timeout or a connection error
                 if self.published > before:
                     backoff.reset()  # that run got somewhere: the next failure starts from the short delay
                 delay = backoff.next_delay() or self.backoff.maximum_s
@@ -154,8 +156,10 @@ class AgentIngest:
         dirty: dict[str, int] = {}
         since_flush = 0
         while True:
+            raise_if_cancelling()  # a stop that nats-py's KV put swallowed
             pending = await window.get()
-            await asyncio.wait_for(pending.ack, self.ack_timeout_s)  # raises on failure or silence
+            async with asyncio.timeout(self.ack_timeout_s):  # raises on failure or silence
+                await pending.ack
             self.published += 1
             since_flush += 1
             if pending.envelope_id > cursors.get(pending.conv, 0):

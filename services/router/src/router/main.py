@@ -3,17 +3,14 @@ directory) and run a worker for it (NATS_URL, SB_PARTITIONS)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import importlib
 import os
 import sys
 
 import nats
-from nats.aio.client import Client as NATS
 from xmtp_core import health, telemetry
 from xmtp_core.bus.settings import BusSettings
-from xmtp_core.bus.streams import ensure_buckets, ensure_streams
+from xmtp_core.bus.streams import close_bounded, ensure_buckets, ensure_streams
 
 from router.agent import Agent
 from router.worker import Worker
@@ -44,11 +41,4 @@ async def serve(app: str, settings: BusSettings | None = None) -> None:
             async with health.serving("router", {"nats": health.nats_check(nc)}):
                 await Worker(agent, nc, js, settings).run()
         finally:
-            await _close(nc)
-
-
-async def _close(nc: NATS) -> None:
-    """Close the connection, but not for ever: with NATS gone, nats-py's close waits on a reconnect that never
-    comes, and a SIGTERM would not end the service."""
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(nc.close(), 5)
+            await close_bounded(nc)

@@ -131,9 +131,8 @@ class Worker:
     async def _info(self, conversation_id: str) -> ConversationInfo:
         info = self._conversations.get(conversation_id)
         if info is None:
-            response = await asyncio.wait_for(
-                self.transport.op({"op": "conversation", "conversation_id": conversation_id}), 60
-            )
+            async with asyncio.timeout(60):
+                response = await self.transport.op({"op": "conversation", "conversation_id": conversation_id})
             assert response.conversation is not None
             info = response.conversation
             self._keep(info)

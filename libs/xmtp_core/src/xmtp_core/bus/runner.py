@@ -44,18 +44,13 @@ from xmtp_core.bus import subjects
 from xmtp_core.bus.schemas import DeadLetter, SchemaError, dump, parse
 from xmtp_core.bus.settings import BusSettings
 from xmtp_core.bus.streams import DLQ, StreamSpec, partition_consumer
+from xmtp_core.cancellation import raise_if_cancelling
 from xmtp_core.untrusted import clean, clean_error
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _MAX_TRANSIENT_DELAY_S = 30.0
-
-
-def _raise_if_cancelling() -> None:
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 class Transient(Exception):
@@ -136,7 +131,7 @@ class PartitionedConsumer(Generic[T]):
                     for msg in msgs:
                         await self._one(partition, msg)
                 except (TimeoutError, NatsTimeoutError, NatsError, JetStreamError) as exc:
-                    _raise_if_cancelling()  # nats-py's fetch can turn a cancellation into one of these
+                    raise_if_cancelling()  # nats-py's fetch can turn a cancellation into one of these
                     if isinstance(exc, TimeoutError | NatsTimeoutError):
                         continue
                     # The connection is reconnecting (or an ack/nak/DLQ publish failed): the message is redelivered

@@ -165,8 +165,15 @@ async def connect(settings: BusSettings, name: str) -> AsyncIterator[JetStreamCo
         await ensure_streams(js, settings)
         yield js
     finally:
-        with contextlib.suppress(Exception):  # nats-py's close can wait on a reconnect for ever (NATS gone)
-            await asyncio.wait_for(nc.close(), 5)
+        await close_bounded(nc)
+
+
+async def close_bounded(nc: Client, within_s: float = 5.0) -> None:
+    """Close a connection, but not for ever: with NATS gone, nats-py's close waits on a reconnect that never
+    comes, and a SIGTERM would not end the service."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(within_s):
+            await nc.close()
 
 
 MIN_SERVER: Final = (2, 10)

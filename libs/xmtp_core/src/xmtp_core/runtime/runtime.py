@@ -386,4 +386,5 @@ class Runtime:
                     task.result()
                     raise RuntimeError("the stream's subscription ended")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(core.events_ready.wait(), OUTBOX_POLL_S)
+                async with asyncio.timeout(OUTBOX_POLL_S):
+                    await core.events_ready.wait()
