@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
-from xmtp_core.bus.client import while_no_leader
+from xmtp_core.bus.leader import while_no_leader
 
 
 async def test_repeated_until_the_stream_answers() -> None:

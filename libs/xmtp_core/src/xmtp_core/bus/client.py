@@ -27,19 +27,19 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
-from nats.js.errors import KeyNotFoundError, NoStreamResponseError, ServiceUnavailableError
+from nats.js.errors import KeyNotFoundError
 
 from xmtp_core import telemetry
 from xmtp_core.bus import kv as bus_kv
 from xmtp_core.bus import subjects
+from xmtp_core.bus.leader import while_no_leader
 from xmtp_core.bus.schemas import (
     CommandResult,
     Event,
@@ -64,27 +64,6 @@ OPS_QUEUE: Final = "crypto"
 RESULT_PUT_S: Final = 20.0  # a sender waits for its result longer than a cluster takes to elect a leader
 
 Command = Any  # an instance of one of `schemas.OutboundCommand`'s members
-T = TypeVar("T")
-# What a JetStream publish (a KV put is one) answers while its stream has no leader: a NATS cluster elects a new
-# one for a few seconds after the leader's server died. The same call again succeeds once it has one.
-NO_LEADER: Final = (NoStreamResponseError, ServiceUnavailableError, NatsTimeoutError)
-NO_LEADER_RETRY_S: Final = 0.25
-
-
-async def while_no_leader(call: Callable[[], Awaitable[T]], *, within: float) -> T:
-    """`call()` again while it fails with `NO_LEADER`, for at most `within` seconds (then the last error).
-
-    Only for idempotent calls: a publish with a `Nats-Msg-Id` (a repeat whose first copy got through is dropped
-    as a duplicate), a KV put of the same value."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        try:
-            return await call()
-        except NO_LEADER:
-            if loop.time() + NO_LEADER_RETRY_S > deadline:
-                raise
-        await asyncio.sleep(NO_LEADER_RETRY_S)
 
 
 class CommandTimeout(TimeoutError):
