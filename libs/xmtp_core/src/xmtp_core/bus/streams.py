@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Final
@@ -33,9 +34,11 @@ from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from xmtp_core.bus import subjects
+from xmtp_core.bus.leader import while_no_leader
 from xmtp_core.bus.settings import BusSettings
 
 DAY: Final = 24 * 60 * 60
+ENSURE_WITHIN_S: Final = 60.0  # a cluster elects its leaders in seconds; past this the service exits
 
 
 @dataclass(frozen=True)
@@ -97,31 +100,39 @@ BUCKETS: Final = (
 
 
 async def ensure_streams(js: JetStreamContext, settings: BusSettings) -> None:
-    """Create every stream, or update it to this code's configuration (safe to call from every replica)."""
+    """Create every stream, or update it to this code's configuration (safe to call from every replica; repeated
+    while a NATS cluster elects a leader, so a service started meanwhile waits instead of exiting)."""
     for spec in STREAMS:
-        config = spec.config(settings)
-        try:
-            await js.stream_info(spec.name)
-        except NotFoundError:
-            await js.add_stream(config)
-        else:
-            await js.update_stream(config)
+        await while_no_leader(functools.partial(_ensure_stream, js, spec.config(settings)), within=ENSURE_WITHIN_S)
+
+
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    assert config.name is not None
+    try:
+        await js.stream_info(config.name)
+    except NotFoundError:
+        await js.add_stream(config)
+    else:
+        await js.update_stream(config)
 
 
 async def ensure_buckets(js: JetStreamContext, settings: BusSettings) -> dict[str, KeyValue]:
-    """Every KV bucket, created when missing."""
+    """Every KV bucket, created when missing (repeated while a NATS cluster elects a leader)."""
     out: dict[str, KeyValue] = {}
     for bucket in BUCKETS:
-        try:
-            out[bucket] = await js.key_value(bucket)
-        except BucketNotFoundError:
-            # Command results are kept as long as SB_OUT keeps the commands (a repeat after that is a new command).
-            ttl = OUT.max_age_s if bucket == subjects.KV_COMMAND_RESULTS else None
-            config = KeyValueConfig(
-                bucket=bucket, history=1, storage=StorageType.FILE, replicas=settings.replicas, ttl=ttl
-            )
-            out[bucket] = await js.create_key_value(config)
+        ensure = functools.partial(_ensure_bucket, js, bucket, settings)
+        out[bucket] = await while_no_leader(ensure, within=ENSURE_WITHIN_S)
     return out
+
+
+async def _ensure_bucket(js: JetStreamContext, bucket: str, settings: BusSettings) -> KeyValue:
+    try:
+        return await js.key_value(bucket)
+    except BucketNotFoundError:
+        # Command results are kept as long as SB_OUT keeps the commands (a repeat after that is a new command).
+        ttl = OUT.max_age_s if bucket == subjects.KV_COMMAND_RESULTS else None
+        config = KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE, replicas=settings.replicas, ttl=ttl)
+        return await js.create_key_value(config)
 
 
 def partition_consumer(spec: StreamSpec, durable: str, partition: int, settings: BusSettings) -> ConsumerConfig:
