@@ -30,11 +30,11 @@ from pipelinekit import Stack, from_agent, wait_for
 pytestmark = pytest.mark.interop
 FULL = os.environ.get("SB_CHAOS_FULL") == "1"
 ROUNDS = 2 if FULL else 1
-TEXTS = 120 if FULL else 30
+TEXTS = 120 if FULL else 20
 INTERVAL_S = 0.3
 SERVICES = ("ingest", "crypto", "router", "publisher")
 ROUTER_APP = ("--app", "examples.echo:agent")
-DOWN_S = 5.0
+DOWN_S = 3.0
 
 
 async def test_cluster_loses_a_nats_server_and_a_replica_of_each_service_mid_load(
