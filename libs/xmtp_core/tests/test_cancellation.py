@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
-
 from xmtp_core.cancellation import raise_if_cancelling
 
 
 async def _swallowing_loop(checked: bool, turns: list[int]) -> None:
     while True:
         turns.append(1)
-        try:
+        with contextlib.suppress(asyncio.CancelledError):  # what 3.11's wait_for does to a cancel meeting a result
             await asyncio.sleep(0.01)
-        except asyncio.CancelledError:
-            pass  # what 3.11's wait_for does when the result and the cancel arrive together
         if checked:
             raise_if_cancelling()
         if len(turns) > 50:
