@@ -109,6 +109,15 @@ async def _revive(stack: Stack, cluster: NatsCluster, killed: set[tuple[str, int
         dead = sum(1 for s, _ in killed if s == service)
         while len(stack.procs[service]) - dead < 2:
             stack.spawn(service, len(stack.procs[service]), *(ROUTER_APP if service == "router" else ()))
+    # The next round kills the other crypto replica: this one must be serving by then (with no crypto at all,
+    # the router's sb.ops requests find no responder and its events are dead-lettered after SB_MAX_DELIVER).
+    log = stack.logs / f"crypto-{len(stack.procs['crypto']) - 1}.log"
+    started = f"agent {stack.agent}: inbox"
+    await wait_for(lambda: asyncio.to_thread(_read, log), lambda text: started in text, within=180, every=0.5)
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
 
 
 async def _answered(peer: LibxmtpPeer, chats: list[Chat], stack: Stack) -> int:
