@@ -88,6 +88,16 @@ bench: setup
 	$(PY) bench/pipeline.py
 	$(PY) bench/e2e.py
 
+# The echo agent at its write limit (10 texts/s against devnode with XMTP's real limits) and a memory soak at
+# 200 msg/s (raw: limits and pacing off); both 10 minutes, MINUTES=N to shorten.
+.PHONY: soak write-limit
+MINUTES ?= 10
+write-limit: setup
+	$(PY) bench/write_limit.py --minutes $(MINUTES)
+
+soak: setup
+	$(PY) bench/soak.py --minutes $(MINUTES)
+
 # The long form of tests/chaos (the short one runs in `make test`), counts printed: NATS, Postgres and devnode
 # killed and restarted mid-stream; a 3-node NATS cluster losing a server and a replica of each service.
 chaos: setup interop-deps
