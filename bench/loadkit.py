@@ -5,12 +5,13 @@ process tree."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -23,6 +24,8 @@ from xmtp_core.node import NodeClient
 from xmtp_core.pg_url import plain_pg_url
 from xmtp_core.runtime import Runtime
 from xmtp_core.store import EncryptionKey, KeyRing, Store
+
+from switchboard.devservices import DevServices, dev_services
 
 
 async def new_database(admin_url: str, prefix: str = "load") -> str:
@@ -143,3 +146,21 @@ def rss_mib(pids: Iterable[int]) -> float:
 
 def say(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def load_cli(
+    doc: str,
+    run: Callable[[DevServices, float, float, int], Awaitable[None]],
+    *,
+    minutes: float,
+    rate: float,
+    senders: int,
+) -> None:
+    """`--minutes`, `--rate` (texts/s) and `--senders`, then `run` on private NATS and Postgres."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=minutes)
+    parser.add_argument("--rate", type=float, default=rate, help="texts/s offered to the agent")
+    parser.add_argument("--senders", type=int, default=senders, help="sender installations")
+    args = parser.parse_args()
+    with dev_services() as svc:  # outside the event loop: it waits for its servers synchronously
+        asyncio.run(run(svc, args.minutes, args.rate, args.senders))

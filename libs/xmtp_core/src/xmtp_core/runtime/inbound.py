@@ -64,6 +64,8 @@ from xmtp_core.xmtp_mls.key_package import KeyPackageBundle
 from xmtp_core.xmtp_mls.welcome_wrapper import UnwrappedWelcome, WelcomePointer
 
 log = logging.getLogger(__name__)
+# The newest rejections kept in memory for `Runtime.rejections` (all are in the store's rejections table).
+MAX_REJECTIONS_KEPT = 1000
 
 WelcomeSender = Callable[[Intent, Built], Awaitable[None]]  # sends a merged commit's Welcomes once (outbound)
 
@@ -154,6 +156,8 @@ class Inbound:
         log.warning("rejected envelope %s on %s: %s (%s)", event.envelope_id, topic, event.reason, detail)
         await self.core.store.rejections.record(s, Rejection(topic, event.envelope_id, event.reason.value, detail))
         self.core.rejections.append(event)
+        if len(self.core.rejections) > MAX_REJECTIONS_KEPT:  # hostile traffic must not grow a long-lived process
+            del self.core.rejections[: -MAX_REJECTIONS_KEPT // 2]
         if emit:
             await self._emit(s, topic, event.envelope_id, event.topic, [event])
 
