@@ -86,15 +86,17 @@ async def answered(js: JetStreamContext) -> int:
 
 async def at_rate(rate: float, seconds: float, senders: list[Sender], prefix: str) -> int:
     """Send round robin over `senders` at `rate` texts/s for `seconds` (each sender in order; senders
-    concurrently); the texts sent. A sender that falls behind its schedule catches up, never skips."""
+    concurrently); the texts sent. A sender that falls behind its schedule sends back to back to catch up, and
+    stops at the end of the `seconds` (so what it could not send shows as a rate below `rate`)."""
     per_sender = rate / len(senders)
     loop = asyncio.get_running_loop()
     start = loop.time()
+    end = start + seconds
 
     async def one(index: int, sender: Sender) -> int:
         n = 0
         offset = index / rate  # senders staggered over one period
-        while (due := start + offset + n / per_sender) < start + seconds:
+        while (due := start + offset + n / per_sender) < end and loop.time() < end:
             await asyncio.sleep(max(0.0, due - loop.time()))
             await sender.send(f"{prefix}{index}.{n}")
             n += 1
