@@ -60,7 +60,7 @@ async def test_cluster_loses_a_nats_server_and_a_replica_of_each_service_mid_loa
                 await wait_for(lambda: _answered(peer, chats, stack), lambda n, at=at: n >= at, within=120)
                 notes.append(await _kill_round(stack, cluster, killed))
                 await asyncio.sleep(DOWN_S)  # the survivors alone meanwhile
-                await _revive(stack, cluster, killed)  # what a supervisor (k8s) does
+                await _revive(stack, cluster, killed, before_next_round=round_ + 1 < ROUNDS)  # as k8s would
             await stream
             counts = await settle(peer, sender, stack.agent_inbox_id, within=150)
             state = await settled_state(database_url, stack.agent, node_url, [n.url for n in cluster.alive()])
@@ -100,7 +100,7 @@ async def _leader_without(cluster: NatsCluster, gone: str, within: float = 60.0)
         await asyncio.sleep(0.2)
 
 
-async def _revive(stack: Stack, cluster: NatsCluster, killed: set[tuple[str, int]]) -> None:
+async def _revive(stack: Stack, cluster: NatsCluster, killed: set[tuple[str, int]], *, before_next_round: bool) -> None:
     """Start the dead NATS node again (same ports and store) and a fresh replica for each killed one."""
     for node in cluster.nodes.values():
         if node.proc is not None and node.proc.poll() is not None:
@@ -109,6 +109,8 @@ async def _revive(stack: Stack, cluster: NatsCluster, killed: set[tuple[str, int
         dead = sum(1 for s, _ in killed if s == service)
         while len(stack.procs[service]) - dead < 2:
             stack.spawn(service, len(stack.procs[service]), *(ROUTER_APP if service == "router" else ()))
+    if not before_next_round:
+        return
     # The next round kills the other crypto replica: this one must be serving by then (with no crypto at all,
     # the router's sb.ops requests find no responder and its events are dead-lettered after SB_MAX_DELIVER).
     log = stack.logs / f"crypto-{len(stack.procs['crypto']) - 1}.log"
