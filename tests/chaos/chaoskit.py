@@ -251,7 +251,7 @@ class DevnodeProcess:
         """Start it (again, on the same port) and wait until it answers."""
         self._launch()
         assert self.proc is not None
-        await node_ready(self.url, proc=self.proc)
+        await node_ready(self.url, within=180, proc=self.proc)  # a loaded machine starts it slowly
 
     def _launch(self) -> None:
         # From the loop's (main) thread: the child's parent-death signal follows the thread that forks it.

@@ -44,7 +44,8 @@ async def test_devnode_killed_mid_stream_every_text_answered_once(
             pauses: list[float] = []
             for k in range(KILLS):
                 # Kill once answers are flowing, at evenly spread points of the stream.
-                await wait_for(lambda: _answers(peer, dm, stack), lambda n, k=k: n >= 2 + k * TEXTS // (KILLS + 1))
+                at = 2 + k * TEXTS // (KILLS + 1)
+                await wait_for(lambda: _answers(peer, dm, stack), lambda n, at=at: n >= at, within=180)
                 node.kill()
                 began = time.monotonic()
                 await asyncio.sleep(DOWN_S)

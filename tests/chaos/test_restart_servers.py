@@ -52,7 +52,7 @@ async def test_nats_and_postgres_restarted_mid_stream_answer_every_text_once(
                 victims = [v for _ in range(ROUNDS) for v in ("nats", "postgres")]
                 for k, victim in enumerate(victims):
                     at = 2 + k * TEXTS // (len(victims) + 1)  # restarts spread over the stream
-                    await wait_for(answered, lambda n, at=at: n >= at, within=120)
+                    await wait_for(answered, lambda n, at=at: n >= at, within=240)
                     began = time.monotonic()
                     # Called on the loop's thread: the restarted server's parent-death signal follows the
                     # thread that starts it (this one lives as long as the test).
