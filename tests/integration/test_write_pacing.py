@@ -1,9 +1,10 @@
 """The echo agent through the whole pipeline (ingest, crypto, router, publisher as processes) against a devnode
-that enforces a small write limit (10 writes per 5 s per connection, reads counted, not limited), with the
+that enforces a small write limit (10 writes per 20 s per connection, reads counted, not limited), with the
 pipeline's pacer at the same limit: a burst of 20 texts from 5 sender installations, twice what one window
-allows the agent to write, is answered in full and in order, devnode refuses nothing (zero 429s), and no 5 s of
-the node's own timestamps holds more than 10 of the agent's answers. Prints the node calls per echo of the
-pipeline's processes (steady-state reads are streams: subscriptions are not counted)."""
+allows the agent to write, is answered in full and in order, devnode refuses nothing (zero 429s; without the
+pacer it refuses some), and no 18 s of the node's own timestamps holds more than 10 of the agent's answers.
+Prints the node calls per echo of the pipeline's processes (steady-state reads are streams: subscriptions are
+not counted)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from pipelinekit import Stack  # noqa: E402
 from switchboard.devservices import DevServices  # noqa: E402
 
 pytestmark = pytest.mark.integration
-WRITES, WINDOW_S = 10, 5.0
+# A window long enough that 20 answers come in less than it even on a slow machine: unpaced, this test fails.
+WRITES, WINDOW_S = 10, 20.0
 SENDERS, PER_SENDER = 5, 4  # each sender's own writes (4 to register and open its DM, 4 texts) stay under the limit
 
 
@@ -98,7 +100,9 @@ async def test_a_burst_above_the_write_limit_is_answered_paced_with_no_429(
     assert limiter.refused == {"write": 0, "read": 0}, limiter.refused
     answer_times = [ns for s in senders for _, ns in s.answers]
     assert len(answer_times) == SENDERS * PER_SENDER > WRITES
-    assert most_in_any_window(answer_times, WINDOW_S) <= WRITES  # spread over the windows: paced
+    # Spread over the windows: paced. devnode stamps a message when its batched writer stores it, up to a moment
+    # after the call was counted, so the stamps are checked over a window a little shorter than the limiter's.
+    assert most_in_any_window(answer_times, WINDOW_S - 2) <= WRITES
     pipeline = {p.pid for ps in stack.procs.values() for p in ps}
     delta = {key: (calls - before.get(key, (0, 0))[0], 0) for key, (calls, _) in limiter.tally().items()}
     used = calls_by(delta, ports, pipeline)
