@@ -62,7 +62,7 @@ async def test_cluster_loses_a_nats_server_and_a_replica_of_each_service_mid_loa
                 await asyncio.sleep(DOWN_S)  # the survivors alone meanwhile
                 await _revive(stack, cluster, killed, before_next_round=round_ + 1 < ROUNDS)  # as k8s would
             await stream
-            counts = await settle(peer, sender, stack.agent_inbox_id, within=150)
+            counts = await settle(peer, sender, stack.agent_inbox_id, within=300)
             state = await settled_state(database_url, stack.agent, node_url, [n.url for n in cluster.alive()])
             print(f"\nchaos cluster: {counts.line()}")
             print(f"chaos cluster: {'; '.join(notes)}")
