@@ -33,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -52,6 +51,7 @@ sys.path.insert(0, str(ROOT / "tests" / "interop"))
 sys.path.insert(0, str(BENCH))
 
 import e2e_proc as proc  # noqa: E402
+from loadkit import new_database  # noqa: E402
 from pipelinekit import Stack  # noqa: E402
 from xmtp_core.bus import subjects  # noqa: E402
 from xmtp_core.identity import LocalWalletSigner  # noqa: E402
@@ -374,17 +374,6 @@ async def drain(
 # ---- the run -------------------------------------------------------------------------------------------------
 
 
-async def _database(admin_url: str) -> str:
-    admin = plain_pg_url(admin_url)
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return admin.rsplit("/", 1)[0] + "/" + name
-
-
 async def _db_activity(url: str) -> dict[str, int]:
     """The database's transactions and rows read and written so far (pg_stat_database)."""
     if not url:
@@ -421,7 +410,7 @@ class Env:
 
     @contextlib.asynccontextmanager
     async def stack(self, **kwargs: Any) -> AsyncIterator[Deployment]:
-        db = await _database(self.ours.database_url)
+        db = await new_database(self.ours.database_url)
         async with Stack.start(self.node.url, db, self.ours.nats_url, partitions=self.opts.partitions, **kwargs) as s:
             nc = await nats.connect(self.ours.nats_url)
             try:
@@ -540,14 +529,14 @@ async def scale(env: Env, sender: CheapSender, deployment: Deployment | None) ->
 
 
 async def run(opts: Options, shared: DevServices, ours: DevServices, logs: Path) -> dict[str, Any]:
-    node = NodeProc(await _database(shared.database_url), logs / "devnode.log")
+    node = NodeProc(await new_database(shared.database_url), logs / "devnode.log")
     try:
         env = Env(node, shared, ours, logs, opts)
         # One deployment: the echo agent, the sleepy one, and (--quick) the scale run's agents; a full run gives
         # the scale run a deployment of its own, so 100 idle routers do not weigh on the other figures.
         more = {"sleepy": SLEEPY, **(_echo_agents(opts.agents) if opts.quick else {})}
         extra = {"PYTHONPATH": str(BENCH / "e2e_profile"), "SB_BENCH_PROFILE": str(logs)} if opts.profile else {}
-        db = await _database(shared.database_url)
+        db = await new_database(shared.database_url)
         async with NodeClient.for_url(node.url) as client, CheapSender.open(client, db) as sender:
             async with env.stack(more_agents=more, extra_env=extra) as deployment:
                 results = await head_to_head(env, sender, deployment)

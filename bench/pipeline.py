@@ -16,17 +16,16 @@ import asyncio
 import statistics
 import sys
 import time
-import uuid
 from pathlib import Path
-
-import asyncpg
 
 ROOT = Path(__file__).resolve().parents[1]
 # `bench/devnode.py` would shadow the devnode package: the test kit is taken from its folder instead.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT / "tests" / "interop"))
+sys.path.append(str(ROOT / "bench"))  # loadkit, after the packages
 
 from devnode.main import start  # noqa: E402
+from loadkit import new_database  # noqa: E402
 from pipelinekit import Stack  # noqa: E402
 from xmtp_core.engine import MessageReceived  # noqa: E402
 from xmtp_core.identity import LocalWalletSigner  # noqa: E402
@@ -38,23 +37,14 @@ from xmtp_core.store import EncryptionKey, KeyRing, Store  # noqa: E402
 from switchboard.devservices import DevServices, dev_services  # noqa: E402
 
 
-async def _database(admin: str, name: str) -> str:
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return admin.rsplit("/", 1)[0] + "/" + name
-
-
 async def run(svc: DevServices, pings: int, burst: int) -> None:
     admin = plain_pg_url(svc.database_url)
-    node_db = await _database(admin, f"bench_node_{uuid.uuid4().hex[:8]}")
+    node_db = await new_database(admin, "bench_node")
     devnode = await start("127.0.0.1:0", node_db)
     url = f"http://127.0.0.1:{devnode.port}"
     try:
         async with Stack.start(url, node_db, svc.nats_url, partitions=8) as stack, NodeClient.for_url(url) as node:
-            store = await Store.open(await _database(admin, "bench_sender"), KeyRing(EncryptionKey.generate()))
+            store = await Store.open(await new_database(admin, "bench_sender"), KeyRing(EncryptionKey.generate()))
             me = await Runtime.register(node, store, LocalWalletSigner.generate())
             dm = await me.create_dm(stack.agent_inbox_id)
             answers: asyncio.Queue[tuple[float, str]] = asyncio.Queue()

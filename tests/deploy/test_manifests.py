@@ -154,3 +154,12 @@ def test_rendered_overlay_holds_what_the_issue_asks(overlay: str) -> None:
         for obj in scaled.values():
             assert {t["type"] for t in obj["spec"]["triggers"]} == {"nats-jetstream"}
         assert not _by_kind(docs, "HorizontalPodAutoscaler")  # KEDA owns the router's HPA there
+
+
+@pytest.mark.parametrize("overlay", vd.OVERLAYS)
+def test_publisher_replicas_share_the_write_limit(overlay: str) -> None:
+    """Replicas pace writes at limit / SB_WRITE_SHARE each (`xmtp_core.node.pacing`): with a share below the
+    replica count they could together write past the network's limit and meet 429s."""
+    publisher = _by_kind(_rendered(overlay), "Deployment")["publisher"]
+    env = {e["name"]: e.get("value") for e in publisher["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert int(env.get("SB_WRITE_SHARE") or 1) >= publisher["spec"].get("replicas", 1)

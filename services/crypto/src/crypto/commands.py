@@ -44,6 +44,7 @@ from xmtp_core.bus.schemas import (
     parse,
 )
 from xmtp_core.bus.streams import DLQ, OUT
+from xmtp_core.cancellation import raise_if_cancelling
 from xmtp_core.content.codecs.attachment import REMOTE_ATTACHMENT, RemoteAttachment
 from xmtp_core.content.codecs.reaction import Reaction, ReactionAction, ReactionSchema
 from xmtp_core.content.codecs.reply import REPLY, Reply
@@ -140,10 +141,10 @@ class Commands:
                 try:
                     msgs = await sub.fetch(CONCURRENCY, timeout=2.0)
                 except (TimeoutError, NatsTimeoutError):
+                    raise_if_cancelling()  # nats-py's fetch can turn a stop into a timeout
                     continue
                 except (NatsError, JetStreamError) as exc:
-                    if (me := asyncio.current_task()) is not None and me.cancelling():
-                        raise asyncio.CancelledError from None  # nats-py's fetch can turn a cancel into these
+                    raise_if_cancelling()  # or into one of these
                     # The consumer's leader is moving (a server of a NATS cluster died: 503 no responders) or the
                     # connection is reconnecting: unacked commands come again after ack_wait, so pull again.
                     log.warning("%s commands: %s; pulling again", OUT.name, clean_error(exc))
