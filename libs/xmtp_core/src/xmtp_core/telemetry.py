@@ -3,7 +3,8 @@
 - Traces: `service("crypto")` installs a tracer provider (resource `service.name`, `OTEL_RESOURCE_ATTRIBUTES`),
   the exporter `OTEL_TRACES_EXPORTER` names (`otlp` over gRPC to `OTEL_EXPORTER_OTLP_ENDPOINT`, `console`, or
   `none`, the default: `make run` and the tests send nowhere unless asked) and the official asyncpg and gRPC
-  client instrumentations. Context crosses every NATS hop in the W3C `traceparent` header: publishers call
+  client instrumentations; with no exporter, neither a provider nor the instrumentations (spans cost CPU:
+  one per Postgres statement). Context crosses every NATS hop in the W3C `traceparent` header: publishers call
   `producer_span` (which injects it), `bus.runner.PartitionedConsumer` and crypto's command consumer open a
   `consumer_span` from it, so one inbound message is one trace from ingest to the publisher.
 - Crypto writes the events an envelope produced to its outbox and a separate task relays them; the consumer
@@ -246,23 +247,32 @@ def _exporter(name: str) -> SpanExporter | None:
 
 
 _provider: TracerProvider | None = None
+_set_up = False
 
 
-def setup(service_name: str, environ: Mapping[str, str] | None = None) -> TracerProvider:
-    """Configure this process's tracing, instrumentations and log format once (later calls return the first)."""
-    global _provider
-    if _provider is not None:
+def setup(service_name: str, environ: Mapping[str, str] | None = None) -> TracerProvider | None:
+    """Configure this process's tracing, instrumentations and log format once.
+
+    Without an exporter (`OTEL_TRACES_EXPORTER` unset or `none`) no SDK provider is installed and nothing is
+    instrumented: the API's default tracer makes non-recording spans that only pass an incoming `traceparent`
+    on, so a deployment that exports nothing pays for no span per statement (`bench/README.md`, e2e section).
+    Returns the provider installed, or None without one; later calls return the first call's answer.
+    """
+    global _provider, _set_up
+    if _set_up:
         return _provider
     env = os.environ if environ is None else environ
     if env.get("SB_LOG_FORMAT", "json") == "json":
         _use_json_logs(service_name)
+    exporters = [e for n in env.get("OTEL_TRACES_EXPORTER", "none").split(",") if (e := _exporter(n.strip().lower()))]
+    _set_up = True
+    if not exporters:
+        return None
     resource = Resource.create({"service.name": env.get("OTEL_SERVICE_NAME") or f"switchboard-{service_name}"})
     resource = resource.merge(OTELResourceDetector().detect())
     provider = TracerProvider(resource=resource)
-    for name in env.get("OTEL_TRACES_EXPORTER", "none").split(","):
-        exporter = _exporter(name.strip().lower())
-        if exporter is not None:
-            provider.add_span_processor(BatchSpanProcessor(exporter))
+    for exporter in exporters:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     _instrument()
     _provider = provider
@@ -280,14 +290,15 @@ def _instrument() -> None:
 
 def shutdown() -> None:
     """Flush and stop the exporters (at the end of `service`)."""
-    global _provider
+    global _provider, _set_up
     if _provider is not None:
         _provider.shutdown()
         _provider = None
+    _set_up = False
 
 
 @contextlib.contextmanager
-def service(service_name: str) -> Iterator[TracerProvider]:
+def service(service_name: str) -> Iterator[TracerProvider | None]:
     """Telemetry for the duration of a service's `serve`: set up, and flushed at the end."""
     provider = setup(service_name)
     try:

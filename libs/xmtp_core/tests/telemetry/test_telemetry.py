@@ -89,3 +89,18 @@ def test_json_logs_carry_trace_ids(exporter: InMemorySpanExporter) -> None:
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
     line = json.loads(formatter.format(record))
     assert line["exc_type"] == "ValueError" and "secret" not in json.dumps(line)
+
+
+def test_no_exporter_means_no_provider_and_no_statement_spans() -> None:
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+    assert telemetry.setup("crypto", {"OTEL_TRACES_EXPORTER": "none", "SB_LOG_FORMAT": "text"}) is None
+    try:
+        assert not AsyncPGInstrumentor().is_instrumented_by_opentelemetry
+        # The API's default tracer still passes an incoming trace on (what a no-exporter hop does).
+        parent = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
+        with trace.NoOpTracer().start_as_current_span("x", context=telemetry._extract({"traceparent": parent})):
+            headers = telemetry.inject({})
+        assert headers["traceparent"] == parent
+    finally:
+        telemetry.shutdown()
