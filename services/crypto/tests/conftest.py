@@ -7,6 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[3] / "libs/xmtp_core/tests/bus"))  # busfixtures
 sys.path.insert(0, str(Path(__file__).parents[3] / "libs/xmtp_core/tests/node"))  # nodekit
+sys.path.insert(0, str(Path(__file__).parent))  # cryptokit
 
 from busfixtures import client, js, nc, node, settings
 

@@ -7,15 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import pytest
 from crypto.agents import agent_database_url, open_agent
 from crypto.sender import BusSender
 from crypto.service import Crypto, announce
+from cryptokit import drop_database, python_peer
 from ingest.service import Ingest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -26,9 +25,8 @@ from xmtp_core.bus.settings import BusSettings
 from xmtp_core.bus.streams import ensure_buckets
 from xmtp_core.identity import LocalWalletSigner
 from xmtp_core.node import NodeClient
-from xmtp_core.pg_url import plain_pg_url
 from xmtp_core.runtime import Runtime
-from xmtp_core.store import EncryptionKey, KeyRing, Store
+from xmtp_core.store import EncryptionKey, KeyRing
 
 AGENT = "echo"
 
@@ -51,38 +49,14 @@ async def pipeline(
         asyncio.create_task(crypto.run(buckets)),
     ]
     try:
-        async with _peer(node, database_url) as peer:
+        async with python_peer(node, database_url) as peer:
             yield {"agent": agent, "peer": peer, "crypto": crypto}
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await agent.runtime.store.close()
-        await _drop(database_url, agent_database_url(database_url, AGENT).rsplit("/", 1)[1])
-
-
-@contextlib.asynccontextmanager
-async def _peer(node: NodeClient, database_url: str) -> AsyncIterator[Runtime]:
-    """A Python peer with a database of its own (devnode's is the fixture's)."""
-    name = f"p_{uuid.uuid4().hex[:12]}"
-    admin = plain_pg_url(database_url)
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    store = await Store.open(admin.rsplit("/", 1)[0] + "/" + name, KeyRing(EncryptionKey.generate()))
-    try:
-        yield await Runtime.register(node, store, LocalWalletSigner.generate())
-    finally:
-        await store.close()
-        await _drop(database_url, name)
-
-
-async def _drop(database_url: str, name: str) -> None:
-    conn = await asyncpg.connect(plain_pg_url(database_url))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+        await drop_database(database_url, agent_database_url(database_url, AGENT).rsplit("/", 1)[1])
 
 
 async def _events(nc: Client) -> tuple[asyncio.Queue[Any], Any]:
@@ -192,11 +166,11 @@ async def test_a_relay_that_dies_between_publish_and_commit_emits_the_event_once
         keys=KeyRing(EncryptionKey.generate()),
     )  # fmt: skip
     try:
-        async with _peer(node, database_url) as peer:
+        async with python_peer(node, database_url) as peer:
             await _relay_dies_once(agent, peer, js, buckets)
     finally:
         await agent.runtime.store.close()
-        await _drop(database_url, agent_database_url(database_url, AGENT).rsplit("/", 1)[1])
+        await drop_database(database_url, agent_database_url(database_url, AGENT).rsplit("/", 1)[1])
 
 
 async def _relay_dies_once(agent: Any, peer: Runtime, js: JetStreamContext, buckets: Any) -> None:

@@ -5,17 +5,22 @@ a duplicate the stream drops), on the conversation's subject so a conversation's
 result comes back on `sb.res.<agent>.<conv>`: a core-NATS subscription taken before the publish sees it as the
 stream stores it. `accepted` returns; `permanent` raises `NodeRejected` (the intent ends in Error); `transient`
 or no answer in time raises `NodeUnavailable`, so the intent stays Published and the runtime republishes it
-after its next pull (the same build: a duplicate if the first copy got through)."""
+after its next pull (the same build: a duplicate if the first copy got through). The publish itself is repeated
+while SB_PUB has no leader (a NATS cluster electing one), within the result timeout; a bus that stays away is
+`NodeUnavailable` too, never a NATS error the caller does not know (crypto's stale-intent sweep finishes it)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 
 from nats.aio.client import Client as NATS
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from xmtp_core import telemetry
 from xmtp_core.bus import subjects
+from xmtp_core.bus.leader import while_no_leader
 from xmtp_core.bus.schemas import GroupMessageOut, PublishRequest, PublishResult, SchemaError, WelcomeOut, dump, parse
 from xmtp_core.bus.streams import PUB
 from xmtp_core.node import NewGroupMessage, NewWelcome, NewWelcomePointer, NodeRejected, NodeUnavailable
@@ -61,24 +66,35 @@ class BusSender:
             if result.intent_id == request.intent_id and result.build == request.build and not answer.done():
                 answer.set_result(result)
 
-        sub = await self.nc.subscribe(subjects.result(self.agent, request.conv), cb=on_result)
         try:
-            headers = {subjects.MSG_ID_HEADER: request.msg_id}
-            with telemetry.producer_span(PUB.name, headers):
-                await self.js.publish(
-                    subjects.publish(self.agent, request.conv), dump(request), stream=PUB.name, headers=headers
-                )
+            sub = await self.nc.subscribe(subjects.result(self.agent, request.conv), cb=on_result)
+        except NatsError as exc:
+            raise NodeUnavailable("publisher", f"no result subscription: {type(exc).__name__}") from None
+        try:
+            await self._publish(request)
             try:
                 async with asyncio.timeout(self.timeout_s):
                     result = await answer
             except TimeoutError:
                 raise NodeUnavailable("publisher", "no publish result in time") from None
         finally:
-            await sub.unsubscribe()
+            with contextlib.suppress(NatsError):  # a connection gone is the publish's error, or none
+                await sub.unsubscribe()
         if result.status == "permanent":
             raise NodeRejected("publisher", result.error or "refused by the node")
         if result.status == "transient":
             raise NodeUnavailable("publisher", result.error or "node unavailable")
+
+    async def _publish(self, request: PublishRequest) -> None:
+        headers = {subjects.MSG_ID_HEADER: request.msg_id}
+        subject, payload = subjects.publish(self.agent, request.conv), dump(request)
+        try:
+            with telemetry.producer_span(PUB.name, headers):
+                await while_no_leader(
+                    lambda: self.js.publish(subject, payload, stream=PUB.name, headers=headers), within=self.timeout_s
+                )
+        except NatsError as exc:  # no leader for too long, or the connection is down
+            raise NodeUnavailable("publisher", f"SB_PUB publish failed: {type(exc).__name__}") from None
 
 
 def _welcome_out(w: NewWelcome | NewWelcomePointer) -> WelcomeOut:

@@ -4,7 +4,8 @@
   agent's runtime (`Inbound`: one transaction, guarded), whose events land in the outbox; a join also rotates
   the key package and re-reads the group after the Welcome's cursor.
 - `OutboxRelay` moves each agent's outbox to SB_EV; `Commands` serves SB_OUT; `Ops` serves `sb.ops.<agent>`.
-- Built envelopes go out through `BusSender` (SB_PUB -> publisher -> node).
+- Built envelopes go out through `BusSender` (SB_PUB -> publisher -> node); a conversation whose intent stayed
+  open too long (its publish or result lost) is synced again by `republish`.
 - At start each agent's installation is opened (or registered once), its record written to KV `sb_agents`
   and every conversation's topic to `sb_topics`, so ingest follows them.
 """
@@ -39,6 +40,7 @@ from crypto.commands import Commands
 from crypto.metrics import report_intents
 from crypto.ops import Ops, resolve
 from crypto.relay import OutboxRelay
+from crypto.republish import republish_stale
 from crypto.sender import BusSender
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,7 @@ class Crypto:
             group.create_task(commands.run(), name="crypto-out")
             group.create_task(ops.run(), name="crypto-ops")
             group.create_task(report_intents(self.agents), name="crypto-intent-metrics")
+            group.create_task(republish_stale(self.agents), name="crypto-stale-intents")
             for relay in relays:
                 group.create_task(relay.run(), name=f"relay-{relay.agent.name}")
 

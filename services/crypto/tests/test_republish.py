@@ -1,0 +1,125 @@
+"""Sends that lose their way on the bus, on real NATS JetStream, Postgres and devnode: a publish while SB_PUB has
+no stream (as during a leader election) is repeated, and fails as `NodeUnavailable` (never a raw NATS error)
+when the stream stays away; an intent left Published with no publisher running is finished by the stale-intent
+sweep once the publisher is back, and the peer gets the message once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from crypto.agents import Agent, agent_database_url, open_agent
+from crypto.republish import stale_groups, sweep
+from crypto.sender import BusSender
+from cryptokit import drop_database, python_peer
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from publisher.service import Publisher
+from xmtp_core.bus import subjects
+from xmtp_core.bus.schemas import PublishRequest, PublishResult, dump, parse
+from xmtp_core.bus.settings import BusSettings
+from xmtp_core.bus.streams import PUB, ensure_streams
+from xmtp_core.identity import LocalWalletSigner
+from xmtp_core.node import NewGroupMessage, NodeClient, NodeUnavailable
+from xmtp_core.runtime import Runtime
+from xmtp_core.runtime.core import Outgoing
+from xmtp_core.store import EncryptionKey, KeyRing
+
+AGENT = "stale"
+
+
+@pytest.fixture
+async def agent(node: NodeClient, nc: Client, js: JetStreamContext, database_url: str) -> AsyncIterator[Agent]:
+    sender = BusSender(AGENT, nc, js, timeout_s=1.5)
+    agent = await open_agent(
+        AGENT, node, database_url, sender, wallet=LocalWalletSigner.generate(), keys=KeyRing(EncryptionKey.generate())
+    )
+    try:
+        yield agent
+    finally:
+        await agent.runtime.store.close()
+        await drop_database(database_url, agent_database_url(database_url, AGENT).rsplit("/", 1)[1])
+
+
+@pytest.fixture
+async def peer(node: NodeClient, database_url: str) -> AsyncIterator[Runtime]:
+    async with python_peer(node, database_url) as runtime:
+        yield runtime
+
+
+def _what() -> Outgoing:
+    return Outgoing(intent_id=1, build=0, group_id=b"\x01" * 16)
+
+
+async def test_a_publish_while_sb_pub_is_away_is_repeated_until_it_is_back(
+    nc: Client, js: JetStreamContext, settings: BusSettings
+) -> None:
+    await js.delete_stream(PUB.name)
+    sender = BusSender(AGENT, nc, js, timeout_s=10)
+
+    async def publisher_back() -> None:
+        await asyncio.sleep(1.0)
+        await ensure_streams(js, settings)
+        sub = await js.subscribe(f"{subjects.PREFIX}.pub.>", stream=PUB.name)
+        msg = await sub.next_msg(timeout=10)
+        request = parse(PublishRequest, msg.data)
+        result = PublishResult(
+            agent=request.agent, conv=request.conv, intent_id=request.intent_id, build=request.build, status="accepted"
+        )
+        await nc.publish(subjects.result(AGENT, request.conv), dump(result))
+        await sub.unsubscribe()
+
+    back = asyncio.create_task(publisher_back())
+    try:
+        await sender.send_group_messages(_what(), [NewGroupMessage(b"envelope", b"hmac", True)])
+    finally:
+        await back  # the publish got through once the stream was back, and its result came
+    stored = await js.stream_info(PUB.name)
+    assert stored.state.messages == 1
+
+
+async def test_a_publish_while_sb_pub_stays_away_is_node_unavailable(nc: Client, js: JetStreamContext) -> None:
+    await js.delete_stream(PUB.name)
+    sender = BusSender(AGENT, nc, js, timeout_s=1.0)
+    with pytest.raises(NodeUnavailable, match="SB_PUB publish failed"):
+        await sender.send_group_messages(_what(), [NewGroupMessage(b"envelope", b"hmac", True)])
+
+
+async def _texts(peer: Runtime, group_id: bytes) -> list[Any]:
+    await peer.sync_group(group_id)
+    return [peer.registry.decode_bytes(m.content).value for m in await peer.messages(group_id)]
+
+
+async def test_an_intent_left_published_is_finished_by_the_sweep_once(
+    agent: Agent, peer: Runtime, node: NodeClient, js: JetStreamContext, settings: BusSettings
+) -> None:
+    dm = await peer.create_dm(agent.inbox_id)
+    await agent.runtime.sync_welcomes()
+    await js.delete_stream(PUB.name)  # the send's publish fails, as during a long election: the intent stays Published
+    with pytest.raises(NodeUnavailable, match="SB_PUB publish failed"):
+        await agent.runtime.send(dm, "owed", wait=False)
+    assert await stale_groups(agent, stale_s=30) == []  # young: a send may still be waiting for its result
+    assert await stale_groups(agent, stale_s=0) == [dm]
+    assert "owed" not in await _texts(peer, dm)
+
+    await ensure_streams(js, settings)
+    publisher = asyncio.create_task(Publisher(node, js, settings).run())
+    try:
+        assert await sweep(agent, stale_s=0) == 1  # pulled (nothing there), published again, its echo pulled
+        assert await stale_groups(agent, stale_s=0) == []
+        texts: list[Any] = []
+        for _ in range(50):
+            texts = await _texts(peer, dm)
+            if "owed" in texts:
+                break
+            await asyncio.sleep(0.1)
+        assert await sweep(agent, stale_s=0) == 0  # nothing open: a second sweep sends nothing
+        await asyncio.sleep(1.0)  # a second copy, if one were sent, would be on the node by now
+        assert (await _texts(peer, dm)).count("owed") == 1
+    finally:
+        publisher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await publisher
