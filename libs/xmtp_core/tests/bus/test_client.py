@@ -102,6 +102,28 @@ async def test_ops_request_reply(nc: Client) -> None:
         await sub.unsubscribe()
 
 
+async def test_an_op_waits_for_a_crypto_replica_to_come_up(nc: Client) -> None:
+    """No replica listens (crypto restarting): the request is made again until one answers, and a timeout (which
+    the router retries) when none does, never NoRespondersError (which it would count towards a dead letter)."""
+    lookup = schemas.LookupInbox(agent="alice", address="0x" + "ab" * 20)
+    with pytest.raises(client.OpTimeout):
+        await client.request_op(nc, lookup, wait_s=1)
+
+    async def handle(request: object) -> schemas.OpResponse:
+        return schemas.OpResponse(op="lookup_inbox", ok=True, inbox_id="inbox-1")
+
+    async def crypto_up_later() -> object:
+        await asyncio.sleep(1.0)
+        return await client.serve_ops(nc, "alice", handle)
+
+    later = asyncio.create_task(crypto_up_later())
+    try:
+        answer = await client.request_op(nc, lookup, wait_s=10)
+        assert answer.ok and answer.inbox_id == "inbox-1"
+    finally:
+        await (await later).unsubscribe()  # type: ignore[attr-defined]
+
+
 async def test_events_go_to_their_subject_once(js: JetStreamContext) -> None:
     event = schemas.RejectedEvent(agent="alice", event_id="group:ab:3:0", conv="gab", envelope_id=3, reason="duplicate")
     assert client.event_subject(event) == "sb.ev.alice.gab.rejected"

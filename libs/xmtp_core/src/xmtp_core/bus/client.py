@@ -32,6 +32,8 @@ from typing import Any, Final
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from nats.js.errors import KeyNotFoundError
@@ -61,6 +63,7 @@ log = logging.getLogger(__name__)
 # A reply subject is chosen by the sender: a literal subject (no wildcards), bounded.
 _REPLY_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}(?:\.[A-Za-z0-9_-]{1,64}){0,7}")
 OPS_QUEUE: Final = "crypto"
+NO_RESPONDERS_RETRY_S: Final = 0.5
 RESULT_PUT_S: Final = 20.0  # a sender waits for its result longer than a cluster takes to elect a leader
 
 Command = Any  # an instance of one of `schemas.OutboundCommand`'s members
@@ -136,9 +139,28 @@ async def answer_command(
         await nc.publish(reply_to, payload)
 
 
+class OpTimeout(TimeoutError):
+    """No answer to an op within the timeout (no crypto replica up, or it is still working on it)."""
+
+
 async def request_op(nc: Client, op: Any, *, wait_s: float = 30.0) -> OpResponse:
-    """Send one `OpRequest` to `sb.ops.<agent>` and return crypto's `OpResponse`."""
-    msg = await nc.request(subjects.ops(op.agent), dump(op), timeout=wait_s)
+    """Send one `OpRequest` to `sb.ops.<agent>` and return crypto's `OpResponse`. While no crypto replica
+    listens (restarting, or every replica down), the request is made again until `wait_s` is spent: a core
+    request with no responders fails at once, and a caller should see a timeout it retries, not a failure."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    payload = dump(op)
+    while True:
+        left = deadline - loop.time()
+        try:
+            msg = await nc.request(subjects.ops(op.agent), payload, timeout=max(left, 0.001))
+            break
+        except NoRespondersError:
+            if left <= NO_RESPONDERS_RETRY_S:
+                raise OpTimeout(f"no crypto replica answered {op.op} for {op.agent} within {wait_s}s") from None
+            await asyncio.sleep(NO_RESPONDERS_RETRY_S)
+        except NatsTimeoutError:
+            raise OpTimeout(f"no answer to {op.op} for {op.agent} within {wait_s}s") from None
     response: OpResponse = parse(OpResponse, msg.data)
     return response
 
@@ -201,6 +223,7 @@ __all__ = [
     "OPS_QUEUE",
     "CommandTimeout",
     "Event",
+    "OpTimeout",
     "answer_command",
     "command_reply_to",
     "event_subject",
