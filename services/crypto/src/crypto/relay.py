@@ -49,15 +49,17 @@ class OutboxRelay:
         """Relay until cancelled: at once when this process wrote events, else every `POLL_S`."""
         ready = self.agent.runtime.core.events_ready
         while True:
+            # Cleared before the claim: an envelope committed after it sets the flag again, so a batch short of
+            # `BATCH` means nothing is left (no second, empty claim per event: a transaction saved per echo).
+            ready.clear()
             try:
                 moved = await self.relay_once()
             except Exception as exc:  # Postgres or NATS away: try again shortly, nothing is lost
                 log.warning("outbox relay of %s: %s", self.agent.name, clean_error(exc))
                 moved = 0
                 await asyncio.sleep(POLL_S)
-            if moved:
+            if moved >= BATCH:
                 continue
-            ready.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(POLL_S):
                     await ready.wait()

@@ -27,6 +27,7 @@ from xmtp_core.engine import (
     EnvelopeRejected,
     Event,
     GroupUpdatedEvent,
+    IntentKind,
     IntentPayload,
     MessageReceived,
     Outcome,
@@ -320,6 +321,8 @@ class Inbound:
         ``epoch`` is the conversation's current epoch and ``before`` its group (None when not loaded: the
         commit is one of ours kept in memory)."""
         core = self.core
+        if not echo.is_commit:
+            return await self._own_message_echo(s, echo)
         intent = await core.store.intents.find_published(s, echo.group_id, echo.data_hash)
         if intent is None:
             if echo.is_commit:
@@ -328,14 +331,8 @@ class Inbound:
                 await self._reject(s, group_topic(echo.group_id), unknown, emit=False)
             return _Echo()
         payload = IntentPayload.from_bytes(intent.payload)
-        if not payload.is_commit:
-            finished = await core.store.intents.transition(
-                s, intent.id, IntentState.PROCESSED, published_id=echo.envelope_id
-            )
-            msg_id = message_id(echo.group_id, payload.params["idempotency_key"], content_of(payload))
-            with contextlib.suppress(NotFoundError):  # our copy is optional (sends through run_intent)
-                await core.store.messages.set_delivery_status(s, msg_id, DeliveryStatus.PUBLISHED)
-            return _Echo(finished=finished)
+        if not payload.is_commit:  # a commit's bytes never match a message's intent; nothing to merge anyway
+            return _Echo()
         built = payload.built
         assert built is not None and built.post_state is not None
         if built.epoch != epoch:
@@ -359,6 +356,22 @@ class Inbound:
         if done is IntentState.PROCESSED:
             return _Echo(group, built.post_state, None, merged, finished=intent)
         return _Echo(group, built.post_state, (intent, built), merged)
+
+    async def _own_message_echo(self, s: AsyncSession, echo: OwnEcho) -> _Echo:
+        """Our application message came back: its intent is Processed (found and moved in one statement) and
+        our copy Published. Nothing of the group is needed."""
+        store = self.core.store
+        finished = await store.intents.finish_published(
+            s, echo.group_id, echo.data_hash, IntentKind.SEND_MESSAGE.value, IntentState.PROCESSED,
+            published_id=echo.envelope_id,
+        )  # fmt: skip
+        if finished is None:
+            return _Echo()
+        payload = IntentPayload.from_bytes(finished.payload)
+        msg_id = message_id(echo.group_id, payload.params["idempotency_key"], content_of(payload))
+        with contextlib.suppress(NotFoundError):  # our copy is optional (sends through run_intent)
+            await store.messages.set_delivery_status(s, msg_id, DeliveryStatus.PUBLISHED)
+        return _Echo(finished=finished)
 
 
 def members_changed(update: GroupUpdated) -> bool:

@@ -174,6 +174,35 @@ class Intents:
         row = (await session.execute(stmt)).first()
         return None if row is None else self._from_row(row)
 
+    async def finish_published(
+        self,
+        session: AsyncSession,
+        group_id: bytes,
+        published_hash: bytes,
+        kind: str,
+        to: IntentState,
+        *,
+        published_id: int,
+    ) -> Intent | None:
+        """`find_published` and `transition` to ``to`` in one statement, for an intent of ``kind`` whose echo
+        needs nothing else of it (a message's): None when no such intent is Published. The update locks the
+        row and re-checks the state, so racing workers serialise as in `transition`."""
+        if to not in ALLOWED_TRANSITIONS[IntentState.PUBLISHED] or to is IntentState.ERROR:
+            raise IllegalTransitionError(f"{IntentState.PUBLISHED.value} → {to.value} is not an echo's move")
+        stmt = (
+            sa.update(t)
+            .where(
+                t.c.group_id == group_id,
+                t.c.published_hash == published_hash,
+                t.c.state == IntentState.PUBLISHED.value,
+                t.c.kind == kind,
+            )
+            .values(state=to.value, error=None, updated_ns=now_ns(), published_id=published_id)
+            .returning(*t.columns)
+        )
+        row = (await session.execute(stmt)).first()
+        return None if row is None else self._from_row(row)
+
     def _from_row(self, row: sa.Row[tuple[object, ...]]) -> Intent:
         m = row._mapping
         return Intent(
