@@ -484,6 +484,19 @@ def _profile_table(logs: Path, echoes: int, top: int = 25) -> list[str]:
                 f"    {1000 * tottime / echoes:7.3f} ms self {1000 * cumtime / echoes:8.3f} ms cum "
                 f"{calls / echoes:6.1f} calls  {where}"
             )
+        rows.extend(_statements_table(path.with_suffix(".sql.json"), echoes))
+    return rows
+
+
+def _statements_table(path: Path, echoes: int) -> list[str]:
+    """SQL statements and commits per echo of one service (`e2e_profile` counts them by text)."""
+    if not path.exists():
+        return []
+    counts: dict[str, int] = json.loads(path.read_text())
+    total = sum(n for text, n in counts.items() if text != "COMMIT")
+    rows = [f"  SQL: {total / echoes:.1f} statements and {counts.get('COMMIT', 0) / echoes:.1f} commits per echo"]
+    for text, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        rows.append(f"    {n / echoes:5.2f}  {text}")
     return rows
 
 
