@@ -76,11 +76,13 @@ def crypto() -> None:
 
 @app.command()
 def router(
-    app_spec: str = typer.Option(
-        ..., "--app", help="the agent to host, as module:attribute (e.g. examples.echo:agent)"
-    ),
+    app_spec: Annotated[
+        list[str],
+        typer.Option("--app", help="an agent to host, as module:attribute (e.g. examples.echo:agent); repeat for more"),
+    ],
 ) -> None:
-    """Run agent handlers on the events of SB_EV (NATS_URL, SB_PARTITIONS); replicas share the load."""
+    """Run agent handlers on the events of SB_EV (NATS_URL, SB_PARTITIONS); replicas share the load. Several
+    `--app` run several agents in this one process."""
     from router.main import serve
 
     _serve(serve(app_spec))

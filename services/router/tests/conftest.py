@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from router import Agent, Conversation, MessageContext
 from router.context import Message
 from xmtp_core.bus.schemas import CommandResult, ConversationInfo, OpResponse
+
+sys.path.insert(0, str(Path(__file__).parents[3] / "libs/xmtp_core/tests/bus"))  # busfixtures
+from busfixtures import js, nc, settings
+
+__all__ = ["MakeCtx", "RecordingTransport", "js", "make_ctx", "nc", "settings"]
 
 
 class RecordingTransport:
