@@ -56,9 +56,10 @@ class Stack:
         partitions: int = 4,
         extra_env: dict[str, str] | None = None,
         more_agents: dict[str, str] | None = None,
+        more_agents_routers: int | None = None,
     ) -> AsyncIterator[Stack]:
-        """``more_agents``: further agents of the same deployment (name -> app), each with its own keys and a
-        router of its own."""
+        """``more_agents``: further agents of the same deployment (name -> app), each with its own keys; they run
+        in a router process each, or (``more_agents_routers``: N) spread over N router processes (`--app` repeated)."""
         await _fresh_bus(nats_url, partitions)
         others = more_agents or {}
         env = {
@@ -89,8 +90,11 @@ class Stack:
                 stack.spawn("ingest", i)
             for i in range(counts["router"]):
                 stack.spawn("router", i, "--app", app)
-            for n, other_app in enumerate(others.values()):
-                stack.spawn("router", 100 + n, "--app", other_app)
+            other_apps = list(others.values())
+            groups = len(other_apps) if more_agents_routers is None else max(1, more_agents_routers)
+            for n in range(min(groups, len(other_apps))):
+                args = [arg for other_app in other_apps[n::groups] for arg in ("--app", other_app)]
+                stack.spawn("router", 100 + n, *args)
             await asyncio.sleep(1.0)  # consumers bound, subscriptions open
             stack.check_alive()
             yield stack

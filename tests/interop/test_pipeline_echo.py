@@ -157,14 +157,17 @@ async def test_an_outbound_command_from_plain_nats_reaches_libxmtp_once(
 async def test_two_agents_in_one_deployment_keep_their_own_keys_and_handlers(
     peer: LibxmtpPeer, devnode_url: str, database_url: str, services: DevServices
 ) -> None:
-    more = {"second": "tests.interop.apps.second:agent"}
-    async with Stack.start(devnode_url, database_url, services.nats_url, more_agents=more) as stack:
-        echo, second = stack.inbox_ids["echo"], stack.inbox_ids["second"]
-        assert echo != second
+    """`second` and `third` run in one router process (`--app` twice), `echo` in its own."""
+    more = {"second": "tests.interop.apps.second:agent", "third": "tests.interop.apps.second:third"}
+    async with Stack.start(
+        devnode_url, database_url, services.nats_url, more_agents=more, more_agents_routers=1
+    ) as stack:
+        inboxes = {name: stack.inbox_ids[name] for name in ("echo", "second", "third")}
+        assert len(set(inboxes.values())) == 3
         await peer.create("alice", devnode_url)
-        to_echo = (await peer.create_dm("alice", echo))["id"]
-        to_second = (await peer.create_dm("alice", second))["id"]
-        await peer.send_text("alice", to_echo, "hi")
-        await peer.send_text("alice", to_second, "hi")
-        assert [m["content"] for m in await _answers(peer, "alice", to_echo, echo, 1)] == ["echo: hi"]
-        assert [m["content"] for m in await _answers(peer, "alice", to_second, second, 1)] == ["second: hi"]
+        dms = {name: (await peer.create_dm("alice", inbox))["id"] for name, inbox in inboxes.items()}
+        for dm in dms.values():
+            await peer.send_text("alice", dm, "hi")
+        for name, dm in dms.items():
+            answers = [m["content"] for m in await _answers(peer, "alice", dm, inboxes[name], 1)]
+            assert answers == [f"{name}: hi"], (name, answers)
