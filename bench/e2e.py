@@ -11,7 +11,8 @@ Postgres cluster shared with the senders; devnode and the senders are counted fo
   resumes), with CPU per echo and node reads / writes per echo (devnode counts them per connection; each
   connection is given to the process that holds it);
 - one router worker against two on an IO-bound handler (`bench/e2e_apps.py` `sleepy`, 20 ms), by the same drain;
-- scale: echoes/s with many agents in one deployment (a router each), and memory (PSS) per conversation.
+- scale: echoes/s with many agents in one deployment (their handlers in `SCALE_ROUTERS` router processes, each
+  hosting many agents), and memory (PSS) per conversation.
 
     .venv/bin/python bench/e2e.py [--quick] [--profile]
 
@@ -431,6 +432,7 @@ class Deployment:
 
 
 SLEEPY = "bench.e2e_apps:sleepy"
+SCALE_ROUTERS = 2  # router processes for the scale run's agents (a process per agent cost ~60 MB and a start-up)
 ECHO = "examples.echo:agent"
 
 
@@ -522,7 +524,12 @@ async def scale(env: Env, sender: CheapSender, deployment: Deployment | None) ->
         started = time.perf_counter()
         if deployment is None:
             deployment = await stack_cm.enter_async_context(
-                env.stack(app="bench.e2e_apps:echo_0", agent="echo_0", more_agents=_echo_agents(opts.agents))
+                env.stack(
+                    app="bench.e2e_apps:echo_0",
+                    agent="echo_0",
+                    more_agents=_echo_agents(opts.agents),
+                    more_agents_routers=SCALE_ROUTERS,
+                )
             )
         up_s = time.perf_counter() - started
         stack = deployment.stack
