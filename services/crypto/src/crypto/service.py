@@ -2,7 +2,8 @@
 
 - SB_IN is consumed per partition (`PartitionedConsumer`, durable `crypto`): each envelope goes through its
   agent's runtime (`Inbound`: one transaction, guarded), whose events land in the outbox; a join also rotates
-  the key package and re-reads the group after the Welcome's cursor.
+  the key package (owed and retried by `key_packages` when the node refuses) and re-reads the group after the
+  Welcome's cursor.
 - `OutboxRelay` moves each agent's outbox to SB_EV; `Commands` serves SB_OUT; `Ops` serves `sb.ops.<agent>`.
 - Built envelopes go out through `BusSender` (SB_PUB -> publisher -> node); a conversation whose intent stayed
   open too long (its publish or result lost) is synced again by `republish`.
@@ -37,6 +38,7 @@ from xmtp_core.untrusted import clean_error
 
 from crypto.agents import Agent, open_agent
 from crypto.commands import Commands
+from crypto.key_packages import keep_key_packages, rotate_after_join
 from crypto.metrics import report_intents
 from crypto.ops import Ops, resolve
 from crypto.relay import OutboxRelay
@@ -72,7 +74,7 @@ class Crypto:
             for event in joined:  # a group joined again re-reads what came after its Welcome
                 await runtime.sync_group(event.conversation.group_id)
             if joined:
-                await runtime.rotate_key_package()
+                await rotate_after_join(agent)
         except Transient as exc:
             raise BusTransient(str(exc)) from exc
 
@@ -89,6 +91,7 @@ class Crypto:
             group.create_task(ops.run(), name="crypto-ops")
             group.create_task(report_intents(self.agents), name="crypto-intent-metrics")
             group.create_task(republish_stale(self.agents), name="crypto-stale-intents")
+            group.create_task(keep_key_packages(self.agents), name="crypto-key-packages")
             for relay in relays:
                 group.create_task(relay.run(), name=f"relay-{relay.agent.name}")
 
