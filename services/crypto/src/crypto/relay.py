@@ -35,6 +35,7 @@ POLL_S = 0.5
 PRUNE_AFTER_NS = 3 * 60 * 60 * 10**9  # delivered events kept past the bus's 2 h duplicate window, then pruned
 REJECTIONS_KEPT_NS = 30 * 24 * 60 * 60 * 10**9  # refusals are for operators; SB_DLQ keeps dead letters as long
 _RELAY_LOCK = 0x73625F72656C  # "sb_rel"
+_TRY_LOCK = sa.select(sa.func.pg_try_advisory_xact_lock(_RELAY_LOCK))  # built once: it runs at every wake-up
 
 
 class OutboxRelay:
@@ -69,7 +70,7 @@ class OutboxRelay:
         runtime = self.agent.runtime
         store = runtime.store
         async with store.transaction() as s:
-            got = (await s.execute(sa.select(sa.func.pg_try_advisory_xact_lock(_RELAY_LOCK)))).scalar_one()
+            got = (await s.execute(_TRY_LOCK)).scalar_one()
             if not got:
                 return 0  # another replica relays this agent now
             rows = await store.outbox.claim(s, BATCH)

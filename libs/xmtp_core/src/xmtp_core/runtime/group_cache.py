@@ -99,16 +99,24 @@ class GroupCache:
         self._entries.pop(group_id, None)
 
 
+# Both run for every envelope and send: built once, run with a dict of values (see `xmtp_core.store._util`).
+_LOCK = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.BigInteger)), sa.func.txid_current())
+_VERSION = (
+    sa.select(t.c.epoch, sa.cast(sa.literal_column(f"{t.name}.xmin"), sa.Text))
+    .where(t.c.group_id == sa.bindparam("group_id"))
+    .order_by(t.c.epoch.desc())
+    .limit(1)
+)
+
+
 async def _lock(s: AsyncSession, group_id: bytes) -> int:
     """The conversation lock (`xmtp_core.store.conversation_lock`'s key) and our transaction id, in one trip."""
-    lock = sa.func.pg_advisory_xact_lock(conversation_lock_key(group_id))
-    row = (await s.execute(sa.select(lock, sa.func.txid_current()))).one()
+    row = (await s.execute(_LOCK, {"key": conversation_lock_key(group_id)})).one()
     return int(row[1]) & _XID_MASK
 
 
 async def _current_version(s: AsyncSession, group_id: bytes) -> tuple[int, int] | None:
-    """The newest stored epoch of the group and the transaction that wrote it."""
-    xmin = sa.cast(sa.literal_column(f"{t.name}.xmin"), sa.Text)
-    stmt = sa.select(t.c.epoch, xmin).where(t.c.group_id == group_id).order_by(t.c.epoch.desc()).limit(1)
-    row = (await s.execute(stmt)).one_or_none()
+    """The newest stored epoch of the group and the transaction that wrote it. (A statement of its own, after
+    the lock's: in READ COMMITTED only a later statement's snapshot sees a save that committed while we waited.)"""
+    row = (await s.execute(_VERSION, {"group_id": group_id})).one_or_none()
     return None if row is None else (int(row[0]), int(row[1]))

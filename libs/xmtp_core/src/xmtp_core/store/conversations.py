@@ -14,6 +14,8 @@ from xmtp_core.store.errors import NotFoundError
 from xmtp_core.store.schema import conversation_members as members_t
 from xmtp_core.store.schema import conversations as t
 
+_GET = sa.select(t).where(t.c.group_id == sa.bindparam("group_id"))  # built once (`_util`)
+
 
 class ConversationState(enum.StrEnum):
     """Whether we are still a member of a conversation."""
@@ -57,7 +59,7 @@ class Conversations:
         return (await session.execute(stmt)).first() is not None
 
     async def get(self, session: AsyncSession, group_id: bytes) -> Conversation | None:
-        row = (await session.execute(sa.select(t).where(t.c.group_id == group_id))).one_or_none()
+        row = (await session.execute(_GET, {"group_id": group_id})).one_or_none()
         return None if row is None else _from_row(row)
 
     async def list_by_state(

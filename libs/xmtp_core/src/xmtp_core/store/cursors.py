@@ -9,12 +9,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xmtp_core.store.schema import cursors as t
 
 
+def _advance_statement() -> sa.Insert:
+    stmt = insert(t)
+    guarded = stmt.on_conflict_do_update(
+        index_elements=[t.c.topic],
+        set_={"last_id": stmt.excluded.last_id},
+        where=t.c.last_id < stmt.excluded.last_id,
+    )
+    return guarded.returning(t.c.last_id)
+
+
+_ADVANCE = _advance_statement()  # built once (`_util`), run with topic and last_id
+_GET = sa.select(t.c.last_id).where(t.c.topic == sa.bindparam("topic"))
+
+
 class Cursors:
     """Repository of per-topic cursors: the last envelope id processed, never moving back but on a re-join."""
 
     async def get(self, session: AsyncSession, topic: str) -> int:
         """The last processed id on a topic, 0 if nothing was processed yet."""
-        value = (await session.execute(sa.select(t.c.last_id).where(t.c.topic == topic))).scalar_one_or_none()
+        value = (await session.execute(_GET, {"topic": topic})).scalar_one_or_none()
         return 0 if value is None else int(value)
 
     async def get_many(self, session: AsyncSession, topics: list[str]) -> dict[str, int]:
@@ -29,13 +43,7 @@ class Cursors:
         """
         if last_id < 0:
             raise ValueError("cursor ids are >= 0")
-        stmt = insert(t).values(topic=topic, last_id=last_id)
-        guarded = stmt.on_conflict_do_update(
-            index_elements=[t.c.topic],
-            set_={"last_id": stmt.excluded.last_id},
-            where=t.c.last_id < stmt.excluded.last_id,
-        )
-        return (await session.execute(guarded.returning(t.c.last_id))).first() is not None
+        return (await session.execute(_ADVANCE, {"topic": topic, "last_id": last_id})).first() is not None
 
     async def rewind(self, session: AsyncSession, topic: str, last_id: int) -> None:
         """Set the cursor back to ``last_id`` (only when a conversation is joined again: what came after it

@@ -24,6 +24,26 @@ def _floor_at_or_above(topic: str, envelope_id: int) -> sa.Exists:
     return sa.exists().where(t.c.topic == topic, t.c.envelope_id >= envelope_id, t.c.processed_ns == FLOOR)
 
 
+def _mark_statement() -> sa.Insert:
+    topic, envelope_id = sa.bindparam("topic", type_=sa.Text), sa.bindparam("envelope_id", type_=sa.BigInteger)
+    floor = sa.exists().where(t.c.topic == topic, t.c.envelope_id >= envelope_id, t.c.processed_ns == FLOOR)
+    row = sa.select(
+        topic,
+        envelope_id,
+        sa.bindparam("envelope_hash", type_=sa.LargeBinary),
+        sa.bindparam("processed_ns", type_=sa.BigInteger),
+    ).where(~floor)
+    return (
+        insert(t)
+        .from_select([t.c.topic, t.c.envelope_id, t.c.envelope_hash, t.c.processed_ns], row)
+        .on_conflict_do_nothing()
+        .returning(t.c.envelope_id)
+    )
+
+
+_MARK = _mark_statement()  # built once (`_util`)
+
+
 class ProcessedEnvelopes:
     """Repository of processed-envelope marks, which make at-least-once delivery idempotent."""
 
@@ -34,19 +54,8 @@ class ProcessedEnvelopes:
 
         Call it in the same transaction as the effects so both commit or neither does.
         """
-        row = sa.select(
-            sa.literal(topic, sa.Text),
-            sa.literal(envelope_id, sa.BigInteger),
-            sa.literal(envelope_hash, sa.LargeBinary),
-            sa.literal(now_ns(), sa.BigInteger),
-        ).where(~_floor_at_or_above(topic, envelope_id))
-        stmt = (
-            insert(t)
-            .from_select([t.c.topic, t.c.envelope_id, t.c.envelope_hash, t.c.processed_ns], row)
-            .on_conflict_do_nothing()
-            .returning(t.c.envelope_id)
-        )
-        return (await session.execute(stmt)).first() is not None
+        values = {"topic": topic, "envelope_id": envelope_id, "envelope_hash": envelope_hash, "processed_ns": now_ns()}
+        return (await session.execute(_MARK, values)).first() is not None
 
     async def is_processed(self, session: AsyncSession, topic: str, envelope_id: int) -> bool:
         marked = sa.exists().where(t.c.topic == topic, t.c.envelope_id == envelope_id)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xmtp_core.store._util import now_ns, upsert
+from xmtp_core.store._util import now_ns, upsert_statement
 from xmtp_core.store.cipher import FieldCipher, FieldRef
 from xmtp_core.store.schema import group_states as t
 
@@ -34,6 +34,9 @@ def _ref(group_id: bytes, epoch: int) -> FieldRef:
     return FieldRef(t.name, "state", (group_id, epoch))
 
 
+_SAVE = upsert_statement(t, ["group_id", "epoch", "state", "saved_ns"])  # built once (`_util`)
+
+
 class GroupStates:
     """Repository of group states: the current epoch and a few past ones for late messages."""
 
@@ -54,7 +57,7 @@ class GroupStates:
             "state": self._cipher.encrypt(_ref(gs.group_id, gs.epoch), gs.state),
             "saved_ns": now_ns(),
         }
-        await session.execute(upsert(t, values))
+        await session.execute(_SAVE, values)
         return await self.prune(session, gs.group_id) if prune else 0
 
     async def load_current(self, session: AsyncSession, group_id: bytes) -> GroupState | None:

@@ -83,22 +83,21 @@ class Intents:
         bound to it."""
         if not kind:
             raise ValueError("intent kind must not be empty")
-        intent_id = int((await session.execute(sa.select(sa.func.nextval(_id_sequence())))).scalar_one())
+        intent_id = int((await session.execute(_NEXT_ID)).scalar_one())
         now = now_ns()
         state, attempts = (IntentState.TO_PUBLISH, 0) if published_hash is None else (IntentState.PUBLISHED, 1)
-        await session.execute(
-            sa.insert(t).values(
-                id=intent_id,
-                group_id=group_id,
-                kind=kind,
-                payload=self._cipher.encrypt(_ref(intent_id), payload),
-                state=state.value,
-                attempts=attempts,
-                created_ns=now,
-                updated_ns=now,
-                published_hash=published_hash,
-            )
-        )
+        values = {
+            "id": intent_id,
+            "group_id": group_id,
+            "kind": kind,
+            "payload": self._cipher.encrypt(_ref(intent_id), payload),
+            "state": state.value,
+            "attempts": attempts,
+            "created_ns": now,
+            "updated_ns": now,
+            "published_hash": published_hash,
+        }
+        await session.execute(_INSERT, values)
         return Intent(intent_id, group_id, kind, payload, state, attempts, now, now, published_hash=published_hash)
 
     async def get(self, session: AsyncSession, intent_id: int) -> Intent | None:
@@ -189,18 +188,11 @@ class Intents:
         row and re-checks the state, so racing workers serialise as in `transition`."""
         if to not in ALLOWED_TRANSITIONS[IntentState.PUBLISHED] or to is IntentState.ERROR:
             raise IllegalTransitionError(f"{IntentState.PUBLISHED.value} → {to.value} is not an echo's move")
-        stmt = (
-            sa.update(t)
-            .where(
-                t.c.group_id == group_id,
-                t.c.published_hash == published_hash,
-                t.c.state == IntentState.PUBLISHED.value,
-                t.c.kind == kind,
-            )
-            .values(state=to.value, error=None, updated_ns=now_ns(), published_id=published_id)
-            .returning(*t.columns)
-        )
-        row = (await session.execute(stmt)).first()
+        values = {
+            "b_group_id": group_id, "b_published_hash": published_hash, "b_kind": kind,
+            "to": to.value, "now": now_ns(), "b_published_id": published_id,
+        }  # fmt: skip
+        row = (await session.execute(_FINISH_PUBLISHED, values)).first()
         return None if row is None else self._from_row(row)
 
     def _from_row(self, row: sa.Row[tuple[object, ...]]) -> Intent:
@@ -222,3 +214,25 @@ class Intents:
 
 def _id_sequence() -> sa.ColumnElement[str]:
     return sa.func.pg_get_serial_sequence(t.name, t.c.id.name)
+
+
+# Built once (`xmtp_core.store._util`): run with a dict of values (an update's own parameters may not be named
+# after its table's columns).
+_NEXT_ID = sa.select(sa.func.nextval(_id_sequence()))
+_INSERT = sa.insert(t)
+_FINISH_PUBLISHED = (
+    sa.update(t)
+    .where(
+        t.c.group_id == sa.bindparam("b_group_id"),
+        t.c.published_hash == sa.bindparam("b_published_hash"),
+        t.c.state == IntentState.PUBLISHED.value,
+        t.c.kind == sa.bindparam("b_kind"),
+    )
+    .values(
+        state=sa.bindparam("to"),
+        error=None,
+        updated_ns=sa.bindparam("now"),
+        published_id=sa.bindparam("b_published_id"),
+    )
+    .returning(*t.columns)
+)

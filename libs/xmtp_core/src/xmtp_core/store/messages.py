@@ -49,6 +49,13 @@ def _ref(row_key: bytes, column: str = "content") -> FieldRef:
     return FieldRef(t.name, column, (row_key,))
 
 
+_KEYS: sa.BindParameter[list[bytes]] = sa.bindparam("keys", expanding=True)
+# Built once (`_util`): run with a dict of values.
+_INSERT = insert(t).on_conflict_do_nothing().returning(t.c.id)
+_GET = sa.select(t).where(t.c.id.in_(_KEYS))
+_SET_STATUS = sa.update(t).where(t.c.id.in_(_KEYS)).values(delivery_status=sa.bindparam("status"))
+
+
 class Messages:
     """Repository of decrypted messages, keyed by a blind index of XMTP's message id."""
 
@@ -63,27 +70,22 @@ class Messages:
     async def insert(self, session: AsyncSession, msg: StoredMessage) -> bool:
         """Store a message once; a redelivery of the same id returns False and leaves the stored row alone."""
         row_key = await self._index.of(session, msg.id)
-        stmt = (
-            insert(t)
-            .values(
-                id=row_key,
-                message_id=self._cipher.encrypt(_ref(row_key, "message_id"), msg.id),
-                group_id=msg.group_id,
-                sender_inbox_id=msg.sender_inbox_id,
-                sender_installation_key=msg.sender_installation_key,
-                sent_ns=msg.sent_ns,
-                content_type=msg.content_type,
-                content=self._cipher.encrypt(_ref(row_key), msg.content),
-                delivery_status=msg.delivery_status.value,
-            )
-            .on_conflict_do_nothing()
-            .returning(t.c.id)
-        )
-        return (await session.execute(stmt)).first() is not None
+        values = {
+            "id": row_key,
+            "message_id": self._cipher.encrypt(_ref(row_key, "message_id"), msg.id),
+            "group_id": msg.group_id,
+            "sender_inbox_id": msg.sender_inbox_id,
+            "sender_installation_key": msg.sender_installation_key,
+            "sent_ns": msg.sent_ns,
+            "content_type": msg.content_type,
+            "content": self._cipher.encrypt(_ref(row_key), msg.content),
+            "delivery_status": msg.delivery_status.value,
+        }
+        return (await session.execute(_INSERT, values)).first() is not None
 
     async def get(self, session: AsyncSession, message_id: bytes) -> StoredMessage | None:
         keys = await self._keys(session, message_id)
-        row = (await session.execute(sa.select(t).where(t.c.id.in_(keys)))).first()
+        row = (await session.execute(_GET, {"keys": keys})).first()
         return None if row is None else self._from_row(row)
 
     async def list_for_group(
@@ -97,7 +99,7 @@ class Messages:
 
     async def set_delivery_status(self, session: AsyncSession, message_id: bytes, status: DeliveryStatus) -> None:
         keys = await self._keys(session, message_id)
-        result = await session.execute(sa.update(t).where(t.c.id.in_(keys)).values(delivery_status=status.value))
+        result = await session.execute(_SET_STATUS, {"keys": keys, "status": status.value})
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise NotFoundError(f"no message {message_id.hex()}")
 

@@ -39,6 +39,22 @@ def _ref(event_id: str) -> FieldRef:
     return FieldRef(t.name, "payload", (event_id,))
 
 
+# Built once (`_util`): run with a dict of values.
+_ADD = insert(t).on_conflict_do_nothing().returning(t.c.seq)
+_CLAIM = (
+    sa.select(t)
+    .where(t.c.delivered_ns.is_(None))
+    .order_by(t.c.seq)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+    .with_for_update(skip_locked=True)
+)
+_DELIVERED = (
+    sa.update(t)
+    .where(t.c.event_id.in_(sa.bindparam("event_ids", expanding=True)))
+    .values(delivered_ns=sa.bindparam("now"))
+)
+
+
 class Outbox:
     """Repository of the outbox: events written with their envelope, claimed and marked delivered."""
 
@@ -47,35 +63,23 @@ class Outbox:
 
     async def add(self, session: AsyncSession, event: OutboxEvent) -> bool:
         """Store an event once; the same event id again (a redelivered envelope) is a no-op returning False."""
-        stmt = (
-            insert(t)
-            .values(
-                event_id=event.event_id,
-                conversation=event.conversation,
-                kind=event.kind,
-                payload=self._cipher.encrypt(_ref(event.event_id), event.payload),
-                created_ns=now_ns(),
-            )
-            .on_conflict_do_nothing()
-            .returning(t.c.seq)
-        )
-        return (await session.execute(stmt)).first() is not None
+        values = {
+            "event_id": event.event_id,
+            "conversation": event.conversation,
+            "kind": event.kind,
+            "payload": self._cipher.encrypt(_ref(event.event_id), event.payload),
+            "created_ns": now_ns(),
+        }
+        return (await session.execute(_ADD, values)).first() is not None
 
     async def claim(self, session: AsyncSession, limit: int = 100) -> list[OutboxEvent]:
         """Up to ``limit`` undelivered events in ``seq`` order, locked for this transaction; rows another
         transaction holds are skipped (they are that deliverer's)."""
-        stmt = (
-            sa.select(t)
-            .where(t.c.delivered_ns.is_(None))
-            .order_by(t.c.seq)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return [self._from_row(r) for r in await session.execute(stmt)]
+        return [self._from_row(r) for r in await session.execute(_CLAIM, {"limit": limit})]
 
     async def mark_delivered(self, session: AsyncSession, event_ids: list[str]) -> None:
         if event_ids:
-            await session.execute(sa.update(t).where(t.c.event_id.in_(event_ids)).values(delivered_ns=now_ns()))
+            await session.execute(_DELIVERED, {"event_ids": event_ids, "now": now_ns()})
 
     async def pending_count(self, session: AsyncSession) -> int:
         stmt = sa.select(sa.func.count()).select_from(t).where(t.c.delivered_ns.is_(None))
