@@ -88,12 +88,13 @@ bench: setup
 	$(PY) bench/pipeline.py
 	$(PY) bench/e2e.py
 
-# The echo agent at its write limit (10 texts/s against devnode with XMTP's real limits) and a memory soak at
-# 200 msg/s (raw: limits and pacing off); both 10 minutes, MINUTES=N to shorten.
+# The echo agent at its write limit (11 texts/s offered against devnode with XMTP's real limits, the pipeline
+# pacing) and a memory soak at 200 msg/s offered by sender processes (raw: limits and pacing off); both
+# 10 minutes, MINUTES=N to shorten. Figures: bench/README.md.
 .PHONY: soak write-limit
 MINUTES ?= 10
 write-limit: setup
-	$(PY) bench/write_limit.py --minutes $(MINUTES)
+	$(PY) bench/write_limit.py --minutes $(MINUTES) --rate 11
 
 soak: setup
 	$(PY) bench/soak.py --minutes $(MINUTES)

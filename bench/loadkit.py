@@ -25,7 +25,7 @@ from xmtp_core.pg_url import plain_pg_url
 from xmtp_core.runtime import Runtime
 from xmtp_core.store import EncryptionKey, KeyRing, Store
 
-from switchboard.devservices import DevServices, dev_services
+from switchboard.devservices import dev_services
 
 
 async def new_database(admin_url: str, prefix: str = "load") -> str:
@@ -105,13 +105,15 @@ async def at_rate(rate: float, seconds: float, senders: list[Sender], prefix: st
     return sum(await asyncio.gather(*(one(i, s) for i, s in enumerate(senders))))
 
 
-def port_owners(pids: Iterable[int]) -> dict[int, int]:
-    """Local TCP port -> pid, for the given processes and their descendants."""
+def port_owners(pids: Iterable[int], remote_port: int | None = None) -> dict[int, int]:
+    """Local TCP port -> pid, for the given processes and their descendants (with `remote_port`: only their
+    connections to it). Linux gives one ephemeral port to several connections with different remote ends, so
+    without `remote_port` a process's connection to Postgres can claim another process's port to the node."""
     owners: dict[int, int] = {}
     for pid in tree(pids):
         with contextlib.suppress(psutil.Error):
             for conn in psutil.Process(pid).net_connections(kind="tcp"):
-                if conn.laddr:
+                if conn.laddr and (remote_port is None or (conn.raddr and conn.raddr.port == remote_port)):
                     owners[conn.laddr.port] = pid
     return owners
 
@@ -152,17 +154,22 @@ def say(text: str) -> None:
 
 def load_cli(
     doc: str,
-    run: Callable[[DevServices, float, float, int], Awaitable[None]],
+    run: Callable[..., Awaitable[None]],
     *,
     minutes: float,
     rate: float,
     senders: int,
+    more: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> None:
-    """`--minutes`, `--rate` (texts/s) and `--senders`, then `run` on private NATS and Postgres."""
+    """`--minutes`, `--rate` (texts/s) and `--senders`, then `run(svc, minutes, rate, senders, **others)` on private
+    NATS and Postgres; `more` adds a script's own options, given to `run` by keyword as `others`."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=minutes)
     parser.add_argument("--rate", type=float, default=rate, help="texts/s offered to the agent")
     parser.add_argument("--senders", type=int, default=senders, help="sender installations")
-    args = parser.parse_args()
+    if more is not None:
+        more(parser)
+    others = vars(parser.parse_args())
+    args = [others.pop(name) for name in ("minutes", "rate", "senders")]
     with dev_services() as svc:  # outside the event loop: it waits for its servers synchronously
-        asyncio.run(run(svc, args.minutes, args.rate, args.senders))
+        asyncio.run(run(svc, *args, **others))
