@@ -243,8 +243,9 @@ class Runtime:
         prepared = self.registry.prepare(content, content_type=content_type)
         key = idempotency_key or new_idempotency_key()
         msg_id = message_id(group_id, key, prepared.payload)
-        async with self.store.transaction() as s:
+        async with self.store.transaction() as s:  # one round trip of reads: the repeat check and the cursor
             already = await self.store.messages.get(s, msg_id)
+            cursor = await self.store.cursors.get(s, group_topic(group_id))
         if already is not None:
             return SendResult(msg_id, 0, duplicate=True)
         payload = send_message_intent(prepared.payload, key, should_push=prepared.should_push)
@@ -252,7 +253,8 @@ class Runtime:
             msg_id, group_id, self.keys.inbox_id, self.keys.installation_key, now_ns(),
             str(prepared.encoded.type), prepared.payload, DeliveryStatus.UNPUBLISHED,
         )  # fmt: skip
-        intent = await self.sync.run_intent(group_id, payload, stored, settle=wait)  # the echo marks it published
+        # The echo marks it published.
+        intent = await self.sync.run_intent(group_id, payload, stored, settle=wait, cursor=cursor)
         if intent.state is IntentState.ERROR:
             async with self.store.transaction() as s:
                 await self.store.messages.set_delivery_status(s, msg_id, DeliveryStatus.FAILED)

@@ -56,12 +56,20 @@ class Sync:
         return events
 
     async def run_intent(
-        self, group_id: bytes, payload: IntentPayload, own_copy: StoredMessage | None = None, *, settle: bool = True
+        self,
+        group_id: bytes,
+        payload: IntentPayload,
+        own_copy: StoredMessage | None = None,
+        *,
+        settle: bool = True,
+        cursor: int | None = None,
     ) -> Intent:
         """Create an intent, publish it and (``settle``) sync until it is final (or left open after repeated
-        conflicts). A message is encrypted after a pull to the node's head, so it goes out at the newest epoch."""
+        conflicts). A message is encrypted after a pull to the node's head, so it goes out at the newest epoch;
+        the pull starts at ``cursor``, the group's stored cursor when the caller read it already."""
         if payload.kind is IntentKind.SEND_MESSAGE:
-            cursor, _ = await self._pull(group_id, await self._cursor(group_id))
+            start = await self._cursor(group_id) if cursor is None else cursor
+            cursor, _ = await self._pull(group_id, start)
             intent = await self.outbound.send_message(group_id, payload, own_copy)
             if intent.state is IntentState.ERROR or not settle:
                 return intent
