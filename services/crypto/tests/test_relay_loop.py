@@ -1,6 +1,7 @@
 """The relay's loop claims once per wake-up: a batch short of `BATCH` means the outbox is drained, so it waits
 for the next commit (or the poll) instead of running a second, empty claim; a full batch claims again at once;
-an envelope committed while a claim runs is not missed. (A unit test: `relay_once` is stubbed.)"""
+an envelope committed while a claim runs is not missed; drained, it polls every `IDLE_POLL_S`, but every
+`POLL_S` while another replica holds the relay lock. (A unit test: `relay_once` is stubbed.)"""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ from crypto.relay import BATCH, OutboxRelay
 
 
 class _Counted(OutboxRelay):
-    def __init__(self, ready: asyncio.Event, answers: list[int], during: Any = None) -> None:
+    def __init__(
+        self, ready: asyncio.Event, answers: list[int], during: Any = None, *, contended: bool = False
+    ) -> None:
         agent: Any = SimpleNamespace(name="echo", runtime=SimpleNamespace(core=SimpleNamespace(events_ready=ready)))
         super().__init__(agent, None, None)  # type: ignore[arg-type]
-        self.answers, self.claims, self.during = answers, 0, during
+        self.answers, self.claims, self.during, self.lock_held = answers, 0, during, contended
 
     async def relay_once(self) -> int:
         self.claims += 1
+        self.contended = self.lock_held
         if self.during is not None and self.claims == 1:
             self.during()  # an envelope's commit while the claim runs
         return self.answers.pop(0) if self.answers else 0
@@ -35,7 +39,7 @@ async def _run(relayer: _Counted, seconds: float) -> None:
 
 
 async def test_a_short_batch_waits_for_the_next_commit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(relay, "POLL_S", 30.0)
+    monkeypatch.setattr(relay, "IDLE_POLL_S", 30.0)
     ready = asyncio.Event()
     relayer = _Counted(ready, [1])
     ready.set()
@@ -44,7 +48,7 @@ async def test_a_short_batch_waits_for_the_next_commit(monkeypatch: pytest.Monke
 
 
 async def test_a_full_batch_claims_again_and_a_commit_during_a_claim_is_seen(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(relay, "POLL_S", 30.0)
+    monkeypatch.setattr(relay, "IDLE_POLL_S", 30.0)
     ready = asyncio.Event()
     full = _Counted(ready, [BATCH, 3])
     await _run(full, 0.2)
@@ -53,3 +57,16 @@ async def test_a_full_batch_claims_again_and_a_commit_during_a_claim_is_seen(mon
     raced = _Counted(ready, [1, 1], during=ready.set)
     await _run(raced, 0.2)
     assert raced.claims == 2  # the flag set during the first claim woke the second
+
+
+async def test_an_idle_relay_polls_slowly_unless_another_replica_holds_the_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(relay, "POLL_S", 0.05)
+    monkeypatch.setattr(relay, "IDLE_POLL_S", 0.4)
+    idle = _Counted(asyncio.Event(), [])
+    await _run(idle, 0.6)
+    assert idle.claims == 2  # at once, then one idle poll
+    contended = _Counted(asyncio.Event(), [], contended=True)
+    await _run(contended, 0.6)
+    assert contended.claims >= 6

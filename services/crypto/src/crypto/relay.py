@@ -31,7 +31,10 @@ from crypto.events import bus_event
 log = logging.getLogger(__name__)
 
 BATCH = 256
-POLL_S = 0.5
+POLL_S = 0.5  # after a failure, or when another replica held the relay lock
+# Drained, with the lock: this process's own commits wake the relay at once, so the poll is only for events
+# another replica wrote and could not relay (it died in between, or found the lock held and polls itself).
+IDLE_POLL_S = 5.0
 PRUNE_AFTER_NS = 3 * 60 * 60 * 10**9  # delivered events kept past the bus's 2 h duplicate window, then pruned
 REJECTIONS_KEPT_NS = 30 * 24 * 60 * 60 * 10**9  # refusals are for operators; SB_DLQ keeps dead letters as long
 _RELAY_LOCK = 0x73625F72656C  # "sb_rel"
@@ -44,10 +47,12 @@ class OutboxRelay:
         self.js = js
         self.topics = topics
         self.published = 0
+        self.contended = False  # the last claim found the relay lock held by another replica
         self._last_prune = 0.0
 
     async def run(self) -> None:
-        """Relay until cancelled: at once when this process wrote events, else every `POLL_S`."""
+        """Relay until cancelled: at once when this process wrote events, else every `IDLE_POLL_S` (`POLL_S`
+        after a failure or while another replica relays: an idle agent costs a claim per `IDLE_POLL_S`)."""
         ready = self.agent.runtime.core.events_ready
         while True:
             # Cleared before the claim: an envelope committed after it sets the flag again, so a batch short of
@@ -57,12 +62,12 @@ class OutboxRelay:
                 moved = await self.relay_once()
             except Exception as exc:  # Postgres or NATS away: try again shortly, nothing is lost
                 log.warning("outbox relay of %s: %s", self.agent.name, clean_error(exc))
-                moved = 0
+                moved, self.contended = 0, True
                 await asyncio.sleep(POLL_S)
             if moved >= BATCH:
                 continue
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(POLL_S):
+                async with asyncio.timeout(POLL_S if self.contended else IDLE_POLL_S):
                     await ready.wait()
 
     async def relay_once(self) -> int:
@@ -71,6 +76,7 @@ class OutboxRelay:
         store = runtime.store
         async with store.transaction() as s:
             got = (await s.execute(_TRY_LOCK)).scalar_one()
+            self.contended = not got
             if not got:
                 return 0  # another replica relays this agent now
             rows = await store.outbox.claim(s, BATCH)
