@@ -52,7 +52,7 @@ sys.path.append(str(ROOT / "bench"))
 import asyncpg  # noqa: E402
 import nats  # noqa: E402
 import psutil  # noqa: E402
-from loadkit import Sender, answered, at_rate, load_cli, new_database, rss_mib, say  # noqa: E402
+from loadkit import Sender, answered, at_rate, load_cli, new_database, rss_mib, say, tree  # noqa: E402
 from nats.js import JetStreamContext  # noqa: E402
 from pipelinekit import SWITCHBOARD, Stack  # noqa: E402
 from xmtp_core.pg_url import plain_pg_url  # noqa: E402
@@ -121,9 +121,21 @@ def memory(stack: Stack, devnode: subprocess.Popen[bytes], svc: DevServices, wor
     out["devnode"] = rss_mib([devnode.pid])
     for proc in svc._procs:
         with contextlib.suppress(psutil.Error):
-            out[psutil.Process(proc.pid).name()] = rss_mib([proc.pid])
+            name = psutil.Process(proc.pid).name()
+            out[name] = rss_mib([proc.pid])
+            if name == "postgres":  # RSS counts the shared buffers once per backend that touched them
+                out["postgres PSS"] = pss_mib([proc.pid])
     out["senders"] = rss_mib(workers)
     return out
+
+
+def pss_mib(pids: list[int]) -> float:
+    """Proportional set size of the processes and their descendants, MiB (shared pages split among them)."""
+    total = 0
+    for pid in tree(pids):
+        with contextlib.suppress(psutil.Error):
+            total += psutil.Process(pid).memory_full_info().pss
+    return total / 2**20
 
 
 async def queues(js: JetStreamContext) -> dict[str, int]:
@@ -271,10 +283,10 @@ async def run(svc: DevServices, minutes: float, rate: float, senders_n: int, *, 
           f"{sent_total - done_at_load}, at the end {sent_total - done} |")  # fmt: skip
     print(f"| senders' count of answers | {check['once']} texts answered once, {check['twice_or_more']} more "
           f"than once, {check['missing']} not (yet) answered, {check['unexpected']} unexpected |")  # fmt: skip
-    middle = f"minute {max(1, int(minutes) // 2)}"
+    points = [k for k in ("start", f"minute {max(1, int(minutes) // 2)}", "end") if k in rss]
     for name in rss["start"]:
-        row = " -> ".join(f"{rss[k][name]:.0f}" for k in ("start", middle, "end") if k in rss and name in rss[k])
-        print(f"| RSS {name} MiB (start -> {middle} -> end) | {row} |")
+        row = " -> ".join(f"{rss[k][name]:.0f}" if name in rss[k] else "?" for k in points)
+        print(f"| {'' if 'PSS' in name else 'RSS '}{name} MiB ({' -> '.join(points)}) | {row} |")
 
 
 async def send_worker(index: int, per: int, node_url: str, admin_url: str, agent: str) -> None:
