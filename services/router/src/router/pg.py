@@ -3,6 +3,7 @@ created on first use. The router never touches the crypto store; these tables ar
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
@@ -32,11 +33,15 @@ class AgentTable:
         self._ddl = ddl
         self._ttl_s = ttl_s
         self._pool: Any = None
+        self._opening = asyncio.Lock()
 
     async def _db(self) -> Any:
         if self._pool is None:
-            self._pool = await open_pool(self._url, self._ddl)
-            await self.purge()
+            async with self._opening:  # every partition's first event arrives at once: one pool, not one each
+                if self._pool is None:
+                    pool = await open_pool(self._url, self._ddl)
+                    self._pool = pool
+                    await self.purge()
         return self._pool
 
     async def purge(self) -> int:
