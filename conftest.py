@@ -4,12 +4,19 @@ and a devnode on the test's database with a node client for it."""
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+# gRPC's fork handlers (grpcio turns them on) run in every child a test process forks without vfork, e.g.
+# Postgres restarted as its own user (devservices.restart); with an in-process devnode serving, that child
+# segfaulted before its exec, every time ("Other threads are currently calling into gRPC, skipping fork()
+# handlers"). Every child here execs at once, so the handlers have nothing to do. Set before grpc is imported.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 from switchboard.devservices import DevServices, dev_services
 
@@ -18,9 +25,15 @@ NewDatabase = Callable[[], Awaitable[str]]
 
 @pytest.fixture(scope="session")
 def services() -> Iterator[DevServices]:
-    """NATS_URL / DATABASE_URL when set, else throwaway servers for the whole test session."""
-    with dev_services() as svc:
-        yield svc
+    """NATS_URL / DATABASE_URL when set, else throwaway servers for the whole test session (of each xdist
+    worker). Under several xdist workers NATS is always a private server per worker: pipeline and bus tests wipe
+    the server's JetStream streams, which would pull them from under the other worker's tests. Postgres may be
+    shared: every test makes databases of its own."""
+    with pytest.MonkeyPatch.context() as env:
+        if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+            env.delenv("NATS_URL", raising=False)
+        with dev_services() as svc:
+            yield svc
 
 
 def _with_database(url: str, name: str) -> str:
