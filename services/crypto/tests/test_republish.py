@@ -23,10 +23,10 @@ from xmtp_core.bus.schemas import PublishRequest, PublishResult, dump, parse
 from xmtp_core.bus.settings import BusSettings
 from xmtp_core.bus.streams import PUB, ensure_streams
 from xmtp_core.identity import LocalWalletSigner
-from xmtp_core.node import NewGroupMessage, NodeClient, NodeUnavailable
+from xmtp_core.node import NewGroupMessage, NodeClient, NodeRejected, NodeUnavailable
 from xmtp_core.runtime import Runtime
 from xmtp_core.runtime.core import Outgoing
-from xmtp_core.store import EncryptionKey, KeyRing
+from xmtp_core.store import EncryptionKey, IntentState, KeyRing
 
 AGENT = "stale"
 
@@ -86,6 +86,43 @@ async def test_a_publish_while_sb_pub_stays_away_is_node_unavailable(nc: Client,
     sender = BusSender(AGENT, nc, js, timeout_s=1.0)
     with pytest.raises(NodeUnavailable, match="SB_PUB publish failed"):
         await sender.send_group_messages(_what(), [NewGroupMessage(b"envelope", b"hmac", True)])
+
+
+async def _refusing_publisher(nc: Client, js: JetStreamContext) -> None:
+    """A publisher whose node refuses everything for good (as for an envelope it cannot accept)."""
+    sub = await js.subscribe(f"{subjects.PREFIX}.pub.>", stream=PUB.name)
+    try:
+        while True:
+            msg = await sub.next_msg(timeout=30)
+            request = parse(PublishRequest, msg.data)
+            result = PublishResult(
+                agent=request.agent, conv=request.conv, intent_id=request.intent_id, build=request.build,
+                status="permanent", error="invalid group message",
+            )  # fmt: skip
+            await nc.publish(subjects.result(AGENT, request.conv), dump(result))
+            await msg.ack()
+    finally:
+        await sub.unsubscribe()
+
+
+async def test_an_intent_the_node_refuses_ends_in_error_and_is_not_swept(
+    agent: Agent, peer: Runtime, nc: Client, js: JetStreamContext
+) -> None:
+    dm = await peer.create_dm(agent.inbox_id)
+    await agent.runtime.sync_welcomes()
+    publisher = asyncio.create_task(_refusing_publisher(nc, js))
+    try:
+        with pytest.raises(NodeRejected):
+            await agent.runtime.send(dm, "refused", wait=False)
+    finally:
+        publisher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await publisher
+    async with agent.runtime.store.transaction() as s:
+        (intent,) = await agent.runtime.store.intents.list_by_state(s, IntentState.ERROR)
+    assert intent.error is not None
+    assert "refused by the node" in intent.error and "invalid group message" in intent.error
+    assert await stale_groups(agent, stale_s=0) == []  # nothing open: the sweep does not republish it for ever
 
 
 async def _texts(peer: Runtime, group_id: bytes) -> list[Any]:

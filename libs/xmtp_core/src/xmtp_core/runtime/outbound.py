@@ -26,7 +26,7 @@ from xmtp_core.engine import (
 )
 from xmtp_core.engine.creating import Built
 from xmtp_core.mls.errors import MLSError
-from xmtp_core.node import NewGroupMessage
+from xmtp_core.node import NewGroupMessage, NodeRejected
 from xmtp_core.runtime.core import Core, Merged, Outgoing
 from xmtp_core.runtime.group_cache import Lease
 from xmtp_core.store import Intent, IntentState, StoredMessage, conversation_lock
@@ -167,8 +167,24 @@ class Outbound:
             self.core.merged.keep(data_hash(built.data), merged)
 
     async def _send(self, what: Outgoing, data: bytes, payload: IntentPayload) -> None:
+        """The envelope to the node. Refused for good (`NodeRejected`): the intent ends in Error with the node's
+        reason (a republish would be refused again), then the error goes on to the caller."""
         out = outgoing(what.group_id, data, self.core.keys, bool(payload.params.get("should_push", True)))
-        await self.core.sender.send_group_messages(what, [NewGroupMessage(out.data, out.sender_hmac, out.should_push)])
+        try:
+            await self.core.sender.send_group_messages(
+                what, [NewGroupMessage(out.data, out.sender_hmac, out.should_push)]
+            )
+        except NodeRejected as exc:
+            await self._refused(what, exc)
+            raise
+
+    async def _refused(self, what: Outgoing, exc: NodeRejected) -> None:
+        store = self.core.store
+        async with store.transaction() as s, conversation_lock(s, what.group_id):
+            current = await store.intents.get(s, what.intent_id)
+            if current is not None and current.state is IntentState.PUBLISHED:  # not finished by its echo meanwhile
+                error = f"refused by the node: {clean_error(exc)}"
+                await store.intents.transition(s, what.intent_id, IntentState.ERROR, error=error)
 
     async def _commit_inputs(self, payload: IntentPayload) -> CommitInputs:
         core = self.core
