@@ -1,7 +1,9 @@
 """Sends that lose their way on the bus, on real NATS JetStream, Postgres and devnode: a publish while SB_PUB has
 no stream (as during a leader election) is repeated, and fails as `NodeUnavailable` (never a raw NATS error)
 when the stream stays away; an intent left Published with no publisher running is finished by the stale-intent
-sweep once the publisher is back, and the peer gets the message once."""
+sweep once the publisher is back, and the peer gets the message once. A send the node refuses for good ends in
+Error (never swept again), and its command is answered `refused` at once (before, its retry found the stored
+message and answered ok)."""
 
 from __future__ import annotations
 
@@ -14,14 +16,16 @@ import pytest
 from crypto.agents import Agent, agent_database_url, open_agent
 from crypto.republish import stale_groups, sweep
 from crypto.sender import BusSender
+from crypto.service import Crypto
 from cryptokit import drop_database, python_peer
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from publisher.service import Publisher
 from xmtp_core.bus import subjects
-from xmtp_core.bus.schemas import PublishRequest, PublishResult, dump, parse
+from xmtp_core.bus.client import send_command
+from xmtp_core.bus.schemas import PublishRequest, PublishResult, TextCommand, dump, parse
 from xmtp_core.bus.settings import BusSettings
-from xmtp_core.bus.streams import PUB, ensure_streams
+from xmtp_core.bus.streams import PUB, ensure_buckets, ensure_streams
 from xmtp_core.identity import LocalWalletSigner
 from xmtp_core.node import NewGroupMessage, NodeClient, NodeRejected, NodeUnavailable
 from xmtp_core.runtime import Runtime
@@ -123,6 +127,27 @@ async def test_an_intent_the_node_refuses_ends_in_error_and_is_not_swept(
     assert intent.error is not None
     assert "refused by the node" in intent.error and "invalid group message" in intent.error
     assert await stale_groups(agent, stale_s=0) == []  # nothing open: the sweep does not republish it for ever
+
+
+async def test_a_command_the_node_refuses_is_answered_refused_at_once(
+    agent: Agent, peer: Runtime, nc: Client, js: JetStreamContext, settings: BusSettings
+) -> None:
+    dm = await peer.create_dm(agent.inbox_id)
+    await agent.runtime.sync_welcomes()
+    buckets = await ensure_buckets(js, settings)
+    tasks = [
+        asyncio.create_task(_refusing_publisher(nc, js)),
+        asyncio.create_task(Crypto(nc, js, {AGENT: agent}, settings).run(buckets)),
+    ]
+    try:
+        command = TextCommand(agent=AGENT, idempotency_key="refused-1", conversation_id=dm.hex(), text="no")
+        result = await send_command(nc, command, wait_s=20)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    assert (result.ok, result.error) == (False, "refused")  # not "unavailable" after MAX_DELIVER retries
+    assert result.detail is not None and "invalid group message" in result.detail
 
 
 async def _texts(peer: Runtime, group_id: bytes) -> list[Any]:

@@ -52,7 +52,7 @@ from xmtp_core.content.codecs.text import MARKDOWN, TEXT, Markdown
 from xmtp_core.content.errors import ContentError
 from xmtp_core.content.types import ContentTypeId
 from xmtp_core.engine import EngineError
-from xmtp_core.node import NodeError
+from xmtp_core.node import NodeError, NodeRejected
 from xmtp_core.runtime import Transient
 from xmtp_core.untrusted import clean_error
 
@@ -198,6 +198,10 @@ class Commands:
             return
         try:
             result = await self.execute(agent, cmd)
+        except NodeRejected as exc:  # refused for good (its intent is in Error): a retry would be refused again
+            result = CommandResult(
+                ok=False, idempotency_key=cmd.idempotency_key, error="refused", detail=clean_error(exc)
+            )
         except (Transient, NodeError) as exc:
             delivered = msg.metadata.num_delivered or 1
             if delivered < MAX_DELIVER:
