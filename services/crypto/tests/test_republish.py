@@ -26,6 +26,7 @@ from xmtp_core.bus.client import send_command
 from xmtp_core.bus.schemas import PublishRequest, PublishResult, TextCommand, dump, parse
 from xmtp_core.bus.settings import BusSettings
 from xmtp_core.bus.streams import PUB, ensure_buckets, ensure_streams
+from xmtp_core.engine import EngineError
 from xmtp_core.identity import LocalWalletSigner
 from xmtp_core.node import NewGroupMessage, NodeClient, NodeRejected, NodeUnavailable
 from xmtp_core.runtime import Runtime
@@ -148,6 +149,9 @@ async def test_a_command_the_node_refuses_is_answered_refused_at_once(
         await asyncio.gather(*tasks, return_exceptions=True)
     assert (result.ok, result.error) == (False, "refused")  # not "unavailable" after MAX_DELIVER retries
     assert result.detail is not None and "invalid group message" in result.detail
+    # The same message again (a handler re-run: same key, same text) is refused too, not taken for sent.
+    with pytest.raises(EngineError, match="refused before"):
+        await agent.runtime.send(dm, "no", idempotency_key="refused-1", wait=False)
 
 
 async def _texts(peer: Runtime, group_id: bytes) -> list[Any]:

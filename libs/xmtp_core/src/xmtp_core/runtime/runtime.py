@@ -43,7 +43,7 @@ from xmtp_core.engine import (
     update_permissions_intent,
 )
 from xmtp_core.identity.signer import Signer
-from xmtp_core.node import GroupMessage, NodeClient, Subscription, WelcomeMessage
+from xmtp_core.node import GroupMessage, NodeClient, NodeRejected, Subscription, WelcomeMessage
 from xmtp_core.runtime.core import Core, EnvelopeSender, NodeSender, group_topic, now_ns, welcome_topic
 from xmtp_core.runtime.group_cache import GroupCache
 from xmtp_core.runtime.guard import Transient
@@ -247,6 +247,8 @@ class Runtime:
             already = await self.store.messages.get(s, msg_id)
             cursor = await self.store.cursors.get(s, group_topic(group_id))
         if already is not None:
+            if already.delivery_status is DeliveryStatus.FAILED:  # a repeat of a refused send is refused too
+                raise EngineError(f"message {msg_id.hex()} was refused before: its send is not repeated")
             return SendResult(msg_id, 0, duplicate=True)
         payload = send_message_intent(prepared.payload, key, should_push=prepared.should_push)
         stored = StoredMessage(
@@ -254,7 +256,12 @@ class Runtime:
             str(prepared.encoded.type), prepared.payload, DeliveryStatus.UNPUBLISHED,
         )  # fmt: skip
         # The echo marks it published.
-        intent = await self.sync.run_intent(group_id, payload, stored, settle=wait, cursor=cursor)
+        try:
+            intent = await self.sync.run_intent(group_id, payload, stored, settle=wait, cursor=cursor)
+        except NodeRejected:  # its intent is in Error (`Outbound._send`); the stored copy is marked failed too
+            async with self.store.transaction() as s:
+                await self.store.messages.set_delivery_status(s, msg_id, DeliveryStatus.FAILED)
+            raise
         if intent.state is IntentState.ERROR:
             async with self.store.transaction() as s:
                 await self.store.messages.set_delivery_status(s, msg_id, DeliveryStatus.FAILED)
