@@ -24,6 +24,8 @@ import pytest
 from nats.errors import Error as NatsError
 from peer import LibxmtpPeer
 from pipelinekit import Stack, from_agent, wait_for
+from xmtp_core.bus.settings import BusSettings
+from xmtp_core.bus.streams import DLQ, IN, ensure_streams
 
 from switchboard.devservices import DevServices
 
@@ -128,3 +130,22 @@ async def test_a_service_cannot_publish_outside_its_subjects(
     finally:
         await nc.close()
     assert any("permissions violation" in str(e).lower() for e in errors), errors
+
+
+@pytest.mark.parametrize("user", ["ingest", "crypto", "router", "publisher"])
+async def test_no_service_can_delete_or_purge_a_stream(users_nats: tuple[str, dict[str, str]], user: str) -> None:
+    admin = await nats.connect(users_nats[0])
+    try:
+        await ensure_streams(admin.jetstream(), BusSettings())
+        nc = await nats.connect(users_nats[1][user])
+        try:
+            js = nc.jetstream(timeout=1.0)  # a refused request gets no answer: do not wait 5 s for each
+            for attempt in (js.delete_stream(IN.name), js.purge_stream(DLQ.name), js.delete_msg(DLQ.name, 1)):
+                with pytest.raises(NatsError):  # no responders / timeout: the server drops the request
+                    await attempt
+        finally:
+            await nc.close()
+        info = await admin.jetstream().stream_info(IN.name)  # still there
+        assert info.config.name == IN.name
+    finally:
+        await admin.close()
