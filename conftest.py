@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
@@ -21,6 +22,17 @@ os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 from switchboard.devservices import DevServices, dev_services
 
 NewDatabase = Callable[[], Awaitable[str]]
+_HEX_RUN = re.compile(r"[0-9a-f]{32,}")
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """Ids that do not show long bytes or hex runs (random keys, ciphertexts): xdist needs every worker to collect
+    the same test ids, and a parameter made with os.urandom differs in each process. pytest numbers repeats."""
+    if isinstance(val, bytes) and len(val) > 16:
+        return f"{len(val)}-bytes"
+    if isinstance(val, str) and _HEX_RUN.search(val):
+        return _HEX_RUN.sub(lambda m: f"<{len(m.group())}-hex>", val)
+    return None
 
 
 @pytest.fixture(scope="session")
