@@ -75,8 +75,11 @@ typecheck: setup
 
 check: protos-check lint typecheck
 
+# Two xdist workers, each with its own private NATS and Postgres (root conftest.py), a test file on one worker
+# (its module fixtures set up once): the suite spends much of its time waiting on processes it started.
+TEST_WORKERS ?= 2
 test: setup interop-deps interop-bindings web browser check
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 validate: setup
 	$(PY) scripts/validate_deploy.py
