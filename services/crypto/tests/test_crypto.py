@@ -123,6 +123,14 @@ async def test_a_message_becomes_one_event_and_a_command_reaches_the_peer(
         await sub.unsubscribe()
 
 
+async def test_a_command_for_a_conversation_the_agent_does_not_hold_is_answered_not_found(
+    pipeline: dict[str, Any], nc: Client, js: JetStreamContext
+) -> None:
+    cmd = TextCommand(agent=AGENT, idempotency_key="nowhere-1", conversation_id=bytes(16).hex(), text="pong")
+    result = await _command(nc, js, dump(cmd), "nowhere-1")
+    assert not result.ok and result.error == "not_found" and result.idempotency_key == "nowhere-1"
+
+
 async def test_a_malformed_command_gets_an_error_and_a_dead_letter(
     pipeline: dict[str, Any], nc: Client, js: JetStreamContext
 ) -> None:

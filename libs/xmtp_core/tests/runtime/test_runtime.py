@@ -11,7 +11,7 @@ import pytest
 from xmtp_core.engine import ConversationJoined, EngineError, EnvelopeRejected, GroupUpdatedEvent, MessageReceived
 from xmtp_core.identity import LocalWalletSigner
 from xmtp_core.node import NodeClient
-from xmtp_core.runtime import Runtime
+from xmtp_core.runtime import Runtime, UnknownConversation
 from xmtp_core.store import EncryptionKey, IntentState, KeyRing, Store
 from xmtp_core.xmtp_mls.policies import MetadataField, admin_only_policy
 
@@ -303,6 +303,26 @@ async def test_a_send_with_a_known_idempotency_key_sends_nothing_new(make_runtim
     again = await bob.send(dm, "exactly once", idempotency_key="inbound-42:0")
     assert not first.duplicate and again.duplicate and again.message_id == first.message_id
     assert _texts(await alice.sync_group(dm)) == ["exactly once"]
+
+
+async def test_a_send_to_a_conversation_the_store_does_not_hold_is_refused_before_the_node(
+    make_runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The send's read transaction checks the conversation (crypto answers not_found on it): no pull from the
+    node, no intent, no stored copy."""
+    bob = await make_runtime()
+    unknown = bytes(range(16))
+    pulls: list[bytes] = []
+    real = bob.node.iter_group_messages
+
+    def counted(group_id: bytes, **kwargs: Any) -> Any:
+        pulls.append(group_id)
+        return real(group_id, **kwargs)
+
+    monkeypatch.setattr(bob.node, "iter_group_messages", counted)
+    with pytest.raises(UnknownConversation):
+        await bob.send(unknown, "to nobody", idempotency_key="k-1")
+    assert pulls == [] and await bob.messages(unknown) == []
 
 
 def _hostile_contents() -> Any:

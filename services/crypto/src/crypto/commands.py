@@ -53,7 +53,7 @@ from xmtp_core.content.errors import ContentError
 from xmtp_core.content.types import ContentTypeId
 from xmtp_core.engine import EngineError
 from xmtp_core.node import NodeError, NodeRejected
-from xmtp_core.runtime import Transient
+from xmtp_core.runtime import Transient, UnknownConversation
 from xmtp_core.untrusted import clean_error
 
 from crypto.agents import Agent
@@ -224,9 +224,12 @@ class Commands:
         """Send one valid command; the same idempotency key again sends nothing new."""
         group_id = await self.resolve(agent, cmd.conversation_id, cmd.to_inbox_id, cmd.to_address)
         value, content_type = content_of(cmd, agent)
-        sent = await agent.runtime.send(
-            group_id, value, content_type=content_type, idempotency_key=cmd.idempotency_key, wait=False
-        )
+        try:
+            sent = await agent.runtime.send(
+                group_id, value, content_type=content_type, idempotency_key=cmd.idempotency_key, wait=False
+            )
+        except UnknownConversation:
+            raise CommandError("not_found", "no such conversation") from None
         return CommandResult(
             ok=True,
             idempotency_key=cmd.idempotency_key,

@@ -33,15 +33,12 @@ log = logging.getLogger(__name__)
 
 
 async def resolve(agent: Agent, conversation_id: str | None, inbox_id: str | None, address: str | None) -> bytes:
-    """The conversation a command or op targets: a known conversation, or the DM with an inbox / address
-    (created when there is none yet)."""
+    """The conversation a command or op targets: a conversation by its id, or the DM with an inbox / address
+    (created when there is none yet). An id is not looked up here: `Runtime.send` checks that the store holds
+    it in its own read transaction (one transaction fewer per command), and `Commands` answers not_found."""
     runtime = agent.runtime
     if conversation_id is not None:
-        group_id = bytes.fromhex(conversation_id)
-        async with runtime.store.transaction() as s:
-            if await runtime.store.conversations.get(s, group_id) is None:
-                raise CommandError("not_found", "no such conversation")
-        return group_id
+        return bytes.fromhex(conversation_id)
     if address is not None:
         found = (await runtime.node.get_inbox_ids([address.lower()])).get(address.lower())
         if found is None:

@@ -9,9 +9,17 @@
 - `identity.NodeIdentityResolver`: the engine's identity look-ups from the node's verified identity logs.
 """
 
-from xmtp_core.runtime.core import group_topic, welcome_topic
+from xmtp_core.runtime.core import UnknownConversation, group_topic, welcome_topic
 from xmtp_core.runtime.guard import Transient
 from xmtp_core.runtime.identity import NodeIdentityResolver
 from xmtp_core.runtime.runtime import Runtime, SendResult
 
-__all__ = ["NodeIdentityResolver", "Runtime", "SendResult", "Transient", "group_topic", "welcome_topic"]
+__all__ = [
+    "NodeIdentityResolver",
+    "Runtime",
+    "SendResult",
+    "Transient",
+    "UnknownConversation",
+    "group_topic",
+    "welcome_topic",
+]

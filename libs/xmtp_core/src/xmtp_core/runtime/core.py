@@ -27,6 +27,10 @@ from xmtp_core.store import Conversation, ConversationState, GroupState, Intent,
 MAX_MERGED_KEPT = 8  # post-commit groups kept in memory for their echo (normally one per conversation)
 
 
+class UnknownConversation(LookupError):
+    """The store holds no conversation of that id (a command or a caller named one we never joined)."""
+
+
 def group_topic(group_id: bytes) -> str:
     """The store's topic name of a group's envelopes (cursors, dedup marks, rejections)."""
     return f"group:{group_id.hex()}"
@@ -144,7 +148,7 @@ class Core:
     async def load_group(self, s: AsyncSession, group_id: bytes) -> Group:
         state = await self.store.group_states.load_current(s, group_id)
         if state is None:
-            raise LookupError(f"no conversation {group_id.hex()}")
+            raise UnknownConversation(f"no conversation {group_id.hex()}")
         return Group.from_bytes(state.state)
 
     async def save_group(
@@ -166,5 +170,5 @@ class Core:
     async def checkout(self, s: AsyncSession, group_id: bytes) -> Lease:
         lease = await self.groups.checkout(s, group_id)
         if lease is None:
-            raise LookupError(f"no conversation {group_id.hex()}")
+            raise UnknownConversation(f"no conversation {group_id.hex()}")
         return lease

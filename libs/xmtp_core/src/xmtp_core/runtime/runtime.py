@@ -44,7 +44,15 @@ from xmtp_core.engine import (
 )
 from xmtp_core.identity.signer import Signer
 from xmtp_core.node import GroupMessage, NodeClient, NodeRejected, Subscription, WelcomeMessage
-from xmtp_core.runtime.core import Core, EnvelopeSender, NodeSender, group_topic, now_ns, welcome_topic
+from xmtp_core.runtime.core import (
+    Core,
+    EnvelopeSender,
+    NodeSender,
+    UnknownConversation,
+    group_topic,
+    now_ns,
+    welcome_topic,
+)
 from xmtp_core.runtime.group_cache import GroupCache
 from xmtp_core.runtime.guard import Transient
 from xmtp_core.runtime.identity import NodeIdentityResolver
@@ -239,13 +247,17 @@ class Runtime:
         ``idempotency_key`` (random when None) names the message: the same key and content in the same
         conversation is the same message id, and a second send of it publishes nothing new (a handler re-run
         after a crash, a repeated command). Without ``wait`` the call returns once the node accepted the
-        envelope; its echo finishes the intent whoever pulls it."""
+        envelope; its echo finishes the intent whoever pulls it. A conversation the store does not hold raises
+        `UnknownConversation` before anything reaches the node."""
         prepared = self.registry.prepare(content, content_type=content_type)
         key = idempotency_key or new_idempotency_key()
         msg_id = message_id(group_id, key, prepared.payload)
-        async with self.store.transaction() as s:  # one round trip of reads: the repeat check and the cursor
+        async with self.store.transaction() as s:  # one transaction of reads: conversation, repeat check, cursor
+            known = await self.store.conversations.get(s, group_id) is not None
             already = await self.store.messages.get(s, msg_id)
             cursor = await self.store.cursors.get(s, group_topic(group_id))
+        if not known:
+            raise UnknownConversation(f"no conversation {group_id.hex()}")
         if already is not None:
             if already.delivery_status is DeliveryStatus.FAILED:  # a repeat of a refused send is refused too
                 raise EngineError(f"message {msg_id.hex()} was refused before: its send is not repeated")
