@@ -89,6 +89,8 @@ bench: setup
 	$(PY) bench/mls.py
 	$(PY) bench/engine.py
 	$(PY) bench/pipeline.py
+	$(PY) bench/router_workers.py --workers 1 2 --partitions 8
+	$(PY) bench/router_workers.py --workers 1 2 --partitions 32 --events 3000 --conversations 256
 	$(PY) bench/e2e.py
 
 # The echo agent at its write limit (11 texts/s offered against devnode with XMTP's real limits, the pipeline
