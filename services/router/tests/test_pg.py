@@ -31,3 +31,18 @@ async def test_concurrent_first_uses_open_one_pool(database_url: str, monkeypatc
         await table.close()
         for pool in opened[1:]:
             await pool.close()
+
+
+async def test_every_agent_and_table_of_a_process_shares_one_pool(database_url: str) -> None:
+    """A router hosting many agents holds one pool per database, not one per agent and table (100 agents
+    exhausted Postgres's connections); the last holder closes it."""
+    ddl_b = DDL.replace("pg_race_t", "pg_race_u")
+    tables = [pg.AgentTable(database_url, f"agent{n}", "pg_race_t", DDL, ttl_s=60) for n in range(5)]
+    tables.append(pg.AgentTable(database_url, "agent0", "pg_race_u", ddl_b, ttl_s=60))
+    pools = [await table._db() for table in tables]
+    assert all(p is pools[0] for p in pools)
+    for table in tables[:-1]:
+        await table.close()
+    assert not pools[0]._closed  # one holder left
+    await tables[-1].close()
+    assert pools[0]._closed

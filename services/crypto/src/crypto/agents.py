@@ -58,6 +58,15 @@ def wallet_for(agent: str, environ: dict[str, str] | None = None) -> LocalWallet
         raise SignerConfigurationError(f"agent {agent}: {exc} (or {specific})") from None
 
 
+def pool_size_per_agent(agents: int, environ: dict[str, str] | None = None) -> int:
+    """Connections each agent's store keeps open: `SB_DB_POOL_SIZE`, or 5 shared out over the deployment's
+    agents (40 in all, at least 1 each): 100 agents at 5 each held more than Postgres's max_connections."""
+    env = os.environ if environ is None else environ
+    if env.get("SB_DB_POOL_SIZE"):
+        return max(1, int(env["SB_DB_POOL_SIZE"]))
+    return max(1, min(5, 40 // max(agents, 1)))
+
+
 def agent_database_url(database_url: str, agent: str) -> str:
     """The agent's own database on the same server: `<database>_<agent>`."""
     parts = urlsplit(plain_pg_url(database_url))
@@ -92,11 +101,12 @@ async def open_agent(
     *,
     wallet: LocalWalletSigner | None = None,
     keys: KeyRing | None = None,
+    pool_size: int = 5,
 ) -> Agent:
     """The agent's runtime: its stored installation, or a new one registered now (once per deployment)."""
     url = agent_database_url(database_url, name)
     await ensure_database(url)
-    store = await Store.open(url, keys or KeyRing.from_env())
+    store = await Store.open(url, keys or KeyRing.from_env(), pool_size=pool_size)
     signer = wallet or wallet_for(name)
     lock = await asyncpg.connect(url)
     try:

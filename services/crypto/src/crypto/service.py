@@ -36,7 +36,7 @@ from xmtp_core.runtime import Transient
 from xmtp_core.store import KeyRing
 from xmtp_core.untrusted import clean_error
 
-from crypto.agents import Agent, open_agent
+from crypto.agents import Agent, open_agent, pool_size_per_agent
 from crypto.commands import Commands
 from crypto.key_packages import keep_key_packages, rotate_after_join
 from crypto.metrics import report_intents
@@ -130,7 +130,9 @@ async def serve(
         async with NodeClient.from_env(app_version="switchboard-crypto/0.1") as node:
             agents: dict[str, Agent] = {}
             for name in names:
-                agents[name] = await open_agent(name, node, url, BusSender(name, nc, js), keys=keys)
+                agents[name] = await open_agent(
+                    name, node, url, BusSender(name, nc, js), keys=keys, pool_size=pool_size_per_agent(len(names))
+                )
                 await announce(agents[name], buckets)
                 log.info("agent %s: inbox %s, address %s", name, agents[name].inbox_id, agents[name].address)
             checks = {

@@ -10,12 +10,13 @@ database outage does not silence the agent."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any, Literal, Protocol
 
 from xmtp_core.pg_url import plain_pg_url
 
-from router.pg import open_pool
+from router.pg import open_pool, release_pool
 
 ConsentState = Literal["allowed", "denied", "unknown"]
 STATES: tuple[ConsentState, ...] = ("allowed", "denied", "unknown")
@@ -55,10 +56,13 @@ class PostgresConsent:
         self._url = plain_pg_url(database_url)
         self._agent = agent
         self._pool: Any = None
+        self._opening = asyncio.Lock()
 
     async def _db(self) -> Any:
         if self._pool is None:
-            self._pool = await open_pool(self._url, _DDL)
+            async with self._opening:  # every partition's first event arrives at once: one hold, not one each
+                if self._pool is None:
+                    self._pool = await open_pool(self._url, _DDL)
         return self._pool
 
     async def get(self, kind: str, entity: str) -> ConsentState | None:
@@ -78,8 +82,8 @@ class PostgresConsent:
 
     async def close(self) -> None:
         if self._pool is not None:
-            await self._pool.close()
             self._pool = None
+            await release_pool(self._url)
 
 
 def consent_store(agent: str) -> ConsentStore:

@@ -1,25 +1,65 @@
-"""The router's own Postgres tables (wizard sessions, consent, effects): one small pool per store, its table
-created on first use. The router never touches the crypto store; these tables are the only ones it writes."""
+"""The router's own Postgres tables (wizard sessions, consent, effects): one pool per database in a process,
+shared by every agent and table (each table created on first use). The router never touches the crypto store;
+these tables are the only ones it writes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
+from dataclasses import dataclass, field
 from typing import Any
 
 from xmtp_core.pg_url import plain_pg_url
 
+POOL_MAX_SIZE = 10
+
+
+@dataclass
+class _Shared:
+    pool: Any
+    holders: int = 0
+    tables: set[str] = field(default_factory=set)
+
+
+# One pool per database and event loop, shared by every agent and table of the process: a router hosting 100
+# agents held a pool per agent and table before (min 1 connection each), past Postgres's max_connections.
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Shared]] = weakref.WeakKeyDictionary()
+_opening: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
 
 async def open_pool(url: str, ddl: str) -> Any:
-    """An asyncpg pool on ``url`` with ``ddl`` (a CREATE TABLE IF NOT EXISTS) run once."""
+    """The process's asyncpg pool on ``url`` (opened on first use), with ``ddl`` (a CREATE TABLE IF NOT EXISTS)
+    run once per pool. Each call is a holder: give it back with `release_pool`."""
     import asyncpg  # type: ignore[import-untyped]  # only routers that keep state need a database
 
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=4)
-    async with pool.acquire() as conn:
-        # another replica may create it at the same moment
-        with contextlib.suppress(asyncpg.UniqueViolationError, asyncpg.DuplicateTableError):
-            await conn.execute(ddl)
-    return pool
+    loop = asyncio.get_running_loop()
+    lock = _opening.setdefault(loop, asyncio.Lock())
+    async with lock:
+        pools = _pools.setdefault(loop, {})
+        shared = pools.get(url)
+        if shared is None:
+            shared = pools[url] = _Shared(await asyncpg.create_pool(url, min_size=1, max_size=POOL_MAX_SIZE))
+        if ddl not in shared.tables:
+            async with shared.pool.acquire() as conn:
+                # another replica may create it at the same moment
+                with contextlib.suppress(asyncpg.UniqueViolationError, asyncpg.DuplicateTableError):
+                    await conn.execute(ddl)
+            shared.tables.add(ddl)
+        shared.holders += 1
+        return shared.pool
+
+
+async def release_pool(url: str) -> None:
+    """One holder of ``url``'s pool is done with it; the last one closes it."""
+    pools = _pools.get(asyncio.get_running_loop(), {})
+    shared = pools.get(url)
+    if shared is None:
+        return
+    shared.holders -= 1
+    if shared.holders <= 0:
+        del pools[url]
+        await shared.pool.close()
 
 
 class AgentTable:
@@ -55,5 +95,5 @@ class AgentTable:
 
     async def close(self) -> None:
         if self._pool is not None:
-            await self._pool.close()
             self._pool = None
+            await release_pool(self._url)
