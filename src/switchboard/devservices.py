@@ -194,7 +194,7 @@ def _start_system_pg(pgbin: Path, workdir: Path, svc: DevServices) -> str:
     # clear the parent-death signal, and it forks, so postgres would not be our child. SIGINT is Postgres's
     # fast shutdown (it does not wait for clients to leave).
     argv = [str(pgbin / "postgres"), "-D", str(data), "-p", str(port), "-k", str(sock)]
-    argv += ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"]
+    argv += ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=400"]
     server = _Server("postgres", argv, port, workdir / "postgres.log", signal.SIGINT, as_postgres=os.geteuid() == 0)
     _launch(svc, server)
     return f"postgresql://postgres@127.0.0.1:{port}/postgres"

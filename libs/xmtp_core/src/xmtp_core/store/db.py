@@ -17,9 +17,12 @@ _MIGRATION_LOCK_KEY = 0x786D7470_73746F72  # "xmtpstor"
 
 
 def make_engine(database_url: str, pool_size: int = 5) -> AsyncEngine:
-    """An asyncpg engine for any Postgres URL form (`postgres://`, `postgresql://`, `postgresql+asyncpg://`)."""
+    """An asyncpg engine for any Postgres URL form (`postgres://`, `postgresql://`, `postgresql+asyncpg://`):
+    `pool_size` connections kept, as many more for a burst (a small pool stays small: many stores in one process)."""
     # Bound parameters stay out of error messages and logs: defence in depth for anything sensitive in them.
-    return create_async_engine(asyncpg_url(database_url), pool_size=pool_size, max_overflow=5, hide_parameters=True)
+    return create_async_engine(
+        asyncpg_url(database_url), pool_size=pool_size, max_overflow=pool_size, hide_parameters=True
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -53,7 +53,7 @@ class Store:
         max_past_epochs: int = DEFAULT_MAX_PAST_EPOCHS,
         pool_size: int = 5,
     ) -> Store:
-        """``pool_size``: connections kept open (5 more may open for a burst); a process holding many stores
+        """``pool_size``: connections kept open (as many more may open for a burst); a process holding many stores
         (crypto with many agents, each its own database) keeps fewer each, or Postgres runs out."""
         engine = make_engine(database_url, pool_size=pool_size)
         if run_migrations:
