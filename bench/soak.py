@@ -63,7 +63,8 @@ sys.path.append(str(ROOT / "bench"))
 import asyncpg  # noqa: E402
 import nats  # noqa: E402
 import psutil  # noqa: E402
-from loadkit import Sender, answered, at_rate, load_cli, new_database, rss_mib, say, tree  # noqa: E402
+from e2e_proc import pss_mib  # noqa: E402
+from loadkit import Sender, answered, at_rate, load_cli, new_database, rss_mib, say  # noqa: E402
 from nats.js import JetStreamContext  # noqa: E402
 from pipelinekit import SWITCHBOARD, Stack  # noqa: E402
 from xmtp_core.pg_url import plain_pg_url  # noqa: E402
@@ -138,15 +139,6 @@ def memory(stack: Stack, devnode: subprocess.Popen[bytes], svc: DevServices, wor
                 out["postgres PSS"] = pss_mib([proc.pid])
     out["senders"] = rss_mib(workers)
     return out
-
-
-def pss_mib(pids: list[int]) -> float:
-    """Proportional set size of the processes and their descendants, MiB (shared pages split among them)."""
-    total = 0
-    for pid in tree(pids):
-        with contextlib.suppress(psutil.Error):
-            total += psutil.Process(pid).memory_full_info().pss
-    return total / 2**20
 
 
 async def queues(js: JetStreamContext) -> dict[str, int]:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from typing import Final
 
-from xmtp_core.store import IntentState
+from xmtp_core.runtime.outbound import OPEN_INTENTS
 from xmtp_core.untrusted import clean_error
 
 from crypto.agents import Agent
@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 
 EVERY_S: Final = 15.0
 STALE_S: Final = 45.0  # longer than the sender's result timeout (30 s): a send still waiting is not stale
-OPEN: Final = (IntentState.TO_PUBLISH, IntentState.PUBLISHED, IntentState.COMMITTED)
 SCAN_LIMIT: Final = 1000  # open intents read per agent and round (oldest first)
 
 
@@ -36,7 +35,7 @@ async def stale_groups(agent: Agent, stale_s: float = STALE_S, now_ns: int | Non
     cutoff = (time.time_ns() if now_ns is None else now_ns) - int(stale_s * 1e9)
     store = agent.runtime.store
     async with store.transaction() as s:
-        open_intents = await store.intents.list_by_state(s, OPEN, limit=SCAN_LIMIT)
+        open_intents = await store.intents.list_by_state(s, OPEN_INTENTS, limit=SCAN_LIMIT)
     return list(dict.fromkeys(i.group_id for i in open_intents if i.updated_ns < cutoff))
 
 

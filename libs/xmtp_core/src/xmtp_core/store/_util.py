@@ -26,8 +26,5 @@ def upsert_statement(table: sa.Table, columns: Sequence[str]) -> Insert:
 
 
 def upsert(table: sa.Table, values: Mapping[str, object]) -> Insert:
-    """INSERT … ON CONFLICT (primary key) DO UPDATE every other column given."""
-    stmt = insert(table).values(dict(values))
-    keys = [c.name for c in table.primary_key.columns]
-    updates = {name: stmt.excluded[name] for name in values if name not in keys}
-    return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
+    """INSERT … ON CONFLICT (primary key) DO UPDATE every other column given (`upsert_statement` with its values)."""
+    return upsert_statement(table, list(values)).values(dict(values))
