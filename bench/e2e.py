@@ -78,6 +78,7 @@ class Options:
     partitions: int = 8
     profile: bool = False
     quick: bool = False
+    scale_only: bool = False
 
     @classmethod
     def small(cls) -> Options:
@@ -564,6 +565,8 @@ async def run(opts: Options, shared: DevServices, ours: DevServices, logs: Path)
         extra = {"PYTHONPATH": str(BENCH / "e2e_profile"), "SB_BENCH_PROFILE": str(logs)} if opts.profile else {}
         db = await new_database(shared.database_url)
         async with NodeClient.for_url(node.url) as client, CheapSender.open(client, db) as sender:
+            if opts.scale_only:
+                return {"scale": await scale(env, sender, None)}
             async with env.stack(more_agents=more, extra_env=extra) as deployment:
                 results = await head_to_head(env, sender, deployment)
                 if opts.profile:
@@ -595,6 +598,9 @@ def report(results: dict[str, Any], opts: Options) -> Iterator[str]:
         load = cap["window"].loadavg
         yield f"capacity drain under cProfile: {cap['rate']:.0f} echoes/s (profiling slows it), load {load}"
         yield from results["profile"]
+        return
+    if opts.scale_only:
+        yield from _scale_rows(results["scale"]) if "failed" not in results["scale"] else [str(results["scale"])]
         return
     ours, bot = "pipeline", "node-sdk bot"
     yield "| measurement | pipeline | node-sdk 5.5.0 bot | ratio (ours / bot) | goal |"
@@ -677,10 +683,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny parameters: a sanity run (< 1 min)")
     parser.add_argument("--profile", action="store_true", help="the capacity drain only, services under cProfile")
     parser.add_argument("--agents", type=int, help="agents in the scale run")
+    parser.add_argument("--scale-only", action="store_true", help="only the scale run (many agents)")
     parser.add_argument("--backlog", type=int, help="texts in the capacity drain")
     args = parser.parse_args()
     opts = Options.small() if args.quick else Options()
-    opts = replace(opts, profile=args.profile, agents=args.agents or opts.agents, backlog=args.backlog or opts.backlog)
+    opts = replace(
+        opts, profile=args.profile, agents=args.agents or opts.agents, backlog=args.backlog or opts.backlog,
+        scale_only=args.scale_only,
+    )  # fmt: skip
     # Both clusters must be private: their processes are what a side's CPU is summed over.
     for name in ("NATS_URL", "DATABASE_URL"):
         os.environ.pop(name, None)

@@ -94,6 +94,13 @@ class MemoryNode:
             if m.group_id == group_id and m.id > cursor:
                 yield m
 
+    async def get_newest_group_messages(self, group_ids: Sequence[bytes], **_: Any) -> dict[bytes, GroupMessage | None]:
+        newest: dict[bytes, GroupMessage | None] = dict.fromkeys(group_ids)
+        for m in self.messages:
+            if m.group_id in newest:
+                newest[m.group_id] = m
+        return newest
+
     async def send_welcome_messages(self, welcomes: Sequence[NewWelcome | NewWelcomePointer]) -> None:
         for w in welcomes:
             if isinstance(w, NewWelcome):

@@ -25,6 +25,7 @@ from xmtp_core.engine import (
     build_commit,
     join_welcome,
     key_update_intent,
+    may_move_epoch,
     new_dm,
     new_group,
     open_welcome,
@@ -36,7 +37,7 @@ from xmtp_core.engine import (
 )
 from xmtp_core.mls.group import Group
 from xmtp_core.mls.proposals import Proposal
-from xmtp_core.node.models import WelcomeKind
+from xmtp_core.node.models import GroupMessage, WelcomeKind
 from xmtp_core.xmtp_mls.extensions import parse_group_extensions
 from xmtp_core.xmtp_mls.policies import MetadataField, admin_only_policy
 from xmtp_core.xmtp_mls.welcome_wrapper import UnwrappedWelcome
@@ -250,3 +251,20 @@ async def test_x25519_wrapped_welcome_for_a_key_package_without_xwing(resolver: 
     await _join(node, bob, resolver)
     (got,) = await _receive(bob, _send(node, alice, "classic"), resolver)
     assert isinstance(got, MessageReceived) and got.content.value == "classic"
+
+
+async def test_may_move_epoch_reads_the_clear_header(resolver: Resolver) -> None:
+    """What a send checks before encrypting without a pull: only commits from our epoch on, messages from a later
+    epoch and unreadable bytes may have moved the group."""
+    node = Node()
+    alice, bob = _client(resolver), _client(resolver)
+    alice.group = new_group(alice.keys, 1)
+    _add(node, alice, [bob])
+    at = alice.group.epoch
+    text = _send(node, alice, "at this epoch")
+    assert not may_move_epoch(text, at) and may_move_epoch(text, at - 1)
+    rename = _commit(node, alice, update_metadata_intent({MetadataField.GROUP_NAME: "moved"}))
+    assert may_move_epoch(rename, at) and not may_move_epoch(rename, at + 1)  # a stale commit moves nothing
+    flagged = replace(text, is_commit=True)
+    assert may_move_epoch(flagged, at) and not may_move_epoch(flagged, at + 1)
+    assert may_move_epoch(GroupMessage(99, 0, text.group_id, b"\x00junk", b"", True, False), at + 5)

@@ -11,7 +11,7 @@ import pytest
 from xmtp_core.engine import ConversationJoined, EngineError, EnvelopeRejected, GroupUpdatedEvent, MessageReceived
 from xmtp_core.identity import LocalWalletSigner
 from xmtp_core.node import NodeClient
-from xmtp_core.runtime import Runtime, UnknownConversation
+from xmtp_core.runtime import Runtime, UnknownConversation, group_topic
 from xmtp_core.store import EncryptionKey, IntentState, KeyRing, Store
 from xmtp_core.xmtp_mls.policies import MetadataField, admin_only_policy
 
@@ -384,3 +384,37 @@ async def test_one_message_in_two_envelopes_is_one_message_event(make_runtime: A
     await alice.send(dm, "after")
     events = await bob.sync_group(dm)
     assert _texts(events) == ["once", "after"]
+
+
+async def _position(runtime: Runtime, gid: bytes) -> tuple[int, int | None]:
+    async with runtime.store.transaction() as s:
+        cursor = await runtime.store.cursors.get(s, group_topic(gid))
+        return cursor, await runtime.store.group_states.current_epoch(s, gid)
+
+
+async def test_a_send_leaves_a_backlog_of_messages_to_the_stream_and_pulls_only_for_a_commit(
+    make_runtime: Any,
+) -> None:
+    """A send under load must not decrypt the conversation's backlog inline (commands outlasted their callers'
+    wait); only a commit on the node makes it pull first, so it still goes out at the newest epoch."""
+    alice, bob = await make_runtime(), await make_runtime()
+    gid = await alice.create_group([bob.keys.inbox_id], name="backlog")
+    await bob.sync_welcomes()
+    await bob.sync_group(gid)
+    before = await _position(bob, gid)
+    for i in range(5):
+        await alice.send(gid, f"backlog {i}")
+    await bob.send(gid, "while behind", wait=False)
+    assert await _position(bob, gid) == before  # none of the five was handled by the send
+    assert _texts(await bob.sync_group(gid)) == [f"backlog {i}" for i in range(5)]
+
+    cursor, epoch = await _position(bob, gid)
+    assert epoch is not None
+    await alice.update_metadata(gid, {MetadataField.GROUP_NAME: "renamed"})
+    await alice.send(gid, "after the commit")
+    await bob.send(gid, "at the new epoch", wait=False)
+    after_cursor, after_epoch = await _position(bob, gid)
+    assert after_epoch == epoch + 1 and after_cursor > cursor
+    assert _texts(await alice.sync_group(gid)) == ["at the new epoch"]
+    texts = [alice.registry.decode_bytes(m.content).value for m in await alice.messages(gid)]
+    assert "while behind" in texts

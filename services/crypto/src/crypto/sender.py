@@ -5,9 +5,12 @@ a duplicate the stream drops), on the conversation's subject so a conversation's
 result comes back on `sb.res.<agent>.<conv>`: a core-NATS subscription taken before the publish sees it as the
 stream stores it. `accepted` returns; `permanent` raises `NodeRejected` (the intent ends in Error); `transient`
 or no answer in time raises `NodeUnavailable`, so the intent stays Published and the runtime republishes it
-after its next pull (the same build: a duplicate if the first copy got through). The publish itself is repeated
-while SB_PUB has no leader (a NATS cluster electing one), within the result timeout; a bus that stays away is
-`NodeUnavailable` too, never a NATS error the caller does not know (crypto's stale-intent sweep finishes it)."""
+after its next pull (the same build: a duplicate if the first copy got through). A republish the stream drops
+as a duplicate returns at once: the publisher answers the first copy's sender only, and the intent stays
+Published until its echo finishes it (a sync racing a send republished it, and waited 30 s for nothing). The
+publish itself is repeated while SB_PUB has no leader (a NATS cluster electing one), within the result timeout;
+a bus that stays away is `NodeUnavailable` too, never a NATS error the caller does not know (crypto's
+stale-intent sweep finishes it)."""
 
 from __future__ import annotations
 
@@ -71,7 +74,8 @@ class BusSender:
         except NatsError as exc:
             raise NodeUnavailable("publisher", f"no result subscription: {type(exc).__name__}") from None
         try:
-            await self._publish(request)
+            if await self._publish(request):
+                return
             try:
                 async with asyncio.timeout(self.timeout_s):
                     result = await answer
@@ -85,16 +89,18 @@ class BusSender:
         if result.status == "transient":
             raise NodeUnavailable("publisher", result.error or "node unavailable")
 
-    async def _publish(self, request: PublishRequest) -> None:
+    async def _publish(self, request: PublishRequest) -> bool:
+        """Into SB_PUB; True when the stream dropped it as a duplicate of a copy stored before."""
         headers = {subjects.MSG_ID_HEADER: request.msg_id}
         subject, payload = subjects.publish(self.agent, request.conv), dump(request)
         try:
             with telemetry.producer_span(PUB.name, headers):
-                await while_no_leader(
+                ack = await while_no_leader(
                     lambda: self.js.publish(subject, payload, stream=PUB.name, headers=headers), within=self.timeout_s
                 )
         except NatsError as exc:  # no leader for too long, or the connection is down
             raise NodeUnavailable("publisher", f"SB_PUB publish failed: {type(exc).__name__}") from None
+        return bool(ack.duplicate)
 
 
 def _welcome_out(w: NewWelcome | NewWelcomePointer) -> WelcomeOut:

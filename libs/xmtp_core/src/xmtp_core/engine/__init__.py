@@ -53,7 +53,7 @@ from xmtp_core.engine.events import (
 from xmtp_core.engine.identity import IdentityResolver, installation_states
 from xmtp_core.engine.installation import InstallationKeys, key_package_expires_ns, new_key_package, should_rotate
 from xmtp_core.engine.joining import Joined, join_welcome, open_pointee, open_welcome
-from xmtp_core.engine.receiving import data_hash, process_envelope, validate_commit
+from xmtp_core.engine.receiving import data_hash, may_move_epoch, process_envelope, validate_commit
 from xmtp_core.engine.updates import commit_update, own_commit_update
 
 __all__ = [
@@ -90,6 +90,7 @@ __all__ = [
     "join_welcome",
     "key_package_expires_ns",
     "key_update_intent",
+    "may_move_epoch",
     "new_dm",
     "new_group",
     "new_key_package",

@@ -24,7 +24,7 @@ from xmtp_core.engine.installation import InstallationKeys
 from xmtp_core.engine.updates import commit_update
 from xmtp_core.envelopes import GroupMessage
 from xmtp_core.mls.errors import EpochError, GenerationError, LifetimeError, LimitError, MLSError
-from xmtp_core.mls.framing import SENDER_MEMBER, MLSMessage, PrivateMessage, PublicMessage
+from xmtp_core.mls.framing import CONTENT_APPLICATION, SENDER_MEMBER, MLSMessage, PrivateMessage, PublicMessage
 from xmtp_core.mls.group import ApplicationMessage, Group, ProposalMessage, StagedCommit
 from xmtp_core.mls.proposals import PSK
 from xmtp_core.xmtp_mls.changes import summarize_commit
@@ -61,6 +61,28 @@ def _message_epoch(message: MLSMessage) -> int | None:
     if isinstance(body, PublicMessage):
         return body.content.epoch
     return None
+
+
+def may_move_epoch(envelope: GroupMessage, epoch: int) -> bool:
+    """Whether ``envelope`` may take a group that is at ``epoch`` to a later one, read from its clear header
+    without decrypting: a commit (by the header's content type or the node's flag) from ``epoch`` on, anything
+    from a later epoch, or bytes that do not parse. A forged header can only make a sender encrypt at an epoch
+    the group just left, which readers still decrypt within their window of past epochs."""
+    if len(envelope.data) > MAX_MESSAGE_BYTES:
+        return True
+    try:
+        body = MLSMessage.from_bytes(envelope.data).body
+    except MLSError:
+        return True
+    if isinstance(body, PrivateMessage):
+        at, content_type = body.epoch, body.content_type
+    elif isinstance(body, PublicMessage):
+        at, content_type = body.content.epoch, body.content.content_type
+    else:
+        return True
+    if content_type != CONTENT_APPLICATION or envelope.is_commit:
+        return at >= epoch
+    return at > epoch
 
 
 def _epoch_reason(group: Group, epoch: int | None, is_commit: bool) -> RejectReason:

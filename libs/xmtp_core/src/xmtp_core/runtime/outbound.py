@@ -59,7 +59,7 @@ class Outbound:
         """A message in one transaction: our copy, the advanced sending ratchet and the intent, stored already
         Published with its envelope; then the envelope goes to the node. A crash before that transaction leaves
         nothing behind (the caller saw no result); after it, resume republishes the stored envelope until its
-        echo comes back. The caller pulled the group to the head first (so it is encrypted at the newest epoch)."""
+        echo comes back. The caller brought the group to the node's newest epoch first (`Sync.run_intent`)."""
         store = self.core.store
         async with store.transaction() as s:
             lease = await self.core.checkout(s, group_id)

@@ -252,10 +252,11 @@ class Runtime:
         prepared = self.registry.prepare(content, content_type=content_type)
         key = idempotency_key or new_idempotency_key()
         msg_id = message_id(group_id, key, prepared.payload)
-        async with self.store.transaction() as s:  # one transaction of reads: conversation, repeat check, cursor
+        async with self.store.transaction() as s:  # one transaction of reads: conversation, repeat, position
             known = await self.store.conversations.get(s, group_id) is not None
             already = await self.store.messages.get(s, msg_id)
             cursor = await self.store.cursors.get(s, group_topic(group_id))
+            epoch = await self.store.group_states.current_epoch(s, group_id)
         if not known:
             raise UnknownConversation(f"no conversation {group_id.hex()}")
         if already is not None:
@@ -269,7 +270,7 @@ class Runtime:
         )  # fmt: skip
         # The echo marks it published.
         try:
-            intent = await self.sync.run_intent(group_id, payload, stored, settle=wait, cursor=cursor)
+            intent = await self.sync.run_intent(group_id, payload, stored, settle=wait, cursor=cursor, epoch=epoch)
         except NodeRejected:  # its intent is in Error (`Outbound._send`); the stored copy is marked failed too
             async with self.store.transaction() as s:
                 await self.store.messages.set_delivery_status(s, msg_id, DeliveryStatus.FAILED)

@@ -7,7 +7,7 @@ drive the runtime by hand."""
 
 from __future__ import annotations
 
-from xmtp_core.engine import ConversationJoined, Event, IntentKind, IntentPayload
+from xmtp_core.engine import ConversationJoined, Event, IntentKind, IntentPayload, may_move_epoch
 from xmtp_core.runtime.core import Core, group_topic
 from xmtp_core.runtime.inbound import Inbound
 from xmtp_core.runtime.installation import KeyPackages
@@ -63,19 +63,32 @@ class Sync:
         *,
         settle: bool = True,
         cursor: int | None = None,
+        epoch: int | None = None,
     ) -> Intent:
         """Create an intent, publish it and (``settle``) sync until it is final (or left open after repeated
-        conflicts). A message is encrypted after a pull to the node's head, so it goes out at the newest epoch;
-        the pull starts at ``cursor``, the group's stored cursor when the caller read it already."""
+        conflicts). A message is encrypted at the node's newest epoch (`_to_newest_epoch`); ``cursor`` and
+        ``epoch`` are the group's stored ones when the caller read them already."""
         if payload.kind is IntentKind.SEND_MESSAGE:
-            start = await self._cursor(group_id) if cursor is None else cursor
-            cursor, _ = await self._pull(group_id, start)
+            cursor = await self._to_newest_epoch(group_id, cursor, epoch)
             intent = await self.outbound.send_message(group_id, payload, own_copy)
             if intent.state is IntentState.ERROR or not settle:
                 return intent
             return await self.settle(group_id, intent.id, cursor)
         intent = await self.outbound.create_intent(group_id, payload, own_copy)
         return await self.settle(group_id, intent.id)
+
+    async def _to_newest_epoch(self, group_id: bytes, cursor: int | None, epoch: int | None) -> int:
+        """Before a message is encrypted: pull the group to the node's head only when the node's newest envelope
+        may have moved its epoch (`may_move_epoch`); returns the cursor to settle from. Only a commit moves the
+        epoch, so a backlog of application messages stays for the stream: a send never decrypts it inline,
+        which under load made commands outlast their callers' wait. One read either way."""
+        if cursor is None or epoch is None:
+            cursor, epoch = await self._position(group_id)
+        newest = (await self.core.node.get_newest_group_messages([group_id], include_content=True)).get(group_id)
+        if newest is None or newest.id <= cursor or epoch is None or not may_move_epoch(newest, epoch):
+            return cursor
+        cursor, _ = await self._pull(group_id, cursor)
+        return cursor
 
     async def settle(self, group_id: bytes, intent_id: int, cursor: int | None = None) -> Intent:
         """Sync until intent ``intent_id`` is final (or left open after repeated conflicts); returns it."""
@@ -111,6 +124,12 @@ class Sync:
             if not sent:
                 break
         return events, watched
+
+    async def _position(self, group_id: bytes) -> tuple[int, int | None]:
+        """The group's stored cursor and current epoch."""
+        async with self.core.store.transaction() as s:
+            cursor = await self.core.store.cursors.get(s, group_topic(group_id))
+            return cursor, await self.core.store.group_states.current_epoch(s, group_id)
 
     async def _cursor(self, group_id: bytes) -> int:
         async with self.core.store.transaction() as s:

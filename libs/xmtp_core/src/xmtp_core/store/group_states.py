@@ -65,6 +65,11 @@ class GroupStates:
         row = (await session.execute(stmt)).one_or_none()
         return None if row is None else self._from_row(row)
 
+    async def current_epoch(self, session: AsyncSession, group_id: bytes) -> int | None:
+        """The newest stored epoch (None without a state), read without loading the state."""
+        epoch = await session.scalar(_CURRENT_EPOCH, {"group_id": group_id})
+        return None if epoch is None else int(epoch)
+
     async def load_epoch(self, session: AsyncSession, group_id: bytes, epoch: int) -> GroupState | None:
         row = (await session.execute(sa.select(t).where(t.c.group_id == group_id, t.c.epoch == epoch))).one_or_none()
         return None if row is None else self._from_row(row)
@@ -86,3 +91,6 @@ class GroupStates:
     def _from_row(self, row: sa.Row[tuple[object, ...]]) -> GroupState:
         m = row._mapping
         return GroupState(m["group_id"], m["epoch"], self._cipher.decrypt(_ref(m["group_id"], m["epoch"]), m["state"]))
+
+
+_CURRENT_EPOCH = sa.select(sa.func.max(t.c.epoch)).where(t.c.group_id == sa.bindparam("group_id"))
