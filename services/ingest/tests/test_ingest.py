@@ -203,3 +203,31 @@ async def test_a_cancel_that_meets_a_puback_ends_the_acker(settings: BusSettings
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_many_agents_share_one_group_stream_and_one_welcome_stream(
+    js: JetStreamContext, node: NodeClient, settings: BusSettings
+) -> None:
+    # 80 agents, each with a welcome topic and a group: past devnode's 64 streams per connection and kind, which
+    # one stream per agent hit (100 agents: a third never warmed).
+    buckets = await ensure_buckets(js, settings)
+    agents = {f"a{i}": (os.urandom(32), os.urandom(16)) for i in range(80)}
+    for agent, (installation, group) in agents.items():
+        record = bus_kv.AgentRecord(installation_key=installation.hex(), inbox_id="i")
+        await bus_kv.put_agent(buckets[subjects.KV_AGENTS], agent, record)
+        await bus_kv.put_topic(buckets[subjects.KV_TOPICS], agent, subjects.group_conv(group))
+    async with running_ingest(node, settings) as ingest:
+        await eventually(lambda: _all_live(ingest, len(agents)), within=60)
+        for installation, group in agents.values():
+            await node.send_group_messages([group_message(group)])
+            await node.send_welcome_messages([NewWelcome(installation, b"w", b"pk", 1)])
+        await eventually(lambda: _at_least(js, 2 * len(agents)), within=60)
+        assert (ingest.streams.groups.streams, ingest.streams.welcomes.streams) == (1, 1)
+    per_agent: dict[str, int] = {}
+    for _, _, env in await stored(js):
+        per_agent[env.agent] = per_agent.get(env.agent, 0) + 1
+    assert per_agent == {agent: 2 for agent in agents}
+
+
+async def _all_live(ingest: Ingest, n: int) -> bool:
+    return len(ingest.agents) == n and all(worker._groups is not None for worker in ingest.agents.values())

@@ -2,7 +2,9 @@
 
 For each agent in KV `sb_agents` (filtered by `SB_AGENTS`), ingest follows the agent's welcome topic and every
 group topic in KV `sb_topics`: it first pages each topic from its cursor (`iter_group_messages` /
-`iter_welcome_messages`), then streams them all (`Subscription`, which reconnects with backoff). Each envelope
+`iter_welcome_messages`), then streams them. The streams are shared by every agent of the process (`NodeStreams`:
+one group stream and one welcome stream per 10,000 topics, each reconnecting with backoff), because a node
+holds few streams per connection (devnode: 64 per kind) and 100 agents would need 200. Each envelope
 is published to `sb.in.<agent>.<conv>` with `Nats-Msg-Id` `<node topic>:<envelope id>`; a topic's cursor (KV
 `sb_ingest_cursors`) moves only after the PubAck of that envelope and of every earlier one.
 
@@ -31,7 +33,15 @@ from xmtp_core.bus.schemas import DeadLetter, SchemaError, dump, envelope_from_n
 from xmtp_core.bus.settings import BusSettings
 from xmtp_core.bus.streams import DLQ, IN
 from xmtp_core.cancellation import raise_if_cancelling
-from xmtp_core.node import Backoff, BackoffPolicy, GroupMessage, NodeClient, Subscription, WelcomeMessage
+from xmtp_core.node import (
+    Backoff,
+    BackoffPolicy,
+    GroupMessage,
+    NodeClient,
+    SharedReader,
+    SharedSubscriptions,
+    WelcomeMessage,
+)
 from xmtp_core.untrusted import clean_error
 
 log = logging.getLogger(__name__)
@@ -48,6 +58,25 @@ class _Pending:
 
 
 @dataclass
+class NodeStreams:
+    """The node streams every agent of one ingest reads through: group messages and welcomes."""
+
+    groups: SharedSubscriptions[GroupMessage]
+    welcomes: SharedSubscriptions[WelcomeMessage]
+
+    @classmethod
+    def of(cls, node: NodeClient, backoff: BackoffPolicy) -> NodeStreams:
+        return cls(
+            SharedSubscriptions(lambda cursors: node.subscribe_group_messages(cursors, backoff=backoff)),
+            SharedSubscriptions(lambda cursors: node.subscribe_welcome_messages(cursors, backoff=backoff)),
+        )
+
+    async def aclose(self) -> None:
+        await self.groups.aclose()
+        await self.welcomes.aclose()
+
+
+@dataclass
 class AgentIngest:
     """One agent's topics into SB_IN. `run` until cancelled; `follow` adds a group topic at any time."""
 
@@ -60,8 +89,9 @@ class AgentIngest:
     topics: dict[str, int] = field(default_factory=dict)  # group conv -> start cursor
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     ack_timeout_s: float = 10.0
+    streams: NodeStreams | None = None  # shared with the other agents; its own when None
     published: int = 0
-    _groups: Subscription[GroupMessage] | None = None
+    _groups: SharedReader[GroupMessage] | None = None
 
     def follow(self, conv: str, start: int) -> None:
         if subjects.conv_token(conv)[0] != "g" or conv in self.topics:
@@ -97,6 +127,9 @@ class AgentIngest:
         for conv, start in list(self.topics.items()):
             cursors[conv] = await self._cursor(conv, start)
         window: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=self.settings.max_in_flight)
+        if self.streams is None:
+            self.streams = NodeStreams.of(self.node, self.backoff)
+        welcomes: SharedReader[WelcomeMessage] | None = None
         try:
             # A failed PubAck ends the acker, which cancels this body (sync or streams): start again from the cursors.
             async with asyncio.TaskGroup() as group:
@@ -106,19 +139,19 @@ class AgentIngest:
                         await self._send(window, conv, item)
                         cursors[conv] = item.id
                 group_cursors = {subjects.topic_bytes(c): v for c, v in cursors.items() if c[0] == "g"}
-                self._groups = self.node.subscribe_group_messages(group_cursors, backoff=self.backoff)
+                self._groups = self.streams.groups.reader(group_cursors)
                 # Topics added while syncing are in `self.topics` but not yet in the subscription.
                 for conv, start in self.topics.items():
                     self._groups.add(subjects.topic_bytes(conv), await self._cursor(conv, start))
-                welcomes = self.node.subscribe_welcome_messages(
-                    {self.installation_key: cursors[welcome]}, backoff=self.backoff
-                )
+                welcomes = self.streams.welcomes.reader({self.installation_key: cursors[welcome]})
                 group.create_task(self._pump(self._groups, window))
                 group.create_task(self._pump(welcomes, window))
         finally:
             if self._groups is not None:
                 await self._groups.aclose()
                 self._groups = None
+            if welcomes is not None:
+                await welcomes.aclose()
 
     def _sync(self, conv: str, cursor: int) -> AsyncIterator[Envelope]:
         topic = subjects.topic_bytes(conv)
@@ -127,7 +160,7 @@ class AgentIngest:
         return self.node.iter_group_messages(topic, cursor=cursor)
 
     async def _pump(
-        self, source: Subscription[GroupMessage] | Subscription[WelcomeMessage], window: asyncio.Queue[_Pending]
+        self, source: SharedReader[GroupMessage] | SharedReader[WelcomeMessage], window: asyncio.Queue[_Pending]
     ) -> None:
         async for item in source:
             conv = (subjects.group_conv if isinstance(item, GroupMessage) else subjects.welcome_conv)(item.topic)
@@ -172,7 +205,7 @@ class AgentIngest:
 
 
 class Ingest:
-    """Every agent of `sb_agents` (or of `SB_AGENTS`), each with its own `AgentIngest` task."""
+    """Every agent of `sb_agents` (or of `SB_AGENTS`), each with its own `AgentIngest` task on shared streams."""
 
     def __init__(
         self,
@@ -188,6 +221,7 @@ class Ingest:
         self._buckets = buckets
         self._settings = settings
         self._backoff = backoff or BackoffPolicy()
+        self.streams = NodeStreams.of(node, self._backoff)
         self.agents: dict[str, AgentIngest] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._topics: dict[str, dict[str, int]] = {}
@@ -204,6 +238,7 @@ class Ingest:
             for task in self._tasks.values():
                 task.cancel()
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+            await self.streams.aclose()
 
     async def _watch_agents(self) -> None:
         watcher = await self._buckets[subjects.KV_AGENTS].watchall()
@@ -227,6 +262,7 @@ class Ingest:
                 self._settings,
                 topics=self._topics.pop(agent, {}),
                 backoff=self._backoff,
+                streams=self.streams,
             )
             self.agents[agent] = worker
             self._tasks[agent] = asyncio.create_task(worker.run(), name=f"ingest-{agent}")

@@ -3,6 +3,8 @@
 - `settings`: XMTP_ENV / XMTP_API_URL resolution, transport, limits, keepalive, metadata (`NodeSettings`).
 - `client`: `NodeClient`, one method per node call, results as plain dataclasses (`models`).
 - `subscription`: `Subscription`, resumable group / welcome streams with reconnect backoff (`backoff`).
+- `multiplex`: `SharedSubscriptions`, many readers' topics on a few shared streams (one per kind and 10,000
+  topics), each `SharedReader` iterated like its own `Subscription`.
 - `errors`: `NodeError`, `NodeUnavailable` (retryable), `NodeRejected` (not retryable); `rate_limited` and
   `retry_after_s` for the network's 429.
 - `pacing`: `Pacer` / `Pacers`, per-installation rolling-window gates under XMTP's rate limits (`RateLimit`,
@@ -40,6 +42,7 @@ from xmtp_core.node.models import (
     WelcomeKind,
     WelcomeMessage,
 )
+from xmtp_core.node.multiplex import SharedReader, SharedSubscriptions
 from xmtp_core.node.pacing import Pacer, Pacers, PacingConfig, PacingEnvSettings, RateLimit, RollingWindow
 from xmtp_core.node.settings import DEFAULT_API_URLS, Endpoint, NodeEnvSettings, NodeSettings, resolve_api_url
 from xmtp_core.node.subscription import Subscription, TopicStream
@@ -76,6 +79,8 @@ __all__ = [
     "RollingWindow",
     "ScwSignature",
     "ScwVerification",
+    "SharedReader",
+    "SharedSubscriptions",
     "Subscription",
     "TopicStream",
     "WelcomeKind",

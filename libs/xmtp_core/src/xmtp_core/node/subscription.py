@@ -7,7 +7,8 @@ cursor is dropped: nothing is yielded twice, nothing is skipped, and each topic 
 
 Failures that may pass (`NodeError.retryable`, or the node ending the stream) reconnect after a jittered
 exponential backoff; anything else ends the iteration with the error. `add` / `remove` / `set_topics` may be
-called from any task while iterating: the current stream is cancelled and a new one opened with the new set.
+called from any task while iterating: the current stream is cancelled and a new one opened with the new set
+(so does `rewind`, which moves a topic's cursor back). Many readers share one stream through `multiplex`.
 Sleep, clock and random source are injectable so the pacing can be tested without waiting.
 """
 
@@ -99,6 +100,13 @@ class Subscription(Generic[EnvelopeT]):
             return
         self._cursors[topic] = _check_cursor(cursor)
         self._changed()
+
+    def rewind(self, topic: bytes, cursor: int) -> None:
+        """Follow `topic` from `cursor` when that is behind its own cursor (or it is new): later ids come again."""
+        current = self._cursors.get(_check_topic(topic))
+        if current is None or _check_cursor(cursor) < current:
+            self._cursors[topic] = cursor
+            self._changed()
 
     def remove(self, topic: bytes) -> None:
         if self._cursors.pop(topic, None) is not None:
