@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from xmtp_core.engine import ConversationJoined, EngineError, EnvelopeRejected, GroupUpdatedEvent, MessageReceived
 from xmtp_core.identity import LocalWalletSigner
-from xmtp_core.node import NodeClient
+from xmtp_core.node import NodeClient, NodeUnavailable
 from xmtp_core.runtime import Runtime, UnknownConversation, group_topic
 from xmtp_core.store import EncryptionKey, IntentState, KeyRing, Store
 from xmtp_core.xmtp_mls.policies import MetadataField, admin_only_policy
@@ -104,6 +104,29 @@ async def test_key_package_rotation(make_runtime: Any) -> None:
     await bob.sync_all()  # joining used the published key package: a new one goes up
     after = (await bob.node.fetch_key_packages([bob.keys.installation_key]))[0]
     assert before is not None and after is not None and after != before
+
+
+async def test_a_rotation_refused_after_a_join_stays_owed_across_a_restart(
+    make_runtime: Any, node: NodeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob = await make_runtime(), await make_runtime()
+    used = (await node.fetch_key_packages([bob.keys.installation_key]))[0]
+    await alice.create_dm(bob.keys.inbox_id)
+
+    async def refuse(key_package: bytes) -> None:
+        raise NodeUnavailable("UploadKeyPackage", "write limit per 300s reached: retry later")
+
+    monkeypatch.setattr(node, "upload_key_package", refuse)
+    with pytest.raises(NodeUnavailable):
+        await bob.sync_welcomes()  # joined (committed), then the rotation is refused
+    monkeypatch.undo()
+    assert [c.group_id for c in await bob.conversations()]
+    # A new process on the same store (crypto restarted): the owed rotation is read from the store, not memory.
+    again = await Runtime.open(node, bob.store)
+    assert await again.rotate_key_package_if_due()
+    fresh = (await node.fetch_key_packages([bob.keys.installation_key]))[0]
+    assert fresh is not None and fresh != used
+    assert not await again.rotate_key_package_if_due()  # paid: nothing owed any more
 
 
 async def test_a_group_we_create_while_streaming_is_streamed(make_runtime: Any) -> None:

@@ -44,7 +44,7 @@ async def test_up_on_empty_database_is_idempotent(database_url: str) -> None:
     await migrate(database_url)  # second run: nothing to do, nothing fails
     conn = await asyncpg.connect(database_url)
     try:
-        assert await conn.fetchval("SELECT version_num FROM xmtp_store_alembic_version") == "0004"
+        assert await conn.fetchval("SELECT version_num FROM xmtp_store_alembic_version") == "0005"
     finally:
         await conn.close()
 

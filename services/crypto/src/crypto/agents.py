@@ -33,7 +33,6 @@ class Agent:
     name: str
     runtime: Runtime
     address: str
-    rotation_owed: bool = False  # a join's key package rotation the node refused (`key_packages`)
 
     @property
     def inbox_id(self) -> str:

@@ -198,6 +198,7 @@ class Inbound:
                 if known is not None:
                     await self._reopen(s, group.group_id, event.message_cursor)
                 await core.save_conversation(s, event.conversation, group)
+                await core.store.key_packages.mark_welcome_used(s, joined.key_package_ref)
                 await core.store.cursors.advance(s, group_topic(group.group_id), event.message_cursor)
                 await self._emit(s, topic, msg.id, group.group_id, [event])
             await core.store.cursors.advance(s, topic, msg.id)

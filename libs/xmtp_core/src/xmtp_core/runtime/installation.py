@@ -45,7 +45,9 @@ class KeyPackages:
         self.core = core
 
     async def rotate(self) -> KeyPackageBundle:
-        """Build, store and upload a fresh last-resort key package."""
+        """Build, store and upload a fresh last-resort key package; stored first (a Welcome to it must find its
+        keys), marked uploaded once the node took it. A crash or a refusal in between leaves it unmarked, so
+        `rotate_if_due` goes on seeing the rotation owed."""
         core = self.core
         bundle = new_key_package(core.keys)
         stored = StoredKeyPackage(
@@ -55,14 +57,21 @@ class KeyPackages:
         async with core.store.transaction() as s:
             await core.store.key_packages.save(s, stored)
         await core.node.upload_key_package(bundle.tls_bytes)
+        async with core.store.transaction() as s:
+            await core.store.key_packages.mark_uploaded(s, bundle.ref)
         return bundle
 
     async def rotate_if_due(self) -> bool:
-        """Rotate when the newest key package nears expiry (or none is usable); True when it rotated."""
+        """Rotate when it is owed; True when it rotated. Owed: no usable key package the node accepted, or the
+        newest of them (the one the node hands out) was used by a Welcome we joined, or it nears expiry. Read
+        from the store, so a rotation owed when crypto died (or the node said 429) is done by the next check."""
         core = self.core
         async with core.store.transaction() as s:
             usable = await core.store.key_packages.list_usable(s, core.keys.installation_key)
-        if usable and not should_rotate(expires_ns=usable[0].expires_ns, now_ns=now_ns(), used_by_welcome=False):
+        uploaded = [kp for kp in usable if kp.uploaded_ns is not None]
+        if uploaded and not should_rotate(
+            expires_ns=uploaded[0].expires_ns, now_ns=now_ns(), used_by_welcome=uploaded[0].welcome_used_ns is not None
+        ):
             return False
         await self.rotate()
         return True

@@ -161,6 +161,7 @@ class Runtime:
         return await self.key_packages.rotate()
 
     async def rotate_key_package_if_due(self) -> bool:
+        """Rotate when owed (the node's copy used by a Welcome we joined, near expiry, or never accepted)."""
         return await self.key_packages.rotate_if_due()
 
     # ---- reading -------------------------------------------------------------------------------------------
@@ -377,7 +378,7 @@ class Runtime:
                         groups.add(gid, event.message_cursor)
                         await self.sync.group(gid)  # a group joined again re-reads what came after its Welcome
                     if joined:
-                        await self.key_packages.rotate()
+                        await self.key_packages.rotate_if_due()
                 else:
                     await self.inbound.handle_group_message(item)
                 return

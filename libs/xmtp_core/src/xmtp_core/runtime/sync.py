@@ -30,7 +30,7 @@ class Sync:
         async for msg in core.node.iter_welcome_messages(core.keys.installation_key, cursor=cursor):
             events.extend(await self.inbound.handle_welcome(msg))
         if any(isinstance(e, ConversationJoined) for e in events):
-            await self.key_packages.rotate()
+            await self.key_packages.rotate_if_due()  # owed when the Welcome used the newest one
         return events
 
     async def all(self) -> list[Event]:

@@ -1,5 +1,6 @@
 """Key packages this installation published, with their encrypted private init, leaf-encryption and
-welcome-wrapper keys, lifetimes and whether a Welcome has consumed them."""
+welcome-wrapper keys, lifetimes, whether a Welcome has consumed them, when the node accepted them and when a
+Welcome we joined used them (the two that say whether a rotation is owed)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ class StoredKeyPackage:
     created_ns: int
     expires_ns: int
     consumed_ns: int | None = None
+    uploaded_ns: int | None = None
+    welcome_used_ns: int | None = None
 
     def __repr__(self) -> str:
         return f"StoredKeyPackage(ref={self.ref.hex()}, last_resort={self.is_last_resort}, keys=<hidden>)"
@@ -49,6 +52,8 @@ class KeyPackages:
             "created_ns": kp.created_ns,
             "expires_ns": kp.expires_ns,
             "consumed_ns": kp.consumed_ns,
+            "uploaded_ns": kp.uploaded_ns,
+            "welcome_used_ns": kp.welcome_used_ns,
         }
         for column in _SECRET_COLUMNS:
             secret: bytes | None = getattr(kp, column)
@@ -70,6 +75,16 @@ class KeyPackages:
             await session.execute(sa.update(t).where(t.c.ref == ref).values(consumed_ns=at_ns or now_ns()))
             row = (await session.execute(sa.select(t).where(t.c.ref == ref))).one()
         return self._from_row(row)
+
+    async def mark_uploaded(self, session: AsyncSession, ref: bytes, at_ns: int | None = None) -> None:
+        """The node accepted it: from now on it is the one the node hands to whoever adds us."""
+        stmt = sa.update(t).where(t.c.ref == ref, t.c.uploaded_ns.is_(None)).values(uploaded_ns=at_ns or now_ns())
+        await session.execute(stmt)
+
+    async def mark_welcome_used(self, session: AsyncSession, ref: bytes, at_ns: int | None = None) -> None:
+        """A Welcome we joined used it (in the join's transaction): if it is the newest uploaded, a rotation is owed."""
+        stmt = sa.update(t).where(t.c.ref == ref, t.c.welcome_used_ns.is_(None))
+        await session.execute(stmt.values(welcome_used_ns=at_ns or now_ns()))
 
     async def list_usable(
         self, session: AsyncSession, installation_key: bytes, at_ns: int | None = None
@@ -108,5 +123,7 @@ class KeyPackages:
             is_last_resort=m["is_last_resort"],
             created_ns=m["created_ns"],
             expires_ns=m["expires_ns"],
+            uploaded_ns=m["uploaded_ns"],
+            welcome_used_ns=m["welcome_used_ns"],
             consumed_ns=m["consumed_ns"],
         )

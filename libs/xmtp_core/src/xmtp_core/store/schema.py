@@ -35,6 +35,8 @@ key_packages = sa.Table(
     sa.Column("created_ns", sa.BigInteger, nullable=False),
     sa.Column("expires_ns", sa.BigInteger, nullable=False),
     sa.Column("consumed_ns", sa.BigInteger, nullable=True),
+    sa.Column("uploaded_ns", sa.BigInteger, nullable=True),  # the node accepted it
+    sa.Column("welcome_used_ns", sa.BigInteger, nullable=True),  # a Welcome we joined used it
 )
 
 identity_cache = sa.Table(
