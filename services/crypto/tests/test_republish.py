@@ -1,7 +1,8 @@
 """Sends that lose their way on the bus, on real NATS JetStream, Postgres and devnode: a publish while SB_PUB has
 no stream (as during a leader election) is repeated, and fails as `NodeUnavailable` (never a raw NATS error)
 when the stream stays away; an intent left Published with no publisher running is finished by the stale-intent
-sweep once the publisher is back, and the peer gets the message once. A send the node refuses for good ends in
+sweep once the publisher is back, and the peer gets the message once, also when two replicas sweep it at the
+same moment. A send the node refuses for good ends in
 Error (never swept again), and its command is answered `refused` at once (before, its retry found the stored
 message and answered ok)."""
 
@@ -37,11 +38,16 @@ AGENT = "stale"
 
 
 @pytest.fixture
-async def agent(node: NodeClient, nc: Client, js: JetStreamContext, database_url: str) -> AsyncIterator[Agent]:
+def keys() -> KeyRing:
+    return KeyRing(EncryptionKey.generate())
+
+
+@pytest.fixture
+async def agent(
+    node: NodeClient, nc: Client, js: JetStreamContext, database_url: str, keys: KeyRing
+) -> AsyncIterator[Agent]:
     sender = BusSender(AGENT, nc, js, timeout_s=1.5)
-    agent = await open_agent(
-        AGENT, node, database_url, sender, wallet=LocalWalletSigner.generate(), keys=KeyRing(EncryptionKey.generate())
-    )
+    agent = await open_agent(AGENT, node, database_url, sender, wallet=LocalWalletSigner.generate(), keys=keys)
     try:
         yield agent
     finally:
@@ -189,3 +195,37 @@ async def test_an_intent_left_published_is_finished_by_the_sweep_once(
         publisher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await publisher
+
+
+async def test_two_replicas_sweeping_one_stale_intent_at_once_send_it_once(
+    agent: Agent, peer: Runtime, node: NodeClient, nc: Client, js: JetStreamContext, settings: BusSettings,
+    database_url: str, keys: KeyRing,
+) -> None:  # fmt: skip
+    dm = await peer.create_dm(agent.inbox_id)
+    await agent.runtime.sync_welcomes()
+    await js.delete_stream(PUB.name)
+    with pytest.raises(NodeUnavailable, match="SB_PUB publish failed"):
+        await agent.runtime.send(dm, "owed to both", wait=False)
+    # A second crypto replica: the same agent database, installation and keys, a process (runtime) of its own.
+    sender = BusSender(AGENT, nc, js, timeout_s=5)
+    wallet = LocalWalletSigner.generate()  # not used: the stored installation is opened
+    replica = await open_agent(AGENT, node, database_url, sender, wallet=wallet, keys=keys)
+    assert replica.inbox_id == agent.inbox_id
+    await ensure_streams(js, settings)
+    publisher = asyncio.create_task(Publisher(node, js, settings).run())
+    try:
+        assert await stale_groups(replica, stale_s=0) == [dm]
+        swept = await asyncio.gather(sweep(agent, stale_s=0), sweep(replica, stale_s=0))
+        assert sum(swept) >= 1  # both synced it (or one lost the race and logged): never an exception
+        for _ in range(100):
+            if not await stale_groups(agent, stale_s=0) and "owed to both" in await _texts(peer, dm):
+                break
+            await asyncio.sleep(0.1)
+        assert await stale_groups(agent, stale_s=0) == []
+        await asyncio.sleep(1.0)  # a second copy, if either replica had sent one, would be on the node by now
+        assert (await _texts(peer, dm)).count("owed to both") == 1
+    finally:
+        publisher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await publisher
+        await replica.runtime.store.close()
