@@ -19,6 +19,8 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic
@@ -45,8 +47,10 @@ class SharedReader(Generic[EnvelopeT]):
     def __init__(self, hub: SharedSubscriptions[EnvelopeT], buffer: int) -> None:
         self._hub = hub
         self._cursors: dict[bytes, int] = {}
-        self._queue: asyncio.Queue[EnvelopeT] = asyncio.Queue(buffer)
-        self._wake = asyncio.Event()
+        self._buffer: deque[EnvelopeT] = deque()
+        self._size = buffer
+        self._reader: asyncio.Future[None] | None = None  # the iterating task, waiting for an item
+        self._pumps: list[asyncio.Future[None]] = []  # pumps waiting for room in the buffer
         self._error: BaseException | None = None
         self._closed = False
 
@@ -69,9 +73,9 @@ class SharedReader(Generic[EnvelopeT]):
             return
         self._closed = True
         self._hub._leave(self)
-        while not self._queue.empty():
-            self._queue.get_nowait()  # wakes a pump waiting for room in this buffer
-        self._wake.set()
+        self._buffer.clear()
+        self._wake_reader()
+        self._wake_pumps()  # a pump waiting for room here goes on
 
     async def __aenter__(self) -> SharedReader[EnvelopeT]:
         return self
@@ -86,21 +90,17 @@ class SharedReader(Generic[EnvelopeT]):
         while True:
             if self._closed:
                 raise StopAsyncIteration
-            if not self._queue.empty():
-                return self._queue.get_nowait()
+            if self._buffer:
+                item = self._buffer.popleft()
+                self._wake_pumps()
+                return item
             if self._error is not None:
                 raise self._error
-            self._wake.clear()
-            getter = asyncio.ensure_future(self._queue.get())
-            waker = asyncio.ensure_future(self._wake.wait())
+            self._reader = asyncio.get_running_loop().create_future()
             try:
-                await asyncio.wait({getter, waker}, return_when=asyncio.FIRST_COMPLETED)
+                await self._reader
             finally:
-                waker.cancel()
-                if not getter.done():
-                    getter.cancel()
-            if getter.done() and not getter.cancelled():
-                return getter.result()
+                self._reader = None
 
     # --- called by the hub's pumps ---
 
@@ -111,9 +111,31 @@ class SharedReader(Generic[EnvelopeT]):
         self._cursors[item.topic] = item.id
         return True
 
+    async def _put(self, item: EnvelopeT) -> None:
+        while len(self._buffer) >= self._size and not self._closed:
+            room = asyncio.get_running_loop().create_future()
+            self._pumps.append(room)
+            try:
+                await room
+            finally:
+                with contextlib.suppress(ValueError):
+                    self._pumps.remove(room)
+        if not self._closed:
+            self._buffer.append(item)
+            self._wake_reader()
+
     def _fail(self, error: BaseException) -> None:
         self._error = error
-        self._wake.set()
+        self._wake_reader()
+
+    def _wake_reader(self) -> None:
+        if self._reader is not None and not self._reader.done():
+            self._reader.set_result(None)
+
+    def _wake_pumps(self) -> None:
+        for room in self._pumps:
+            if not room.done():
+                room.set_result(None)
 
 
 class SharedSubscriptions(Generic[EnvelopeT]):
@@ -203,7 +225,7 @@ class SharedSubscriptions(Generic[EnvelopeT]):
             async for item in shard.subscription:
                 for reader in list(self._readers.get(item.topic, ())):
                     if reader._accepts(item):
-                        await reader._queue.put(item)
+                        await reader._put(item)
             self._drop(shard, NodeUnavailable("subscribe", "the shared stream ended"))
         except asyncio.CancelledError:
             raise
