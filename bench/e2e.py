@@ -168,6 +168,7 @@ class Side:
     pause: Callable[[], None]
     resume: Callable[[], None]
     database_url: str = ""  # ours: its Postgres activity per echo is counted too
+    parts: Callable[[], dict[str, list[int]]] | None = None  # ours: the roots by service, for CPU per process
 
 
 class Bot(Child):
@@ -215,8 +216,17 @@ def pipeline_side(
         mine = [p for name, ps in stack.procs.items() for p in ps if name != "router" or app is None or app in p.args]
         return [p.pid for p in mine] + [p.pid for p in svc._procs]
 
+    def parts() -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for name, ps in stack.procs.items():
+            out.setdefault(name, []).extend(p.pid for p in ps if name != "router" or app is None or app in p.args)
+        for server in svc._procs:
+            out.setdefault(proc.command_name(server.pid), []).append(server.pid)
+        return out
+
     inbox = stack.inbox_ids[agent] if agent else stack.agent_inbox_id
-    return Side("pipeline", inbox, roots, answered, ingest(signal.SIGSTOP), ingest(signal.SIGCONT), database_url)
+    pause, resume = ingest(signal.SIGSTOP), ingest(signal.SIGCONT)
+    return Side("pipeline", inbox, roots, answered, pause, resume, database_url, parts)
 
 
 # ---- measurements --------------------------------------------------------------------------------------------
@@ -227,6 +237,7 @@ class Snapshot:
     at: float
     cpu: float
     calls: dict[str, dict[str, int]]
+    cpu_by: dict[str, float] = field(default_factory=dict)  # per service (`Side.parts`), when known
 
 
 @dataclass
@@ -239,6 +250,7 @@ class Window:
     reads: int
     other_writes: int  # everyone else's (senders), for the record
     loadavg: str = field(default_factory=proc.loadavg)
+    cpu_by: dict[str, float] = field(default_factory=dict)
 
     def per(self, echoes: int) -> dict[str, float]:
         n = max(echoes, 1)
@@ -246,7 +258,8 @@ class Window:
 
 
 def snapshot(side: Side, node: NodeProc) -> Snapshot:
-    return Snapshot(time.perf_counter(), proc.cpu_seconds(side.roots()), node.counts())
+    by = {name: proc.cpu_seconds(pids) for name, pids in side.parts().items()} if side.parts else {}
+    return Snapshot(time.perf_counter(), proc.cpu_seconds(side.roots()), node.counts(), by)
 
 
 def window(side: Side, node: NodeProc, start: Snapshot) -> Window:
@@ -255,7 +268,8 @@ def window(side: Side, node: NodeProc, start: Snapshot) -> Window:
     calls = per_owner(start.calls, end.calls)
     own = sum((c for pid, c in calls.items() if pid in mine), Counter[str]())
     other = sum((c["write"] for pid, c in calls.items() if pid not in mine))
-    return Window(end.at - start.at, end.cpu - start.cpu, own["write"], own["read"], other)
+    by = {name: cpu - start.cpu_by.get(name, 0.0) for name, cpu in end.cpu_by.items()}
+    return Window(end.at - start.at, end.cpu - start.cpu, own["write"], own["read"], other, cpu_by=by)
 
 
 async def until(probe: Callable[[], Awaitable[int]], target: int, within: float, every: float = 0.05) -> float:
@@ -383,15 +397,16 @@ async def drain(
 
 
 async def _db_activity(url: str) -> dict[str, int]:
-    """The database's transactions and rows read and written so far (pg_stat_database)."""
+    """Transactions and rows read and written so far over every database of the cluster (pg_stat_database):
+    each agent has its own database beside the main one, and the cluster is ours alone."""
     if not url:
         return {}
     conn = await asyncpg.connect(plain_pg_url(url))
     try:
         row = await conn.fetchrow(
-            "SELECT xact_commit + xact_rollback AS transactions, tup_returned + tup_fetched AS rows_read,"
-            " tup_inserted + tup_updated + tup_deleted AS rows_written"
-            " FROM pg_stat_database WHERE datname = current_database()"
+            "SELECT sum(xact_commit + xact_rollback) AS transactions, sum(tup_returned + tup_fetched) AS rows_read,"
+            " sum(tup_inserted + tup_updated + tup_deleted) AS rows_written"
+            " FROM pg_stat_database WHERE datname IS NOT NULL"
         )
         return {k: int(v) for k, v in dict(row).items()}
     finally:
@@ -399,9 +414,10 @@ async def _db_activity(url: str) -> dict[str, int]:
 
 
 async def _db_size(url: str) -> int:
+    """Bytes of every database of the cluster (the main one and each agent's)."""
     conn = await asyncpg.connect(plain_pg_url(url))
     try:
-        return int(await conn.fetchval("SELECT pg_database_size(current_database())"))
+        return int(await conn.fetchval("SELECT sum(pg_database_size(datname)) FROM pg_database"))
     finally:
         await conn.close()
 
@@ -643,6 +659,11 @@ def report(results: dict[str, Any], opts: Options) -> Iterator[str]:
             f"| Postgres per echo at capacity (pg_stat_database) | {db['transactions']:.1f} transactions, "
             f"{db['rows_written']:.1f} rows written, {db['rows_read']:.0f} rows read | SQLite in the bot | | |"
         )
+    by = cap[ours]["window"].cpu_by
+    if by:
+        n = max(cap[ours]["echoes"], 1)
+        split = ", ".join(f"{name} {1000 * cpu / n:.1f}" for name, cpu in sorted(by.items(), key=lambda kv: -kv[1]))
+        yield f"| our CPU ms per echo at capacity, by process | {split} | | | |"
     w = results["workers"]
     yield (
         f"| sleepy handler (20 ms), {opts.workers_backlog} texts: 1 router worker / 2 workers, echoes/s | "

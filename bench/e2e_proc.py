@@ -42,6 +42,14 @@ def tree(roots: Iterable[int]) -> set[int]:
     return found
 
 
+def command_name(pid: int) -> str:
+    """The process's command name (`nats-server`, `postgres`), or `pid <n>` once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return f"pid {pid}"
+
+
 def cpu_seconds(roots: Iterable[int]) -> float:
     total = 0
     for pid in tree(roots):
