@@ -72,6 +72,26 @@ async def test_key_packages_round_trip_consume_and_expiry(store: Store, session:
         assert await store.key_packages.load(session, expired.ref) is None
 
 
+async def test_the_newest_uploaded_key_package_is_the_last_one_the_node_took(
+    store: Store, session: AsyncSession
+) -> None:
+    ikey = os.urandom(32)
+    first, second, never = _kp(ikey, last_resort=True), _kp(ikey, last_resort=True), _kp(ikey, last_resort=True)
+    async with session.begin():
+        assert await store.key_packages.newest_uploaded(session, ikey, at_ns=3_000) is None
+        for kp in (first, second, never):  # created in this order; `never` is stored but was never uploaded
+            await store.key_packages.save(session, kp)
+        # Two replicas rotating at once: `second` was created later but the node took `first` last.
+        await store.key_packages.mark_uploaded(session, second.ref, at_ns=4_000)
+        await store.key_packages.mark_uploaded(session, first.ref, at_ns=5_000)
+        assert await store.key_packages.newest_uploaded(session, ikey, at_ns=6_000) == (first.expires_ns, None)
+        await store.key_packages.mark_welcome_used(session, first.ref, at_ns=7_000)
+        await store.key_packages.mark_welcome_used(session, first.ref, at_ns=8_000)  # the first use stays
+        assert await store.key_packages.newest_uploaded(session, ikey, at_ns=9_000) == (first.expires_ns, 7_000)
+        loaded = await store.key_packages.load(session, first.ref)
+        assert loaded is not None and (loaded.uploaded_ns, loaded.welcome_used_ns) == (5_000, 7_000)
+
+
 async def test_identity_cache(store: Store, session: AsyncSession) -> None:
     ups = [CachedUpdate("inbox", i, os.urandom(50)) for i in (3, 1, 7)]
     async with session.begin():

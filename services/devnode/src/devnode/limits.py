@@ -7,6 +7,7 @@ one definition); the page size is xmtp-node-go's; the rest bound what one client
 from __future__ import annotations
 
 from xmtp_core.content.limits import MAX_MESSAGE_BYTES
+from xmtp_core.node.multiplex import MAX_TOPICS_PER_STREAM
 
 MAX_PAGE_SIZE = 100
 MAX_PAYLOAD_BYTES = MAX_MESSAGE_BYTES  # one message, welcome, key package or commit-log entry
@@ -23,7 +24,7 @@ MAX_IDS_PER_REQUEST = 1000
 # the client keeps the stream open. A subscriber further behind than its queue holds is cut off.
 MAX_TOPIC_BYTES = 256  # a group id, installation key or inbox id in a filter or query (real ones: 32-64)
 MAX_SMALL_FIELD_BYTES = 4096  # a sender_hmac, HPKE public key (X-Wing: 1216) or welcome metadata
-MAX_TOPICS_PER_SUBSCRIPTION = 10_000
+MAX_TOPICS_PER_SUBSCRIPTION = MAX_TOPICS_PER_STREAM  # the network's cap, which our clients shard by
 MAX_SUBSCRIPTIONS_PER_PEER = 64  # per client connection (gRPC peer), per stream kind
 MAX_SUBSCRIPTIONS = 1024  # per stream kind, over all clients
 MAX_SUBSCRIBER_QUEUED_ROWS = 4096

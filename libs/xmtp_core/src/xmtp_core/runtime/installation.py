@@ -67,12 +67,11 @@ class KeyPackages:
         from the store, so a rotation owed when crypto died (or the node said 429) is done by the next check."""
         core = self.core
         async with core.store.transaction() as s:
-            usable = await core.store.key_packages.list_usable(s, core.keys.installation_key)
-        uploaded = [kp for kp in usable if kp.uploaded_ns is not None]
-        if uploaded and not should_rotate(
-            expires_ns=uploaded[0].expires_ns, now_ns=now_ns(), used_by_welcome=uploaded[0].welcome_used_ns is not None
-        ):
-            return False
+            newest = await core.store.key_packages.newest_uploaded(s, core.keys.installation_key)
+        if newest is not None:
+            expires_ns, used_ns = newest
+            if not should_rotate(expires_ns=expires_ns, now_ns=now_ns(), used_by_welcome=used_ns is not None):
+                return False
         await self.rotate()
         return True
 

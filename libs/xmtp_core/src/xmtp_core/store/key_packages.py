@@ -86,6 +86,26 @@ class KeyPackages:
         stmt = sa.update(t).where(t.c.ref == ref, t.c.welcome_used_ns.is_(None))
         await session.execute(stmt.values(welcome_used_ns=at_ns or now_ns()))
 
+    async def newest_uploaded(
+        self, session: AsyncSession, installation_key: bytes, at_ns: int | None = None
+    ) -> tuple[int, int | None] | None:
+        """(expires_ns, welcome_used_ns) of the usable key package the node took last, the one it hands out; no
+        secrets read. By upload time, not creation: of two replicas rotating at once, the later upload wins."""
+        row = (
+            await session.execute(
+                sa.select(t.c.expires_ns, t.c.welcome_used_ns)
+                .where(
+                    t.c.installation_key == installation_key,
+                    t.c.consumed_ns.is_(None),
+                    t.c.expires_ns > (at_ns or now_ns()),
+                    t.c.uploaded_ns.is_not(None),
+                )
+                .order_by(t.c.uploaded_ns.desc())
+                .limit(1)
+            )
+        ).one_or_none()
+        return None if row is None else (int(row.expires_ns), row.welcome_used_ns)
+
     async def list_usable(
         self, session: AsyncSession, installation_key: bytes, at_ns: int | None = None
     ) -> list[StoredKeyPackage]:
