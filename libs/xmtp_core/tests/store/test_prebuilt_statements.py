@@ -1,7 +1,8 @@
-"""The statements every envelope and send runs are built once (`xmtp_core.store._util`): running one builds no
-new SQL expression, so SQLAlchemy neither constructs nor cache-keys it per call (that was over a third of
-crypto's CPU per echo). Counted with SQLAlchemy's own cache-key generation, which a statement built per call
-runs every time."""
+"""The statements every envelope and send runs are built once and run on the driver (`xmtp_core.store.Prepared`):
+running one builds no new SQL expression and goes through none of SQLAlchemy's execution layers (statement
+building and cache-keying were over a third of crypto's CPU per echo, the session's execution layers a
+quarter after that). Counted with SQLAlchemy's own cache-key generation and its cursor-execute event, which
+every statement it runs passes; and `Prepared` keeps to the caller's transaction."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.sql import cache_key
 from xmtp_core.runtime.group_cache import GroupCache
-from xmtp_core.store import GroupState, IntentState, OutboxEvent, Store, StoredMessage
+from xmtp_core.store import GroupState, IntentState, OutboxEvent, Prepared, Store, StoredMessage, conversation_lock
 from xmtp_core.store.messages import DeliveryStatus
+from xmtp_core.store.schema import cursors
 
 
 @pytest.fixture
@@ -29,7 +33,20 @@ def keyings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return count
 
 
-async def test_the_hot_path_builds_no_statement(store: Store, keyings: list[int]) -> None:
+@pytest.fixture
+def executed(store: Store) -> Any:
+    """The statements SQLAlchemy itself sends (BEGIN and COMMIT are not among them)."""
+    sent: list[str] = []
+
+    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(store.db.sync_engine, "before_cursor_execute", listener)
+    yield sent
+    event.remove(store.db.sync_engine, "before_cursor_execute", listener)
+
+
+def _hot_path(store: Store) -> list[Callable[[Any], Awaitable[object]]]:
     gid, digest = os.urandom(32), os.urandom(32)
     msg = StoredMessage(os.urandom(32), gid, "inbox", b"k", 1, "xmtp.org/text:1.0", b"c", DeliveryStatus.UNPUBLISHED)
     cache = GroupCache(store)
@@ -48,7 +65,15 @@ async def test_the_hot_path_builds_no_statement(store: Store, keyings: list[int]
         lambda s: store.conversations.get(s, gid),
         lambda s: store.intents.create(s, gid, "send_message", b"p", published_hash=digest),
         lambda s: store.intents.finish_published(s, gid, digest, "send_message", IntentState.PROCESSED, published_id=5),
+        lambda s: store.group_states.current_epoch(s, gid),
+        lambda s: store.group_states.load_current(s, gid),
+        lambda s: store.group_states.save(s, GroupState(gid, 1, b"state"), prune=True),
     ]
+    return steps
+
+
+async def test_the_hot_path_builds_no_statement(store: Store, keyings: list[int]) -> None:
+    steps = _hot_path(store)
     for step in steps:  # the first run of each may key it once (memoized on the statement)
         async with store.transaction() as s:
             await step(s)
@@ -57,3 +82,45 @@ async def test_the_hot_path_builds_no_statement(store: Store, keyings: list[int]
         async with store.transaction() as s:
             await step(s)
     assert keyings[0] == 0
+
+
+async def test_the_hot_path_runs_nothing_through_sqlalchemy(store: Store, executed: list[str]) -> None:
+    steps = _hot_path(store)
+    for step in steps:  # the blind index's key is made and read back once, through SQLAlchemy
+        async with store.transaction() as s:
+            await step(s)
+    assert executed
+    executed.clear()
+    for step in steps:
+        async with store.transaction() as s:
+            await step(s)
+    assert executed == []
+
+
+async def test_a_prepared_statement_is_part_of_the_callers_transaction(store: Store) -> None:
+    advance = Prepared(sa.insert(cursors), ["topic", "last_id"])
+    count = sa.select(sa.func.count()).select_from(cursors).where(cursors.c.topic.like("prepared:%"))
+    with pytest.raises(RuntimeError, match="boom"):
+        async with store.transaction() as s:
+            await advance.execute(s, {"topic": "prepared:first", "last_id": 1})  # the transaction's first statement
+            assert (await s.execute(count)).scalar_one() == 1  # SQLAlchemy sees it: one connection, one transaction
+            raise RuntimeError("boom")
+    async with store.transaction() as s:
+        assert (await s.execute(count)).scalar_one() == 0  # rolled back with the transaction
+        await advance.execute(s, {"topic": "prepared:kept", "last_id": 2})
+    async with store.transaction() as s:
+        assert (await s.execute(count)).scalar_one() == 1
+
+
+async def test_a_prepared_statement_inside_a_conversation_lock_and_outside_any_transaction(store: Store) -> None:
+    get = Prepared(sa.select(cursors.c.last_id).where(cursors.c.topic == sa.bindparam("topic", type_=sa.Text)))
+    async with store.sessions() as s:
+        with pytest.raises(RuntimeError, match="inside the caller's transaction"):
+            await get.fetch(s, {"topic": "x"})
+        async with conversation_lock(s, b"g" * 32):  # begins a transaction of its own on this session
+            assert await get.fetch(s, {"topic": "x"}) == []
+        async with conversation_lock(s, b"g" * 32):  # a second transaction: a connection of its own
+            assert await get.fetchrow(s, {"topic": "x"}) is None
+    with pytest.raises(KeyError):
+        async with store.transaction() as s:
+            await get.fetch(s, {})

@@ -23,6 +23,7 @@ from xmtp_core.bus.client import publish_event
 from xmtp_core.bus.schemas import JoinedEvent
 from xmtp_core.engine import ConversationJoined
 from xmtp_core.runtime.outbox import from_outbox
+from xmtp_core.store import Prepared
 from xmtp_core.untrusted import clean_error
 
 from crypto.agents import Agent
@@ -38,7 +39,7 @@ IDLE_POLL_S = 5.0
 PRUNE_AFTER_NS = 3 * 60 * 60 * 10**9  # delivered events kept past the bus's 2 h duplicate window, then pruned
 REJECTIONS_KEPT_NS = 30 * 24 * 60 * 60 * 10**9  # refusals are for operators; SB_DLQ keeps dead letters as long
 _RELAY_LOCK = 0x73625F72656C  # "sb_rel"
-_TRY_LOCK = sa.select(sa.func.pg_try_advisory_xact_lock(_RELAY_LOCK))  # built once: it runs at every wake-up
+_TRY_LOCK = Prepared(sa.select(sa.func.pg_try_advisory_xact_lock(_RELAY_LOCK)))  # it runs at every wake-up
 
 
 class OutboxRelay:
@@ -75,7 +76,7 @@ class OutboxRelay:
         runtime = self.agent.runtime
         store = runtime.store
         async with store.transaction() as s:
-            got = (await s.execute(_TRY_LOCK)).scalar_one()
+            got = bool((await _TRY_LOCK.fetch(s, {}))[0][0])
             self.contended = not got
             if not got:
                 return 0  # another replica relays this agent now

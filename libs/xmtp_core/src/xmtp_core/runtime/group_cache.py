@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xmtp_core.mls.group import Group
-from xmtp_core.store import Store
+from xmtp_core.store import Prepared, Store
 from xmtp_core.store.locks import conversation_lock_key
 from xmtp_core.store.schema import group_states as t
 
@@ -99,11 +99,13 @@ class GroupCache:
         self._entries.pop(group_id, None)
 
 
-# Both run for every envelope and send: built once, run with a dict of values (see `xmtp_core.store._util`).
-_LOCK = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.BigInteger)), sa.func.txid_current())
-_VERSION = (
+# Both run for every envelope and send: built once, run on the driver (see `xmtp_core.store.Prepared`).
+_LOCK = Prepared(
+    sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.BigInteger)), sa.func.txid_current())
+)
+_VERSION = Prepared(
     sa.select(t.c.epoch, sa.cast(sa.literal_column(f"{t.name}.xmin"), sa.Text))
-    .where(t.c.group_id == sa.bindparam("group_id"))
+    .where(t.c.group_id == sa.bindparam("group_id", type_=sa.LargeBinary))
     .order_by(t.c.epoch.desc())
     .limit(1)
 )
@@ -111,12 +113,13 @@ _VERSION = (
 
 async def _lock(s: AsyncSession, group_id: bytes) -> int:
     """The conversation lock (`xmtp_core.store.conversation_lock`'s key) and our transaction id, in one trip."""
-    row = (await s.execute(_LOCK, {"key": conversation_lock_key(group_id)})).one()
+    row = await _LOCK.fetchrow(s, {"key": conversation_lock_key(group_id)})
+    assert row is not None
     return int(row[1]) & _XID_MASK
 
 
 async def _current_version(s: AsyncSession, group_id: bytes) -> tuple[int, int] | None:
     """The newest stored epoch of the group and the transaction that wrote it. (A statement of its own, after
     the lock's: in READ COMMITTED only a later statement's snapshot sees a save that committed while we waited.)"""
-    row = (await s.execute(_VERSION, {"group_id": group_id})).one_or_none()
+    row = await _VERSION.fetchrow(s, {"group_id": group_id})
     return None if row is None else (int(row[0]), int(row[1]))

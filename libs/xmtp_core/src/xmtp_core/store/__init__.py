@@ -8,10 +8,12 @@ Modules, one concern each:
   `conversations`, `group_states`, `cursors`, `intents`, `messages`, `envelopes` (processed-envelope dedup),
   `rejections` (envelopes the engine refused, with the reason), `outbox` (events written with the envelope
   that produced them, delivered afterwards).
+- `_util.Prepared`: hot-path statements compiled once and run on the session's asyncpg connection.
 - `locks.conversation_lock`: per-conversation serialisation across processes (transaction advisory lock).
 - `store.Store`: bundles engine, key ring and repositories.
 """
 
+from xmtp_core.store._util import Prepared
 from xmtp_core.store.cipher import FieldCipher, FieldRef
 from xmtp_core.store.conversations import Conversation, ConversationKind, Conversations, ConversationState
 from xmtp_core.store.cursors import Cursors
@@ -69,6 +71,7 @@ __all__ = [
     "NotFoundError",
     "Outbox",
     "OutboxEvent",
+    "Prepared",
     "ProcessedEnvelopes",
     "Rejection",
     "Rejections",

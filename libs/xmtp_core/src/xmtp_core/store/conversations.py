@@ -10,11 +10,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xmtp_core.envelopes import ConversationKind as ConversationKind  # re-exported by xmtp_core.store
+from xmtp_core.store._util import Columns, Prepared
 from xmtp_core.store.errors import NotFoundError
 from xmtp_core.store.schema import conversation_members as members_t
 from xmtp_core.store.schema import conversations as t
 
-_GET = sa.select(t).where(t.c.group_id == sa.bindparam("group_id"))  # built once (`_util`)
+_GET = Prepared(sa.select(t).where(t.c.group_id == sa.bindparam("group_id", type_=sa.LargeBinary)))  # `_util`
 
 
 class ConversationState(enum.StrEnum):
@@ -59,7 +60,7 @@ class Conversations:
         return (await session.execute(stmt)).first() is not None
 
     async def get(self, session: AsyncSession, group_id: bytes) -> Conversation | None:
-        row = (await session.execute(_GET, {"group_id": group_id})).one_or_none()
+        row = await _GET.fetchrow(session, {"group_id": group_id})
         return None if row is None else _from_row(row)
 
     async def list_by_state(
@@ -68,7 +69,7 @@ class Conversations:
         stmt = sa.select(t).order_by(t.c.created_ns, t.c.group_id)
         if state is not None:
             stmt = stmt.where(t.c.state == state.value)
-        return [_from_row(r) for r in await session.execute(stmt)]
+        return [_from_row(r._mapping) for r in await session.execute(stmt)]
 
     async def find_dm(self, session: AsyncSession, peer_inbox_id: str) -> Conversation | None:
         """The oldest active DM with a peer (duplicates can exist when both sides created one at once)."""
@@ -79,7 +80,7 @@ class Conversations:
             .limit(1)
         )
         row = (await session.execute(stmt)).one_or_none()
-        return None if row is None else _from_row(row)
+        return None if row is None else _from_row(row._mapping)
 
     async def set_state(self, session: AsyncSession, group_id: bytes, state: ConversationState) -> None:
         result = await session.execute(sa.update(t).where(t.c.group_id == group_id).values(state=state.value))
@@ -98,8 +99,7 @@ class Conversations:
         return list((await session.execute(stmt)).scalars())
 
 
-def _from_row(row: sa.Row[tuple[object, ...]]) -> Conversation:
-    m = row._mapping
+def _from_row(m: Columns) -> Conversation:
     return Conversation(
         group_id=m["group_id"],
         kind=ConversationKind(m["kind"]),

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xmtp_core.store._util import Prepared
 from xmtp_core.store.schema import cursors as t
 
 
@@ -19,8 +20,9 @@ def _advance_statement() -> sa.Insert:
     return guarded.returning(t.c.last_id)
 
 
-_ADVANCE = _advance_statement()  # built once (`_util`), run with topic and last_id
-_GET = sa.select(t.c.last_id).where(t.c.topic == sa.bindparam("topic"))
+# Built once, run on the driver (`_util`).
+_ADVANCE = Prepared(_advance_statement(), ["topic", "last_id"])
+_GET = Prepared(sa.select(t.c.last_id).where(t.c.topic == sa.bindparam("topic", type_=sa.Text)))
 
 
 class Cursors:
@@ -28,8 +30,8 @@ class Cursors:
 
     async def get(self, session: AsyncSession, topic: str) -> int:
         """The last processed id on a topic, 0 if nothing was processed yet."""
-        value = (await session.execute(_GET, {"topic": topic})).scalar_one_or_none()
-        return 0 if value is None else int(value)
+        row = await _GET.fetchrow(session, {"topic": topic})
+        return 0 if row is None else int(row[0])
 
     async def get_many(self, session: AsyncSession, topics: list[str]) -> dict[str, int]:
         rows = await session.execute(sa.select(t.c.topic, t.c.last_id).where(t.c.topic.in_(topics)))
@@ -43,7 +45,7 @@ class Cursors:
         """
         if last_id < 0:
             raise ValueError("cursor ids are >= 0")
-        return (await session.execute(_ADVANCE, {"topic": topic, "last_id": last_id})).first() is not None
+        return await _ADVANCE.fetchrow(session, {"topic": topic, "last_id": last_id}) is not None
 
     async def rewind(self, session: AsyncSession, topic: str, last_id: int) -> None:
         """Set the cursor back to ``last_id`` (only when a conversation is joined again: what came after it

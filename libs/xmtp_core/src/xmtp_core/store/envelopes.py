@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xmtp_core.store._util import now_ns
+from xmtp_core.store._util import Prepared, now_ns
 from xmtp_core.store.schema import cursors
 from xmtp_core.store.schema import processed_envelopes as t
 
@@ -41,7 +41,7 @@ def _mark_statement() -> sa.Insert:
     )
 
 
-_MARK = _mark_statement()  # built once (`_util`)
+_MARK = Prepared(_mark_statement())  # built once, run on the driver (`_util`)
 
 
 class ProcessedEnvelopes:
@@ -55,7 +55,7 @@ class ProcessedEnvelopes:
         Call it in the same transaction as the effects so both commit or neither does.
         """
         values = {"topic": topic, "envelope_id": envelope_id, "envelope_hash": envelope_hash, "processed_ns": now_ns()}
-        return (await session.execute(_MARK, values)).first() is not None
+        return await _MARK.fetchrow(session, values) is not None
 
     async def is_processed(self, session: AsyncSession, topic: str, envelope_id: int) -> bool:
         marked = sa.exists().where(t.c.topic == topic, t.c.envelope_id == envelope_id)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xmtp_core.store._util import now_ns, upsert_statement
+from xmtp_core.store._util import Columns, Prepared, now_ns, upsert_statement
 from xmtp_core.store.cipher import FieldCipher, FieldRef
 from xmtp_core.store.schema import group_states as t
 
@@ -34,9 +34,6 @@ def _ref(group_id: bytes, epoch: int) -> FieldRef:
     return FieldRef(t.name, "state", (group_id, epoch))
 
 
-_SAVE = upsert_statement(t, ["group_id", "epoch", "state", "saved_ns"])  # built once (`_util`)
-
-
 class GroupStates:
     """Repository of group states: the current epoch and a few past ones for late messages."""
 
@@ -57,22 +54,21 @@ class GroupStates:
             "state": self._cipher.encrypt(_ref(gs.group_id, gs.epoch), gs.state),
             "saved_ns": now_ns(),
         }
-        await session.execute(_SAVE, values)
+        await _SAVE.execute(session, values)
         return await self.prune(session, gs.group_id) if prune else 0
 
     async def load_current(self, session: AsyncSession, group_id: bytes) -> GroupState | None:
-        stmt = sa.select(t).where(t.c.group_id == group_id).order_by(t.c.epoch.desc()).limit(1)
-        row = (await session.execute(stmt)).one_or_none()
+        row = await _LOAD_CURRENT.fetchrow(session, {"group_id": group_id})
         return None if row is None else self._from_row(row)
 
     async def current_epoch(self, session: AsyncSession, group_id: bytes) -> int | None:
         """The newest stored epoch (None without a state), read without loading the state."""
-        epoch = await session.scalar(_CURRENT_EPOCH, {"group_id": group_id})
-        return None if epoch is None else int(epoch)
+        row = await _CURRENT_EPOCH.fetchrow(session, {"group_id": group_id})
+        return None if row is None or row[0] is None else int(row[0])
 
     async def load_epoch(self, session: AsyncSession, group_id: bytes, epoch: int) -> GroupState | None:
         row = (await session.execute(sa.select(t).where(t.c.group_id == group_id, t.c.epoch == epoch))).one_or_none()
-        return None if row is None else self._from_row(row)
+        return None if row is None else self._from_row(row._mapping)
 
     async def epochs(self, session: AsyncSession, group_id: bytes) -> list[int]:
         stmt = sa.select(t.c.epoch).where(t.c.group_id == group_id).order_by(t.c.epoch)
@@ -81,16 +77,26 @@ class GroupStates:
     async def prune(self, session: AsyncSession, group_id: bytes, max_past_epochs: int | None = None) -> int:
         """Delete epochs more than `max_past_epochs` below the newest; returns the number deleted."""
         keep = self.max_past_epochs if max_past_epochs is None else max_past_epochs
-        newest = sa.select(sa.func.max(t.c.epoch)).where(t.c.group_id == group_id).scalar_subquery()
-        result = await session.execute(sa.delete(t).where(t.c.group_id == group_id, t.c.epoch < newest - keep))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return await _PRUNE.execute(session, {"group_id": group_id, "keep": keep})
 
     async def delete_group(self, session: AsyncSession, group_id: bytes) -> None:
         await session.execute(sa.delete(t).where(t.c.group_id == group_id))
 
-    def _from_row(self, row: sa.Row[tuple[object, ...]]) -> GroupState:
-        m = row._mapping
+    def _from_row(self, m: Columns) -> GroupState:
         return GroupState(m["group_id"], m["epoch"], self._cipher.decrypt(_ref(m["group_id"], m["epoch"]), m["state"]))
 
 
-_CURRENT_EPOCH = sa.select(sa.func.max(t.c.epoch)).where(t.c.group_id == sa.bindparam("group_id"))
+# Built once, run on the driver (`_util`).
+_GROUP = sa.bindparam("group_id", type_=sa.LargeBinary)
+_SAVED = ["group_id", "epoch", "state", "saved_ns"]
+_SAVE = Prepared(upsert_statement(t, _SAVED), _SAVED)
+_LOAD_CURRENT = Prepared(sa.select(t).where(t.c.group_id == _GROUP).order_by(t.c.epoch.desc()).limit(1))
+_CURRENT_EPOCH = Prepared(sa.select(sa.func.max(t.c.epoch)).where(t.c.group_id == _GROUP))
+_PRUNE = Prepared(
+    sa.delete(t).where(
+        t.c.group_id == _GROUP,
+        t.c.epoch
+        < sa.select(sa.func.max(t.c.epoch)).where(t.c.group_id == _GROUP).scalar_subquery()
+        - sa.bindparam("keep", type_=sa.BigInteger),
+    )
+)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xmtp_core.store._util import now_ns
+from xmtp_core.store._util import Columns, Prepared, now_ns
 from xmtp_core.store.cipher import FieldCipher, FieldRef
 from xmtp_core.store.errors import IllegalTransitionError, NotFoundError
 from xmtp_core.store.schema import intents as t
@@ -83,7 +83,7 @@ class Intents:
         bound to it."""
         if not kind:
             raise ValueError("intent kind must not be empty")
-        intent_id = int((await session.execute(_NEXT_ID)).scalar_one())
+        intent_id = int((await _NEXT_ID.fetch(session, {}))[0][0])
         now = now_ns()
         state, attempts = (IntentState.TO_PUBLISH, 0) if published_hash is None else (IntentState.PUBLISHED, 1)
         values = {
@@ -97,12 +97,12 @@ class Intents:
             "updated_ns": now,
             "published_hash": published_hash,
         }
-        await session.execute(_INSERT, values)
+        await _INSERT.execute(session, values)
         return Intent(intent_id, group_id, kind, payload, state, attempts, now, now, published_hash=published_hash)
 
     async def get(self, session: AsyncSession, intent_id: int) -> Intent | None:
         row = (await session.execute(sa.select(t).where(t.c.id == intent_id))).one_or_none()
-        return None if row is None else self._from_row(row)
+        return None if row is None else self._from_row(row._mapping)
 
     async def transition(
         self,
@@ -135,7 +135,7 @@ class Intents:
         elif published_id is not None:
             values["published_id"] = published_id
         stmt = sa.update(t).where(t.c.id == intent_id).values(values).returning(*t.columns)
-        return self._from_row((await session.execute(stmt)).one())
+        return self._from_row((await session.execute(stmt)).one()._mapping)
 
     async def set_payload(self, session: AsyncSession, intent_id: int, payload: bytes) -> None:
         """Replace the payload of an intent that is not final (a commit rebuilt on a new epoch carries new bytes)."""
@@ -163,7 +163,7 @@ class Intents:
             stmt = stmt.where(t.c.group_id == group_id)
         if limit is not None:
             stmt = stmt.limit(limit)
-        return [self._from_row(r) for r in await session.execute(stmt)]
+        return [self._from_row(r._mapping) for r in await session.execute(stmt)]
 
     async def find_published(self, session: AsyncSession, group_id: bytes, published_hash: bytes) -> Intent | None:
         """The Published intent whose envelope we just saw come back on the group's stream."""
@@ -171,7 +171,7 @@ class Intents:
             t.c.group_id == group_id, t.c.published_hash == published_hash, t.c.state == IntentState.PUBLISHED.value
         )
         row = (await session.execute(stmt)).first()
-        return None if row is None else self._from_row(row)
+        return None if row is None else self._from_row(row._mapping)
 
     async def finish_published(
         self,
@@ -192,11 +192,10 @@ class Intents:
             "b_group_id": group_id, "b_published_hash": published_hash, "b_kind": kind,
             "to": to.value, "now": now_ns(), "b_published_id": published_id,
         }  # fmt: skip
-        row = (await session.execute(_FINISH_PUBLISHED, values)).first()
+        row = await _FINISH_PUBLISHED.fetchrow(session, values)
         return None if row is None else self._from_row(row)
 
-    def _from_row(self, row: sa.Row[tuple[object, ...]]) -> Intent:
-        m = row._mapping
+    def _from_row(self, m: Columns) -> Intent:
         return Intent(
             id=m["id"],
             group_id=m["group_id"],
@@ -216,11 +215,14 @@ def _id_sequence() -> sa.ColumnElement[str]:
     return sa.func.pg_get_serial_sequence(t.name, t.c.id.name)
 
 
-# Built once (`xmtp_core.store._util`): run with a dict of values (an update's own parameters may not be named
-# after its table's columns).
-_NEXT_ID = sa.select(sa.func.nextval(_id_sequence()))
-_INSERT = sa.insert(t)
-_FINISH_PUBLISHED = (
+# Built once, run on the driver (`xmtp_core.store._util`; an update's own parameters may not be named after its
+# table's columns).
+_NEXT_ID = Prepared(sa.select(sa.func.nextval(_id_sequence())))
+_INSERT = Prepared(
+    sa.insert(t),
+    ["id", "group_id", "kind", "payload", "state", "attempts", "created_ns", "updated_ns", "published_hash"],
+)
+_FINISH_PUBLISHED = Prepared(
     sa.update(t)
     .where(
         t.c.group_id == sa.bindparam("b_group_id"),

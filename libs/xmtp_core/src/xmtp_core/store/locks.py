@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xmtp_core.store._util import Prepared
+
 _LOCK_DOMAIN = b"xmtp-core/store/conversation-lock\x00"
 
 
@@ -35,5 +37,8 @@ async def conversation_lock(session: AsyncSession, group_id: bytes) -> AsyncIter
         yield session
 
 
+_LOCK = Prepared(sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.BigInteger))))
+
+
 async def _acquire(session: AsyncSession, group_id: bytes) -> None:
-    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(conversation_lock_key(group_id))))
+    await _LOCK.fetch(session, {"key": conversation_lock_key(group_id)})

@@ -11,9 +11,10 @@ import enum
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xmtp_core.store._util import Columns, Prepared
 from xmtp_core.store.blind_index import BlindIndex
 from xmtp_core.store.cipher import FieldCipher, FieldRef
 from xmtp_core.store.errors import NotFoundError
@@ -49,11 +50,14 @@ def _ref(row_key: bytes, column: str = "content") -> FieldRef:
     return FieldRef(t.name, column, (row_key,))
 
 
-_KEYS: sa.BindParameter[list[bytes]] = sa.bindparam("keys", expanding=True)
-# Built once (`_util`): run with a dict of values.
-_INSERT = insert(t).on_conflict_do_nothing().returning(t.c.id)
-_GET = sa.select(t).where(t.c.id.in_(_KEYS))
-_SET_STATUS = sa.update(t).where(t.c.id.in_(_KEYS)).values(delivery_status=sa.bindparam("status"))
+_KEYS = sa.bindparam("keys", type_=ARRAY(sa.LargeBinary))
+_COLUMNS = [c.name for c in t.columns]
+# Built once, run on the driver (`_util`).
+_INSERT = Prepared(insert(t).on_conflict_do_nothing().returning(t.c.id), _COLUMNS)
+_GET = Prepared(sa.select(t).where(t.c.id == sa.func.any(_KEYS)))
+_SET_STATUS = Prepared(
+    sa.update(t).where(t.c.id == sa.func.any(_KEYS)).values(delivery_status=sa.bindparam("status", type_=sa.Text))
+)
 
 
 class Messages:
@@ -81,11 +85,11 @@ class Messages:
             "content": self._cipher.encrypt(_ref(row_key), msg.content),
             "delivery_status": msg.delivery_status.value,
         }
-        return (await session.execute(_INSERT, values)).first() is not None
+        return await _INSERT.fetchrow(session, values) is not None
 
     async def get(self, session: AsyncSession, message_id: bytes) -> StoredMessage | None:
         keys = await self._keys(session, message_id)
-        row = (await session.execute(_GET, {"keys": keys})).first()
+        row = await _GET.fetchrow(session, {"keys": keys})
         return None if row is None else self._from_row(row)
 
     async def list_for_group(
@@ -95,16 +99,14 @@ class Messages:
         stmt = sa.select(t).where(t.c.group_id == group_id).order_by(t.c.sent_ns, t.c.id).limit(limit)
         if after_ns is not None:
             stmt = stmt.where(t.c.sent_ns > after_ns)
-        return [self._from_row(r) for r in await session.execute(stmt)]
+        return [self._from_row(r._mapping) for r in await session.execute(stmt)]
 
     async def set_delivery_status(self, session: AsyncSession, message_id: bytes, status: DeliveryStatus) -> None:
         keys = await self._keys(session, message_id)
-        result = await session.execute(_SET_STATUS, {"keys": keys, "status": status.value})
-        if result.rowcount == 0:  # type: ignore[attr-defined]
+        if await _SET_STATUS.execute(session, {"keys": keys, "status": status.value}) == 0:
             raise NotFoundError(f"no message {message_id.hex()}")
 
-    def _from_row(self, row: sa.Row[tuple[object, ...]]) -> StoredMessage:
-        m = row._mapping
+    def _from_row(self, m: Columns) -> StoredMessage:
         row_key = m["id"]
         stored_id = m["message_id"]
         return StoredMessage(

@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xmtp_core.store._util import now_ns
+from xmtp_core.store._util import Columns, Prepared, now_ns
 from xmtp_core.store.cipher import FieldCipher, FieldRef
 from xmtp_core.store.schema import outbox as t
 
@@ -39,19 +39,22 @@ def _ref(event_id: str) -> FieldRef:
     return FieldRef(t.name, "payload", (event_id,))
 
 
-# Built once (`_util`): run with a dict of values.
-_ADD = insert(t).on_conflict_do_nothing().returning(t.c.seq)
-_CLAIM = (
+# Built once, run on the driver (`_util`).
+_ADD = Prepared(
+    insert(t).on_conflict_do_nothing().returning(t.c.seq),
+    ["event_id", "conversation", "kind", "payload", "created_ns"],
+)
+_CLAIM = Prepared(
     sa.select(t)
     .where(t.c.delivered_ns.is_(None))
     .order_by(t.c.seq)
     .limit(sa.bindparam("limit", type_=sa.Integer))
     .with_for_update(skip_locked=True)
 )
-_DELIVERED = (
+_DELIVERED = Prepared(
     sa.update(t)
-    .where(t.c.event_id.in_(sa.bindparam("event_ids", expanding=True)))
-    .values(delivered_ns=sa.bindparam("now"))
+    .where(t.c.event_id == sa.func.any(sa.bindparam("event_ids", type_=ARRAY(sa.Text))))
+    .values(delivered_ns=sa.bindparam("now", type_=sa.BigInteger))
 )
 
 
@@ -70,16 +73,16 @@ class Outbox:
             "payload": self._cipher.encrypt(_ref(event.event_id), event.payload),
             "created_ns": now_ns(),
         }
-        return (await session.execute(_ADD, values)).first() is not None
+        return await _ADD.fetchrow(session, values) is not None
 
     async def claim(self, session: AsyncSession, limit: int = 100) -> list[OutboxEvent]:
         """Up to ``limit`` undelivered events in ``seq`` order, locked for this transaction; rows another
         transaction holds are skipped (they are that deliverer's)."""
-        return [self._from_row(r) for r in await session.execute(_CLAIM, {"limit": limit})]
+        return [self._from_row(r) for r in await _CLAIM.fetch(session, {"limit": limit})]
 
     async def mark_delivered(self, session: AsyncSession, event_ids: list[str]) -> None:
         if event_ids:
-            await session.execute(_DELIVERED, {"event_ids": event_ids, "now": now_ns()})
+            await _DELIVERED.execute(session, {"event_ids": event_ids, "now": now_ns()})
 
     async def pending_count(self, session: AsyncSession) -> int:
         stmt = sa.select(sa.func.count()).select_from(t).where(t.c.delivered_ns.is_(None))
@@ -90,7 +93,6 @@ class Outbox:
         result = await session.execute(sa.delete(t).where(t.c.delivered_ns < before_ns))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def _from_row(self, row: sa.Row[tuple[object, ...]]) -> OutboxEvent:
-        m = row._mapping
+    def _from_row(self, m: Columns) -> OutboxEvent:
         payload = self._cipher.decrypt(_ref(m["event_id"]), m["payload"])
         return OutboxEvent(m["event_id"], m["conversation"], m["kind"], payload, m["seq"])
