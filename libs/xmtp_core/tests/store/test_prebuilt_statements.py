@@ -124,3 +124,19 @@ async def test_a_prepared_statement_inside_a_conversation_lock_and_outside_any_t
     with pytest.raises(KeyError):
         async with store.transaction() as s:
             await get.fetch(s, {})
+
+
+async def test_a_connection_killed_under_a_prepared_statement_is_transient_and_the_pool_recovers(store: Store) -> None:
+    from xmtp_core.runtime.guard import is_transient
+
+    get = Prepared(sa.select(sa.func.pg_backend_pid()))
+    with pytest.raises(Exception) as failure:
+        async with store.transaction() as s:
+            pid = (await get.fetch(s, {}))[0][0]
+            async with store.transaction() as other:
+                await other.execute(sa.select(sa.func.pg_terminate_backend(pid)))
+            await get.fetch(s, {})
+    assert is_transient(failure.value), repr(failure.value)
+    for _ in range(3):  # the dead connection left the pool: every later transaction works
+        async with store.transaction() as s:
+            assert (await get.fetch(s, {}))[0][0] != pid

@@ -21,12 +21,14 @@ from xmtp_core.node.errors import NodeError
 
 MAX_TRANSIENT_FAILURES = 8
 
-# asyncpg's connection-level errors (it is the store's driver)
+# asyncpg's connection-level errors (it is the store's driver; hot-path statements run on it directly, so its
+# InterfaceError counts as SQLAlchemy's wrapper of it does)
 _PG_TRANSIENT: tuple[type[BaseException], ...] = (
     pg_exc.CannotConnectNowError,
     pg_exc.ConnectionDoesNotExistError,
     pg_exc.PostgresConnectionError,
     pg_exc.TooManyConnectionsError,
+    pg_exc.InterfaceError,
 )
 
 
