@@ -2,8 +2,9 @@
 it makes SIGUSR1 start a fresh cProfile of the main thread (timed in CPU seconds of the process, so other work
 on the machine does not inflate it; time spent waiting on IO is then not in it) and SIGUSR2 stop it and write
 `<dir>/<service>-<pid>.prof`, so only the measured window is profiled (not imports and start-up). Over the same
-window it counts the SQL statements and commits of every SQLAlchemy engine of the process by statement text
-(`<dir>/<service>-<pid>.sql.json`), for the statements-per-echo figures. Without the variable it does nothing.
+window it counts the SQL statements and commits of every SQLAlchemy engine of the process, and the statements
+run on the driver (`xmtp_core.store.Prepared`), by statement text (`<dir>/<service>-<pid>.sql.json`), for the
+statements-per-echo figures. Without the variable it does nothing.
 Python imports `sitecustomize` at start-up by itself."""
 
 from __future__ import annotations
@@ -34,7 +35,25 @@ def _commit(_conn: object) -> None:
         _statements["COMMIT"] = _statements.get("COMMIT", 0) + 1
 
 
+def _count_prepared() -> None:
+    try:
+        from xmtp_core.store._util import Prepared
+    except ImportError:  # a service without the store
+        return
+    if getattr(Prepared, "_counted", False):
+        return
+    real = Prepared._args
+
+    def counted(self: Prepared, values: object) -> list[object]:
+        _statement(None, None, self.sql)
+        return real(self, values)  # type: ignore[arg-type]
+
+    Prepared._args = counted  # type: ignore[method-assign]
+    Prepared._counted = True  # type: ignore[attr-defined]
+
+
 def _listen() -> None:
+    _count_prepared()
     try:
         from sqlalchemy import event
         from sqlalchemy.engine import Engine
