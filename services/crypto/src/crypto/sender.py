@@ -2,8 +2,10 @@
 
 The request is published with `Nats-Msg-Id` `intent:<agent>-<id>[-w]:<build>` (a republish of the same build is
 a duplicate the stream drops), on the conversation's subject so a conversation's sends keep their order. The
-result comes back on `sb.res.<agent>.<conv>`: a core-NATS subscription taken before the publish sees it as the
-stream stores it. `accepted` returns; `permanent` raises `NodeRejected` (the intent ends in Error); `transient`
+result comes back on `sb.res.<agent>.<conv>`: one core-NATS subscription per sender (`sb.res.<agent>.*`, taken
+before its first publish and kept) sees it as the stream stores it and hands it to the send waiting for that
+intent and build (a subscription per send cost a SUB and an UNSUB per echo, each rebuilding nats-server's
+subject cache). `accepted` returns; `permanent` raises `NodeRejected` (the intent ends in Error); `transient`
 or no answer in time raises `NodeUnavailable`, so the intent stays Published and the runtime republishes it
 after its next pull (the same build: a duplicate if the first copy got through). A republish the stream drops
 as a duplicate returns at once: the publisher answers the first copy's sender only, and the intent stays
@@ -15,10 +17,11 @@ stale-intent sweep finishes it)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from xmtp_core import telemetry
@@ -38,6 +41,28 @@ class BusSender:
         self.nc = nc
         self.js = js
         self.timeout_s = timeout_s
+        self._waiting: dict[tuple[str, int], list[asyncio.Future[PublishResult]]] = {}
+        self._subscription: Subscription | None = None
+        self._subscribing = asyncio.Lock()
+
+    async def _listen(self) -> None:
+        """The sender's result subscription, taken once (again after the connection closed for good)."""
+        async with self._subscribing:
+            if self._subscription is not None and not self.nc.is_closed:
+                return
+            try:
+                self._subscription = await self.nc.subscribe(subjects.results(self.agent), cb=self._on_result)
+            except NatsError as exc:
+                raise NodeUnavailable("publisher", f"no result subscription: {type(exc).__name__}") from None
+
+    async def _on_result(self, msg: Msg) -> None:
+        try:
+            result = parse(PublishResult, msg.data)
+        except SchemaError:
+            return
+        for answer in self._waiting.pop((result.intent_id, result.build), []):
+            if not answer.done():
+                answer.set_result(result)
 
     def _request(self, what: Outgoing, **fields: object) -> PublishRequest:
         suffix = "-w" if what.welcomes else ""
@@ -59,20 +84,10 @@ class BusSender:
             await self._send(self._request(what, kind="welcome", welcomes=out))
 
     async def _send(self, request: PublishRequest) -> None:
+        await self._listen()
+        key = (request.intent_id, request.build)
         answer: asyncio.Future[PublishResult] = asyncio.get_running_loop().create_future()
-
-        async def on_result(msg: object) -> None:
-            try:
-                result = parse(PublishResult, msg.data)  # type: ignore[attr-defined]
-            except SchemaError:
-                return
-            if result.intent_id == request.intent_id and result.build == request.build and not answer.done():
-                answer.set_result(result)
-
-        try:
-            sub = await self.nc.subscribe(subjects.result(self.agent, request.conv), cb=on_result)
-        except NatsError as exc:
-            raise NodeUnavailable("publisher", f"no result subscription: {type(exc).__name__}") from None
+        self._waiting.setdefault(key, []).append(answer)  # before the publish: its result may come at once
         try:
             if await self._publish(request):
                 return
@@ -82,12 +97,19 @@ class BusSender:
             except TimeoutError:
                 raise NodeUnavailable("publisher", "no publish result in time") from None
         finally:
-            with contextlib.suppress(NatsError):  # a connection gone is the publish's error, or none
-                await sub.unsubscribe()
+            self._forget(key, answer)
         if result.status == "permanent":
             raise NodeRejected("publisher", result.error or "refused by the node")
         if result.status == "transient":
             raise NodeUnavailable("publisher", result.error or "node unavailable")
+
+    def _forget(self, key: tuple[str, int], answer: asyncio.Future[PublishResult]) -> None:
+        """A send that ended (answered, timed out, cancelled) waits no more: nothing is kept for it."""
+        waiting = self._waiting.get(key)
+        if waiting is not None and answer in waiting:
+            waiting.remove(answer)
+            if not waiting:
+                del self._waiting[key]
 
     async def _publish(self, request: PublishRequest) -> bool:
         """Into SB_PUB; True when the stream dropped it as a duplicate of a copy stored before."""

@@ -117,6 +117,11 @@ def result(agent: str, conv: str) -> str:
     return f"{PREFIX}.res.{agent_token(agent)}.{conv_token(conv)}"
 
 
+def results(agent: str) -> str:
+    """Every conversation's publish results of one agent (a core-NATS subscription's wildcard)."""
+    return f"{PREFIX}.res.{agent_token(agent)}.*"
+
+
 def dead_letter(hop: str) -> str:
     if not isinstance(hop, str) or not HOP_RE.fullmatch(hop):
         raise SubjectError("a hop is 1-16 lowercase letters")
