@@ -115,6 +115,9 @@ async def _envelopes_in_order_restart_and_new_topic(
         by_conv.setdefault(env.conv, []).append(env.envelope_id)
     assert by_conv[subjects.group_conv(g1)] == node_g1 and len(node_g1) == 10
     assert by_conv[subjects.group_conv(g2)] == node_g2 and len(node_g2) == 2
+    for conv in (subjects.group_conv(g1), subjects.group_conv(g2)):  # each names its predecessor (topics from 0)
+        ids = by_conv[conv]
+        assert [e.prev_id for _, _, e in items if isinstance(e, GroupEnvelope) and e.conv == conv] == [0, *ids[:-1]]
     welcomes = [e for _, _, e in items if isinstance(e, WelcomeEnvelope)]
     assert [w.data for w in welcomes] == [b"welcome-1", b"welcome-2"]
     assert welcomes[0].installation_key == installation.hex()

@@ -1,7 +1,8 @@
 """`switchboard crypto`: every agent's MLS state, behind the bus.
 
 - SB_IN is consumed per partition (`PartitionedConsumer`, durable `crypto`): each envelope goes through its
-  agent's runtime (`Inbound`: one transaction, guarded), whose events land in the outbox; a join also rotates
+  agent's runtime (`Inbound`: one transaction, guarded; envelopes the stream stored after it that came before
+  it on the node are pulled first, by its `prev_id`), whose events land in the outbox; a join also rotates
   the key package (owed and retried by `key_packages` when the node refuses) and re-reads the group after the
   Welcome's cursor.
 - `OutboxRelay` moves each agent's outbox to SB_EV; `Commands` serves SB_OUT; `Ops` serves `sb.ops.<agent>`.
@@ -66,7 +67,7 @@ class Crypto:
         runtime = agent.runtime
         try:
             if isinstance(envelope, GroupEnvelope):
-                await runtime.inbound.handle_group_message(envelope.to_node())
+                await runtime.inbound.handle_group_message(envelope.to_node(), envelope.prev_id)
                 return
             joined = [
                 e for e in await runtime.inbound.handle_welcome(envelope.to_node()) if isinstance(e, ConversationJoined)

@@ -6,7 +6,11 @@ group topic in KV `sb_topics`: it first pages each topic from its cursor (`iter_
 one group stream and one welcome stream per 10,000 topics, each reconnecting with backoff), because a node
 holds few streams per connection (devnode: 64 per kind) and 100 agents would need 200. Each envelope
 is published to `sb.in.<agent>.<conv>` with `Nats-Msg-Id` `<node topic>:<envelope id>`; a topic's cursor (KV
-`sb_ingest_cursors`) moves only after the PubAck of that envelope and of every earlier one.
+`sb_ingest_cursors`) moves only after the PubAck of that envelope and of every earlier one. A group envelope
+carries `prev_id`, the envelope before it on its topic as read here: the stream keeps the order publishes were
+sent in only while its leader lives (in an election, publishes to the old leader are lost while later ones
+land on the new one, and the lost ones come again after them), so crypto pulls from the node whatever came
+between its cursor and `prev_id` before it handles an envelope.
 
 Publishes are pipelined on one connection (stored in the order sent), at most `SB_MAX_IN_FLIGHT` per agent
 waiting for their PubAck; at the bound the agent stops reading its node streams (backpressure). After any
@@ -92,12 +96,14 @@ class AgentIngest:
     streams: NodeStreams | None = None  # shared with the other agents; its own when None
     published: int = 0
     _groups: SharedReader[GroupMessage] | None = None
+    _prev: dict[str, int] = field(default_factory=dict)  # group conv -> the last envelope id read this run
 
     def follow(self, conv: str, start: int) -> None:
         if subjects.conv_token(conv)[0] != "g" or conv in self.topics:
             return
         self.topics[conv] = start
         if self._groups is not None:
+            self._prev.setdefault(conv, start)
             self._groups.add(subjects.topic_bytes(conv), start)  # the stream re-opens with every cursor
 
     async def run(self) -> None:
@@ -126,6 +132,7 @@ class AgentIngest:
         cursors = {welcome: await self._cursor(welcome, 0)}
         for conv, start in list(self.topics.items()):
             cursors[conv] = await self._cursor(conv, start)
+        self._prev = {conv: cursor for conv, cursor in cursors.items() if conv[0] == "g"}
         window: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=self.settings.max_in_flight)
         if self.streams is None:
             self.streams = NodeStreams.of(self.node, self.backoff)
@@ -142,7 +149,9 @@ class AgentIngest:
                 self._groups = self.streams.groups.reader(group_cursors)
                 # Topics added while syncing are in `self.topics` but not yet in the subscription.
                 for conv, start in self.topics.items():
-                    self._groups.add(subjects.topic_bytes(conv), await self._cursor(conv, start))
+                    cursor = await self._cursor(conv, start)
+                    self._prev.setdefault(conv, cursor)
+                    self._groups.add(subjects.topic_bytes(conv), cursor)
                 welcomes = self.streams.welcomes.reader({self.installation_key: cursors[welcome]})
                 group.create_task(self._pump(self._groups, window))
                 group.create_task(self._pump(welcomes, window))
@@ -169,7 +178,7 @@ class AgentIngest:
     async def _send(self, window: asyncio.Queue[_Pending], conv: str, item: Envelope) -> None:
         msg_id = subjects.inbound_msg_id(conv, item.id)
         try:
-            payload = dump(envelope_from_node(self.agent, item))
+            payload = dump(envelope_from_node(self.agent, item, self._prev_of(conv, item)))
             subject, stream = subjects.inbound(self.agent, conv), IN.name
         except SchemaError as exc:
             subject = subjects.inbound(self.agent, conv)
@@ -182,6 +191,14 @@ class AgentIngest:
             ack = await self.js.publish_async(subject, payload, stream=stream, headers=headers)
         telemetry.MESSAGES_OUT.labels("ingest", stream, "none").inc()
         await window.put(_Pending(conv, item.id, ack))  # blocks at SB_MAX_IN_FLIGHT: backpressure
+
+    def _prev_of(self, conv: str, item: Envelope) -> int | None:
+        """The envelope before ``item`` on its topic (None for a welcome, or one read again after a rewind)."""
+        last = self._prev.get(conv)
+        if not isinstance(item, GroupMessage) or last is None or item.id <= last:
+            return None
+        self._prev[conv] = item.id
+        return last
 
     async def _ack_in_order(self, window: asyncio.Queue[_Pending], cursors: dict[str, int]) -> None:
         # Cursors are written when the window drains, and at least every FLUSH_EVERY PubAcks under a steady

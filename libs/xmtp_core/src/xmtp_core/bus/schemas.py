@@ -154,6 +154,10 @@ class GroupEnvelope(_Stored, _GroupFields):
     kind: Literal["group"] = "group"
     group_id: Hex
     is_commit: bool = False
+    # The envelope before this one on its topic as ingest read the node (its start cursor for the first one it
+    # reads). A stream may store a topic's envelopes out of node order (publishes lost in a NATS leader
+    # election while later ones land on the new leader); crypto pulls what it lacks from the node first.
+    prev_id: NonNeg | None = None
 
     @property
     def conv(self) -> str:
@@ -192,12 +196,16 @@ class WelcomeEnvelope(_Stored, _WelcomeFields):
 InboundEnvelope: TypeAlias = Annotated[GroupEnvelope | WelcomeEnvelope, Field(discriminator="kind")]
 
 
-def envelope_from_node(agent: str, message: GroupMessage | WelcomeMessage) -> GroupEnvelope | WelcomeEnvelope:
-    """The bus form of a node envelope; raises `SchemaError` for one over the caps (ingest dead-letters it)."""
+def envelope_from_node(
+    agent: str, message: GroupMessage | WelcomeMessage, prev_id: int | None = None
+) -> GroupEnvelope | WelcomeEnvelope:
+    """The bus form of a node envelope (``prev_id``: a group envelope's predecessor on its topic); raises
+    `SchemaError` for one over the caps (ingest dead-letters it)."""
     try:
         if isinstance(message, GroupMessage):
             return GroupEnvelope(
                 agent=agent,
+                prev_id=prev_id,
                 envelope_id=message.id,
                 created_ns=message.created_ns,
                 group_id=message.group_id.hex(),

@@ -9,7 +9,11 @@ Every envelope ends in exactly one of: processed; rejected with a recorded reaso
 rejections, or `guard`'s `unexpected` for anything else); or left for a retry (`guard.Transient`).
 
 A message is one message id (SHA-256 of group, PlaintextEnvelope idempotency key and content): a second envelope
-carrying an id already stored (a sender's retried publish, a replay) is processed but emits no event."""
+carrying an id already stored (a sender's retried publish, a replay) is processed but emits no event.
+
+Node order holds even when a stream delivers out of it: an envelope that names its predecessor on the topic
+(``prev_id``, from ingest) while the stored cursor is behind that predecessor is handled only after the envelopes
+in between were pulled from the node and handled (each once: the stream's copies of them find their marks)."""
 
 from __future__ import annotations
 
@@ -99,9 +103,16 @@ class Inbound:
 
     # ---- the guard -----------------------------------------------------------------------------------------
 
-    async def handle_group_message(self, envelope: GroupMessage) -> list[Event]:
-        """One group envelope: processed, rejected with a reason, or `Transient` raised (left for a retry)."""
+    async def handle_group_message(self, envelope: GroupMessage, prev_id: int | None = None) -> list[Event]:
+        """One group envelope: processed, rejected with a reason, or `Transient` raised (left for a retry).
+        ``prev_id``: the envelope before it on the topic; what the store lacks up to it is pulled first."""
         topic = group_topic(envelope.group_id)
+        try:
+            gap = await self._gap_before(envelope, prev_id)
+        except Exception as exc:
+            return await self._failed(topic, envelope.group_id, envelope.id, exc)
+        if gap is not None:
+            return await self._catch_up(envelope, gap)
         try:
             events, after = await self._group_message(envelope)
         except Exception as exc:
@@ -109,6 +120,33 @@ class Inbound:
         self._failures.done(topic, envelope.id)
         await self._after_commit(after)
         return events
+
+    async def _gap_before(self, envelope: GroupMessage, prev_id: int | None) -> int | None:
+        """The stored cursor when it is behind ``prev_id`` (envelopes before this one are missing), else None."""
+        if prev_id is None or prev_id >= envelope.id:
+            return None
+        async with self.core.store.transaction() as s:
+            cursor = await self.core.store.cursors.get(s, group_topic(envelope.group_id))
+        return cursor if cursor < prev_id else None
+
+    async def _catch_up(self, envelope: GroupMessage, cursor: int) -> list[Event]:
+        """The node's envelopes after ``cursor`` up to ``envelope``, in node order, then ``envelope`` itself (a
+        duplicate by then, unless the node lacks it). Bounded: the pull stops at ``envelope``'s id."""
+        log.warning(
+            "envelope %s on %s came before envelopes it follows: pulling them from %s",
+            envelope.id, group_topic(envelope.group_id), cursor,
+        )  # fmt: skip
+        events: list[Event] = []
+        try:
+            async for earlier in self.core.node.iter_group_messages(envelope.group_id, cursor=cursor):
+                if earlier.id >= envelope.id:
+                    break
+                events.extend(await self.handle_group_message(earlier))
+        except Transient:
+            raise  # an earlier envelope is left for a retry: so is this one (what was handled stays handled)
+        except Exception as exc:  # the pull itself failed (the node away)
+            return events + await self._failed(group_topic(envelope.group_id), envelope.group_id, envelope.id, exc)
+        return events + await self.handle_group_message(envelope)
 
     async def handle_welcome(self, msg: WelcomeMessage) -> list[Event]:
         """One Welcome: joined (or re-joined), rejected with a reason, or `Transient` raised."""
