@@ -245,14 +245,40 @@ def restart(svc: DevServices, name: str, *, sig: int = signal.SIGKILL, down_s: f
     same data (JetStream's store, Postgres's data directory): what a crash and a restart by a supervisor do."""
     server = svc._servers[name]
     assert server.proc is not None
+    children = _children(server.proc.pid)  # postgres's backends: a group of their own, out of killpg's reach
     with contextlib.suppress(ProcessLookupError):
         os.killpg(server.proc.pid, sig)
     server.proc.wait(timeout=30)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and _listening(server.port):  # postgres children may linger a moment
+    # Backends leave on their own once the postmaster is gone, each a moment later; a new postmaster refuses to
+    # start while one still holds the old shared memory ("pre-existing shared memory block is still in use").
+    while time.monotonic() < deadline and (_listening(server.port) or any(_alive(c) for c in children)):
         time.sleep(0.05)
     time.sleep(down_s)
     _launch(svc, server)
+
+
+def _children(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:  # the field after the state: the parent's pid
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def _listening(port: int) -> bool:
