@@ -75,6 +75,14 @@ MAX_REJECTIONS_KEPT = 1000
 WelcomeSender = Callable[[Intent, Built], Awaitable[None]]  # sends a merged commit's Welcomes once (outbound)
 
 
+class _Gap(Exception):
+    """The stored cursor is behind the envelope's predecessor: the envelopes in between come first."""
+
+    def __init__(self, cursor: int) -> None:
+        super().__init__(f"cursor {cursor} is behind the envelope's predecessor")
+        self.cursor = cursor
+
+
 @dataclass(frozen=True)
 class _Echo:
     """What our own envelope coming back did: the merged group, Welcomes still to send, the event."""
@@ -108,26 +116,14 @@ class Inbound:
         ``prev_id``: the envelope before it on the topic; what the store lacks up to it is pulled first."""
         topic = group_topic(envelope.group_id)
         try:
-            gap = await self._gap_before(envelope, prev_id)
-        except Exception as exc:
-            return await self._failed(topic, envelope.group_id, envelope.id, exc)
-        if gap is not None:
-            return await self._catch_up(envelope, gap)
-        try:
-            events, after = await self._group_message(envelope)
+            events, after = await self._group_message(envelope, prev_id)
+        except _Gap as gap:
+            return await self._catch_up(envelope, gap.cursor)
         except Exception as exc:
             return await self._failed(topic, envelope.group_id, envelope.id, exc)
         self._failures.done(topic, envelope.id)
         await self._after_commit(after)
         return events
-
-    async def _gap_before(self, envelope: GroupMessage, prev_id: int | None) -> int | None:
-        """The stored cursor when it is behind ``prev_id`` (envelopes before this one are missing), else None."""
-        if prev_id is None or prev_id >= envelope.id:
-            return None
-        async with self.core.store.transaction() as s:
-            cursor = await self.core.store.cursors.get(s, group_topic(envelope.group_id))
-        return cursor if cursor < prev_id else None
 
     async def _catch_up(self, envelope: GroupMessage, cursor: int) -> list[Event]:
         """The node's envelopes after ``cursor`` up to ``envelope``, in node order, then ``envelope`` itself (a
@@ -256,7 +252,9 @@ class Inbound:
 
     # ---- group messages ------------------------------------------------------------------------------------
 
-    async def _group_message(self, envelope: GroupMessage) -> tuple[list[Event], _AfterCommit]:
+    async def _group_message(
+        self, envelope: GroupMessage, prev_id: int | None = None
+    ) -> tuple[list[Event], _AfterCommit]:
         after = _AfterCommit()
         core = self.core
         async with core.store.transaction() as s:
@@ -265,6 +263,11 @@ class Inbound:
                 # Not ours (yet): left unmarked, so the Welcome that makes it ours lets a sync pick it up.
                 log.warning("envelope %s for unknown group %s skipped", envelope.id, envelope.group_id.hex())
                 return [], after
+            if prev_id is not None and prev_id < envelope.id:
+                # Under the lock, in the envelope's transaction (no round trip of its own); nothing written yet.
+                cursor = await core.store.cursors.get(s, group_topic(envelope.group_id))
+                if cursor < prev_id:
+                    raise _Gap(cursor)
             events = await self._handle(s, lease, envelope, after)
         core.groups.checkin(lease)
         if events:
