@@ -245,22 +245,22 @@ def restart(svc: DevServices, name: str, *, sig: int = signal.SIGKILL, down_s: f
     same data (JetStream's store, Postgres's data directory): what a crash and a restart by a supervisor do."""
     server = svc._servers[name]
     assert server.proc is not None
-    children = _children(server.proc.pid)  # postgres's backends: a group of their own, out of killpg's reach
+    children = descendants(server.proc.pid)  # postgres's backends: a group of their own, out of killpg's reach
     with contextlib.suppress(ProcessLookupError):
         os.killpg(server.proc.pid, sig)
     server.proc.wait(timeout=30)
     deadline = time.monotonic() + 30
     # Backends leave on their own once the postmaster is gone, each a moment later; a new postmaster refuses to
     # start while one still holds the old shared memory ("pre-existing shared memory block is still in use").
-    while time.monotonic() < deadline and (_listening(server.port) or any(_alive(c) for c in children)):
+    while time.monotonic() < deadline and (_listening(server.port) or any(alive(c) for c in children)):
         time.sleep(0.05)
     time.sleep(down_s)
     _launch(svc, server)
 
 
-def _children(pid: int) -> list[int]:
-    """The live processes whose parent is ``pid`` (from /proc)."""
-    found = []
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (children, their children, ...), read from /proc."""
+    parent_of: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -268,12 +268,17 @@ def _children(pid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:  # the field after the state: the parent's pid
-            found.append(int(entry.name))
+        parent_of[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])  # after the state: the parent's pid
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parent_of.items() if parent in frontier} - found
+        found |= frontier
     return found
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its parent does not)."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:

@@ -17,38 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from switchboard.devservices import free_port
+from switchboard.devservices import alive, descendants, free_port
 
 pytestmark = pytest.mark.integration
-
-
-def _children(pid: int) -> set[int]:
-    """All live descendants of pid, read from /proc."""
-    parent_of: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        parent_of[int(entry.name)] = int(fields[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        nxt = {child for child, parent in parent_of.items() if parent in frontier}
-        found |= nxt
-        frontier = nxt
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _cmdline(pid: int) -> str:
@@ -87,7 +58,7 @@ def _start(port: int, tmp: Path) -> tuple[subprocess.Popen[str], dict[str, str]]
 
 
 def _stop(proc: subprocess.Popen[str], how: str = "ctrl-c") -> None:
-    started = _children(proc.pid)
+    started = descendants(proc.pid)
     names = " ".join(_cmdline(p) for p in started)
     for wanted in ("nats-server", "postgres", "switchboard devnode", "switchboard crypto", "switchboard router"):
         assert wanted in names, names
@@ -109,9 +80,9 @@ def _stop(proc: subprocess.Popen[str], how: str = "ctrl-c") -> None:
     # took over 60 s at load 10 (two tests failed so).
     assert proc.wait(timeout=150) is not None
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(_alive(p) for p in started):
+    while time.monotonic() < deadline and any(alive(p) for p in started):
         time.sleep(0.2)
-    left = [f"{p}: {_cmdline(p)}" for p in started if _alive(p)]
+    left = [f"{p}: {_cmdline(p)}" for p in started if alive(p)]
     assert not left, left
 
 

@@ -463,3 +463,24 @@ async def test_an_envelope_stored_before_the_ones_it_follows_waits_for_them(make
     assert _texts(events) == [f"text {n}" for n in range(8)]
     assert not [e for e in events if isinstance(e, EnvelopeRejected)]
     assert await bob.sync_group(dm) == []
+
+
+async def test_a_catch_up_pull_that_fails_for_good_still_handles_the_envelope(
+    make_runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pull for what an out-of-order envelope follows fails and cannot pass (the node refuses the query): the
+    envelope is handled as it came, not refused as poison (it did nothing wrong)."""
+    from xmtp_core.node.errors import NodeRejected
+
+    alice, bob, dm = await _dm_pair(make_runtime)
+    for n in range(2):
+        await alice.send(dm, f"text {n}")
+    envelopes = [e async for e in bob.node.iter_group_messages(dm, cursor=await bob.sync._cursor(dm))]
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise NodeRejected("QueryGroupMessages", "invalid argument")
+
+    monkeypatch.setattr(bob.node, "iter_group_messages", refused)
+    events = await bob.inbound.handle_group_message(envelopes[1], envelopes[0].id)  # the first is missing
+    assert _texts(events) == ["text 1"]
+    assert not [e for e in events if isinstance(e, EnvelopeRejected)]

@@ -119,8 +119,16 @@ async def test_a_prepared_statement_inside_a_conversation_lock_and_outside_any_t
             await get.fetch(s, {"topic": "x"})
         async with conversation_lock(s, b"g" * 32):  # begins a transaction of its own on this session
             assert await get.fetch(s, {"topic": "x"}) == []
-        async with conversation_lock(s, b"g" * 32):  # a second transaction: a connection of its own
+        # A second transaction on the same session, while another transaction holds the first one's connection
+        # (the pool hands that one out first): the Prepared statement must run on the new one, not the cached.
+        pid = Prepared(sa.select(sa.func.pg_backend_pid()))
+        async with store.transaction() as other, conversation_lock(s, b"g" * 32):
+            await other.execute(sa.select(1))
             assert await get.fetchrow(s, {"topic": "x"}) is None
+            ours = (await s.execute(sa.select(sa.func.pg_backend_pid()))).scalar()
+            theirs = (await other.execute(sa.select(sa.func.pg_backend_pid()))).scalar()
+            assert ours != theirs
+            assert (await pid.fetch(s, {}))[0][0] == ours
     with pytest.raises(KeyError):
         async with store.transaction() as s:
             await get.fetch(s, {})

@@ -46,9 +46,9 @@ class BusSender:
         self._subscribing = asyncio.Lock()
 
     async def _listen(self) -> None:
-        """The sender's result subscription, taken once (again after the connection closed for good)."""
+        """The sender's result subscription, taken once (nats-py takes it again after each reconnect)."""
         async with self._subscribing:
-            if self._subscription is not None and not self.nc.is_closed:
+            if self._subscription is not None:
                 return
             try:
                 self._subscription = await self.nc.subscribe(subjects.results(self.agent), cb=self._on_result)

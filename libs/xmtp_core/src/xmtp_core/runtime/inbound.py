@@ -132,6 +132,7 @@ class Inbound:
             "envelope %s on %s came before envelopes it follows: pulling them from %s",
             envelope.id, group_topic(envelope.group_id), cursor,
         )  # fmt: skip
+        topic = group_topic(envelope.group_id)
         events: list[Event] = []
         try:
             async for earlier in self.core.node.iter_group_messages(envelope.group_id, cursor=cursor):
@@ -140,8 +141,10 @@ class Inbound:
                 events.extend(await self.handle_group_message(earlier))
         except Transient:
             raise  # an earlier envelope is left for a retry: so is this one (what was handled stays handled)
-        except Exception as exc:  # the pull itself failed (the node away)
-            return events + await self._failed(group_topic(envelope.group_id), envelope.group_id, envelope.id, exc)
+        except Exception as exc:  # the pull itself failed: retried while it may pass, then the envelope goes on
+            if is_transient(exc) and not self._failures.failed(topic, envelope.id):
+                raise Transient(topic, envelope.id, exc) from exc
+            log.warning("envelope %s on %s handled without the pull: %s", envelope.id, topic, clean_error(exc))
         return events + await self.handle_group_message(envelope)
 
     async def handle_welcome(self, msg: WelcomeMessage) -> list[Event]:
